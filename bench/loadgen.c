@@ -1,0 +1,1630 @@
+/*
+ * loadgen.c -- load generator for the multiplexer benchmark.
+ *
+ * One process, one epoll set.  Connects one sender and R receivers to a
+ * fan-out server (anything that relays the bytes one client sends to all
+ * the other clients, in order), then:
+ *
+ *   1. registration: the sender sends probe records (at most one in flight)
+ *      until every receiver has seen at least one, which proves the server
+ *      has every receiver on its recipient list;
+ *   2. a start marker;
+ *   3. optionally a light-load phase: data records at a fixed rate (--rate,
+ *      one write() each; with --rt-light this process and every thread of
+ *      the server run under SCHED_FIFO for the phase);
+ *   4. optionally a saturated phase: data records as fast as the server
+ *      drains them, with at most W records in flight (sent but not yet
+ *      received by the slowest receiver), so the server is measured
+ *      moving bytes, not buffering them; records are written up to
+ *      --sendbuf bytes (64 KiB) per write() so that the sender keeps up;
+ *      repeated --sat-reps times, the best repetition giving the rate;
+ *   5. drain: wait until every receiver has every record, then linger a
+ *      little to catch duplicates or stray bytes.
+ *
+ * Every record is B bytes.  It carries a type, a sequence number, the send
+ * time (CLOCK_MONOTONIC, ns) and a trailer derived from the sequence
+ * number, so a receiver can parse its byte stream as fixed-size records and
+ * check that every data record arrives exactly once and in order.  Any loss,
+ * duplicate, reorder, corruption or unexpected disconnect makes the run
+ * FAIL, whatever its speed.
+ *
+ * Two encodings:
+ *   raw   binary header (magic "MPB" + type, size, seq, time) and trailer;
+ *   line  printable hex text ending in "\n" and containing no other "\n",
+ *         for servers using line framing (which strip and re-add the "\n").
+ *
+ * With --pid the server process is watched: its accepted connections are
+ * counted from /proc/PID/fd (connections are opened in batches and each
+ * batch waits until the server has accepted it), its CPU time (utime+stime
+ * from /proc/PID/stat) is sampled at the start and end of each measured
+ * phase, and its VmRSS is read before and after the clients connect.  If
+ * the server dies, the run reports ABORTED with the number of connections
+ * it had accepted.
+ *
+ * --capacity: connect receivers until --limit, a connect error, or the
+ * server stops accepting or dies; then broadcast one record and check that
+ * every connected receiver gets it.
+ *
+ * The result is one line on stdout: "RESULT key=value ...".  Progress and
+ * diagnostics go to stderr.
+ *
+ * Everything is bounded: connect timeouts, a registration timeout, phase
+ * durations, a maximum record count, a drain timeout and an overall
+ * --timeout.
+ */
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *opt_host = "127.0.0.1";
+static int opt_port = 0;
+static int opt_R = 10;			/* receivers */
+static int opt_B = 64;			/* record size */
+static int opt_line = 0;		/* line encoding */
+static int opt_W = 0;			/* window (0 = auto) */
+static double opt_light = 0;		/* light phase seconds */
+static double opt_rate = 100;		/* light phase records/s */
+static double opt_sat = 0;		/* saturated phase seconds */
+static long opt_sat_max = 0;		/* max records in saturated phase */
+static int opt_capacity = 0;
+static int opt_limit = 0;		/* capacity: max receivers */
+static int opt_batch = 100;		/* connects per acceptance check */
+static double opt_timeout = 120;	/* overall bound, seconds */
+static double opt_drain = 30;		/* drain bound, seconds */
+static int opt_pid = 0;			/* server pid */
+static int opt_quiet = 0;
+static size_t opt_sendbuf = 65536;	/* saturated: bytes per write() */
+static int opt_rt_light = 0;		/* SCHED_FIFO during the light phase */
+
+#define WINDOW_BUDGET	(256.0 * 1024 * 1024)	/* bytes in flight, all receivers */
+#define WINDOW_PER_RECV	(256.0 * 1024)		/* bytes in flight, per receiver */
+#define WINDOW_MAX	4096
+#define WINDOW_MIN	4
+#define RING		8192			/* > WINDOW_MAX, power of 2 */
+#define MAXPROBES	100000
+#define TRAILER_KEY	0x5A5A5A5A5A5A5A5AULL
+
+/* Header/trailer sizes of the two encodings. */
+#define RAW_H	24
+#define RAW_T	8
+#define LINE_H	36
+#define LINE_T	10
+#define CAP_HT	64
+
+/* ------------------------------------------------------------------ */
+/* Time, histogram                                                     */
+/* ------------------------------------------------------------------ */
+
+static inline uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+/*
+ * Log-linear latency histogram: exact below 64 ns, then 32 sub-buckets per
+ * power of two (about 3% wide).
+ */
+#define H_SUB	64
+#define H_N	(H_SUB + 64 * 32)
+
+typedef struct {
+    uint64_t b[H_N];
+    uint64_t n;
+    uint64_t max;
+    long double sum;
+} hist_t;
+
+static inline int
+hidx(uint64_t v)
+{
+    int msb, shift;
+    if (v < H_SUB) {
+	return (int) v;
+    }
+    msb = 63 - __builtin_clzll(v);
+    shift = msb - 5;
+    return H_SUB + (shift - 1) * 32 + (int) ((v >> shift) - 32);
+}
+
+static uint64_t
+hval(int i)
+{
+    int k, shift;
+    uint64_t mant;
+    if (i < H_SUB) {
+	return (uint64_t) i;
+    }
+    k = i - H_SUB;
+    shift = k / 32 + 1;
+    mant = (uint64_t) (k % 32 + 32);
+    return (mant << shift) + ((1ULL << shift) >> 1);
+}
+
+static inline void
+hadd(hist_t *h, uint64_t v)
+{
+    h->b[hidx(v)]++;
+    h->n++;
+    h->sum += v;
+    if (v > h->max) {
+	h->max = v;
+    }
+}
+
+static uint64_t
+hpct(const hist_t *h, double p)
+{
+    uint64_t want, acc = 0;
+    int i;
+    if (h->n == 0) {
+	return 0;
+    }
+    want = (uint64_t) (p * (double) h->n);
+    if (want >= h->n) {
+	want = h->n - 1;
+    }
+    for (i = 0; i < H_N; i++) {
+	acc += h->b[i];
+	if (acc > want) {
+	    uint64_t v = hval(i);
+	    return v > h->max ? h->max : v;
+	}
+    }
+    return h->max;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failure bookkeeping                                                 */
+/* ------------------------------------------------------------------ */
+
+static char fail_reason[512];
+static long n_errors = 0;
+
+static void
+failf(const char *fmt, ...)
+{
+    va_list ap;
+    n_errors++;
+    if (fail_reason[0] == 0) {
+	va_start(ap, fmt);
+	vsnprintf(fail_reason, sizeof fail_reason, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "loadgen: FAIL: %s\n", fail_reason);
+    }
+}
+
+static void
+logf_(const char *fmt, ...)
+{
+    va_list ap;
+    if (opt_quiet) {
+	return;
+    }
+    va_start(ap, fmt);
+    fputs("loadgen: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server process (/proc)                                              */
+/* ------------------------------------------------------------------ */
+
+static int
+server_alive(void)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    size_t n;
+    if (!opt_pid) {
+	return 1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/stat", opt_pid);
+    f = fopen(path, "r");
+    if (!f) {
+	return 0;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    if (!p || p[1] == 0) {
+	return 0;
+    }
+    return !(p[2] == 'Z' || p[2] == 'X' || p[2] == 'x');
+}
+
+/* utime+stime of the server, in clock ticks; -1 if unknown. */
+static long
+server_cpu_ticks(void)
+{
+    char path[64], buf[1024], *p;
+    FILE *f;
+    size_t n;
+    unsigned long ut = 0, st = 0;
+    int field;
+    if (!opt_pid) {
+	return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/stat", opt_pid);
+    f = fopen(path, "r");
+    if (!f) {
+	return -1;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    p = strrchr(buf, ')');
+    if (!p) {
+	return -1;
+    }
+    /* Field 3 (state) follows ") "; utime is field 14, stime 15. */
+    p += 2;
+    for (field = 3; field < 14 && *p; field++) {
+	p = strchr(p, ' ');
+	if (!p) {
+	    return -1;
+	}
+	p++;
+    }
+    if (sscanf(p, "%lu %lu", &ut, &st) != 2) {
+	return -1;
+    }
+    return (long) (ut + st);
+}
+
+/* A line "Key:   N kB" of /proc/PID/status, in kB; -1 if unknown. */
+static long
+server_status_kb(const char *key)
+{
+    char path[64], line[256];
+    FILE *f;
+    long v = -1;
+    size_t kl = strlen(key);
+    if (!opt_pid) {
+	return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/status", opt_pid);
+    f = fopen(path, "r");
+    if (!f) {
+	return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+	if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+	    v = strtol(line + kl + 1, NULL, 10);
+	    break;
+	}
+    }
+    fclose(f);
+    return v;
+}
+
+/*
+ * Number of open descriptors of the server (-1 if unknown); *maxfd gets the
+ * highest descriptor number.  Reading /proc/PID/fd costs time linear in the
+ * number of descriptors, so it is not used for polling (see fd_exists).
+ */
+static long
+server_fds(long *maxfd)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    long n = 0, m = -1;
+    if (!opt_pid) {
+	return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/fd", opt_pid);
+    d = opendir(path);
+    if (!d) {
+	return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+	if (e->d_name[0] != '.') {
+	    long v = strtol(e->d_name, NULL, 10);
+	    n++;
+	    if (v > m) {
+		m = v;
+	    }
+	}
+    }
+    closedir(d);
+    if (maxfd) {
+	*maxfd = m;
+    }
+    return n;
+}
+
+/* Does the server have descriptor number fd open?  Constant time. */
+static int
+fd_exists(long fd)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/fd/%ld", opt_pid, fd);
+    return lstat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections and records                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int fd;
+    int is_sender;
+    int dead;
+    int started;
+    uint32_t off;		/* offset within the current record */
+    int probes;
+    uint64_t last_probe;
+    uint64_t next_seq;		/* next data record expected */
+    unsigned char ht[CAP_HT];	/* captured header + trailer */
+} conn_t;
+
+static conn_t *conns;		/* conns[0] is the sender */
+static int nconn;		/* connected so far (sender included) */
+static int nrecv;		/* receivers connected */
+static int epfd = -1;
+static int H, T;		/* header/trailer of the encoding */
+
+/* Registration and delivery accounting. */
+static int registered;		/* receivers that saw a probe */
+static int started_count;	/* receivers that saw the start marker */
+static uint32_t *probe_seen;	/* per probe seq: receivers that saw it */
+static uint32_t ring_cnt[RING];	/* per data seq: receivers that have it */
+static uint64_t sent;		/* data records sent */
+static uint64_t min_done;	/* all seq < min_done delivered everywhere */
+static uint64_t deliveries;	/* data records delivered, total */
+static uint64_t last_delivery_ns;
+static uint64_t stray_bytes;	/* bytes the sender received */
+
+/* Phases. */
+enum { PH_PROBE, PH_LIGHT, PH_LIGHT_DRAIN, PH_SAT, PH_SAT_DRAIN, PH_LINGER,
+       PH_DONE };
+static int phase = PH_PROBE;
+static uint64_t light_first, light_end_seq;	/* data seq range of light */
+static hist_t hist_light, hist_sat;
+
+static inline void
+put64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static inline uint64_t
+get64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static void
+puthex(unsigned char *p, uint64_t v, int digits)
+{
+    int i;
+    for (i = digits - 1; i >= 0; i--) {
+	p[i] = (unsigned char) hexd[v & 15];
+	v >>= 4;
+    }
+}
+
+static int
+gethex(const unsigned char *p, int digits, uint64_t *out)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < digits; i++) {
+	int c = p[i], d;
+	if (c >= '0' && c <= '9') {
+	    d = c - '0';
+	} else if (c >= 'a' && c <= 'f') {
+	    d = c - 'a' + 10;
+	} else {
+	    return 0;
+	}
+	v = (v << 4) | (uint64_t) d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Filler patterns: pat_raw[j] = j mod 256, pat_line[j] = 'a' + j mod 26. */
+static unsigned char *pat_raw, *pat_line;
+
+/* Build one B-byte record of the given type into buf. */
+static void
+make_record(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
+{
+    int B = opt_B;
+    if (!opt_line) {
+	buf[0] = 'M'; buf[1] = 'P'; buf[2] = 'B'; buf[3] = (unsigned char) type;
+	{
+	    uint32_t b32 = (uint32_t) B;
+	    memcpy(buf + 4, &b32, 4);
+	}
+	put64(buf + 8, seq);
+	put64(buf + 16, ts);
+	/* buf[i] = (seq + i) mod 256 */
+	memcpy(buf + RAW_H, pat_raw + (seq & 0xff) + RAW_H,
+		(size_t) (B - RAW_H - RAW_T));
+	put64(buf + B - RAW_T, seq ^ TRAILER_KEY);
+    } else {
+	buf[0] = 'M'; buf[1] = 'P'; buf[2] = 'L'; buf[3] = (unsigned char) type;
+	puthex(buf + 4, seq, 16);
+	puthex(buf + 20, ts, 16);
+	/* buf[i] = 'a' + (seq + i) mod 26 */
+	memcpy(buf + LINE_H, pat_line + (seq % 26) + LINE_H,
+		(size_t) (B - LINE_H - LINE_T));
+	buf[B - LINE_T] = ':';
+	puthex(buf + B - LINE_T + 1, (seq ^ TRAILER_KEY) & 0xffffffffULL, 8);
+	buf[B - 1] = '\n';
+    }
+}
+
+static inline void
+ring_delivered(uint64_t seq)
+{
+    ring_cnt[seq & (RING - 1)]++;
+    while (min_done < sent
+	    && ring_cnt[min_done & (RING - 1)] >= (uint32_t) nrecv) {
+	ring_cnt[min_done & (RING - 1)] = 0;
+	min_done++;
+    }
+}
+
+/* A complete record: header at h (H bytes), trailer at t (T bytes). */
+static void
+record(conn_t *c, const unsigned char *h, const unsigned char *t, uint64_t now)
+{
+    int type = h[3];
+    uint64_t seq, ts, chk;
+    int idx = (int) (c - conns);
+
+    if (!opt_line) {
+	uint32_t b32;
+	memcpy(&b32, h + 4, 4);
+	if (h[0] != 'M' || h[1] != 'P' || h[2] != 'B' || b32 != (uint32_t) opt_B) {
+	    failf("receiver %d: corrupt record header (stream misaligned?)", idx);
+	    c->dead = 1;
+	    return;
+	}
+	seq = get64(h + 8);
+	ts = get64(h + 16);
+	if (get64(t) != (seq ^ TRAILER_KEY)) {
+	    failf("receiver %d: corrupt record trailer at seq %" PRIu64, idx, seq);
+	    c->dead = 1;
+	    return;
+	}
+    } else {
+	if (h[0] != 'M' || h[1] != 'P' || h[2] != 'L'
+		|| !gethex(h + 4, 16, &seq) || !gethex(h + 20, 16, &ts)
+		|| t[0] != ':' || !gethex(t + 1, 8, &chk) || t[9] != '\n') {
+	    failf("receiver %d: corrupt line record (stream misaligned?)", idx);
+	    c->dead = 1;
+	    return;
+	}
+	if (chk != ((seq ^ TRAILER_KEY) & 0xffffffffULL)) {
+	    failf("receiver %d: corrupt line trailer at seq %" PRIu64, idx, seq);
+	    c->dead = 1;
+	    return;
+	}
+    }
+
+    switch (type) {
+    case 'P':
+	if (c->started) {
+	    failf("receiver %d: probe after start marker", idx);
+	    return;
+	}
+	if (c->probes > 0 && seq != c->last_probe + 1) {
+	    failf("receiver %d: probe %" PRIu64 " after probe %" PRIu64
+		    " (lost or reordered)", idx, seq, c->last_probe);
+	    return;
+	}
+	if (c->probes++ == 0) {
+	    registered++;
+	}
+	c->last_probe = seq;
+	if (seq < MAXPROBES) {
+	    probe_seen[seq]++;
+	}
+	break;
+    case 'S':
+	if (c->started) {
+	    failf("receiver %d: duplicate start marker", idx);
+	    return;
+	}
+	c->started = 1;
+	started_count++;
+	break;
+    case 'D':
+	if (!c->started) {
+	    failf("receiver %d: data record %" PRIu64 " before start marker",
+		    idx, seq);
+	    return;
+	}
+	if (seq != c->next_seq) {
+	    if (seq > c->next_seq) {
+		failf("receiver %d: LOST records %" PRIu64 "..%" PRIu64,
+			idx, c->next_seq, seq - 1);
+	    } else {
+		failf("receiver %d: record %" PRIu64 " DUPLICATE or REORDERED"
+			" (expected %" PRIu64 ")", idx, seq, c->next_seq);
+	    }
+	    c->dead = 1;
+	    return;
+	}
+	if (seq >= sent) {
+	    failf("receiver %d: record %" PRIu64 " never sent", idx, seq);
+	    c->dead = 1;
+	    return;
+	}
+	c->next_seq++;
+	deliveries++;
+	last_delivery_ns = now;
+	hadd(seq < light_end_seq ? &hist_light : &hist_sat,
+		now > ts ? now - ts : 0);
+	ring_delivered(seq);
+	break;
+    default:
+	failf("receiver %d: unknown record type %d", idx, type);
+	c->dead = 1;
+    }
+}
+
+/* Feed n received bytes of connection c through the record parser. */
+static void
+parse(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    size_t B = (size_t) opt_B;
+    while (n > 0 && !c->dead) {
+	size_t off = c->off, k, s;
+	if (off == 0 && n >= B) {
+	    record(c, p, p + B - T, now);
+	    p += B;
+	    n -= B;
+	    continue;
+	}
+	k = B - off < n ? B - off : n;
+	if (off < (size_t) H) {
+	    size_t hk = (size_t) H - off < k ? (size_t) H - off : k;
+	    memcpy(c->ht + off, p, hk);
+	}
+	if (off + k > B - T) {
+	    s = off > B - T ? off : B - T;
+	    memcpy(c->ht + H + (s - (B - T)), p + (s - off), off + k - s);
+	}
+	c->off = (uint32_t) (off + k);
+	p += k;
+	n -= k;
+	if (c->off == B) {
+	    c->off = 0;
+	    record(c, c->ht, c->ht + H, now);
+	}
+    }
+}
+
+/*
+ * --rt-light: during the light-load phase only, run this process and every
+ * thread of the server under SCHED_FIFO priority 1, so that latency is not
+ * set by whatever else the machine is running (on a shared box, CFS wakeup
+ * delays of milliseconds otherwise dominate p99).  Both processes mostly
+ * sleep in that phase, so nothing else is starved; the saturated phase runs
+ * under the normal policy again.  Returns 1 if everything was switched.
+ */
+static int
+set_rt(int on)
+{
+    struct sched_param sp;
+    int ok = 1;
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    memset(&sp, 0, sizeof sp);
+    sp.sched_priority = on ? 1 : 0;
+    if (sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+	ok = 0;
+    }
+    if (opt_pid) {
+	snprintf(path, sizeof path, "/proc/%d/task", opt_pid);
+	d = opendir(path);
+	if (!d) {
+	    return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+	    if (e->d_name[0] != '.'
+		    && sched_setscheduler((pid_t) atoi(e->d_name),
+			on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+		ok = 0;
+	    }
+	}
+	closedir(d);
+    }
+    return ok;
+}
+static int rt_used = -1;
+
+/* ------------------------------------------------------------------ */
+/* Sender                                                              */
+/* ------------------------------------------------------------------ */
+
+static unsigned char *outbuf;
+static size_t out_cap;		/* its size: max(B, --sendbuf) */
+static size_t out_off, out_len;	/* pending bytes of the current write */
+static int out_armed;
+static int W;
+
+static uint64_t probe_next;		/* next probe seq */
+static uint64_t probe_sent_ns;
+static int probe_reg_at_send;
+static int start_sent;
+
+static void
+sender_arm(int on)
+{
+    struct epoll_event ev;
+    if (on == out_armed) {
+	return;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+    ev.data.u32 = 0;
+    epoll_ctl(epfd, EPOLL_CTL_MOD, conns[0].fd, &ev);
+    out_armed = on;
+}
+
+/* Write pending bytes; 1 if all written, 0 if blocked, -1 on error. */
+static int
+sender_flush(void)
+{
+    while (out_off < out_len) {
+	ssize_t w = write(conns[0].fd, outbuf + out_off, out_len - out_off);
+	if (w > 0) {
+	    out_off += (size_t) w;
+	} else if (w < 0 && errno == EINTR) {
+	    continue;
+	} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	    sender_arm(1);
+	    return 0;
+	} else {
+	    failf("sender: write: %s", w < 0 ? strerror(errno) : "0 bytes");
+	    conns[0].dead = 1;
+	    return -1;
+	}
+    }
+    out_off = out_len = 0;
+    sender_arm(0);
+    return 1;
+}
+
+static int
+sender_queue(int type, uint64_t seq, uint64_t ts)
+{
+    make_record(outbuf, type, seq, ts);
+    out_off = 0;
+    out_len = (size_t) opt_B;
+    return sender_flush();
+}
+
+/* Phase timing (ns) and measurement snapshots. */
+static uint64_t t_light0, t_light_end, t_sat0, t_sat_end;
+static uint64_t sat_deliv0;
+static long cpu_light0 = -1, cpu_light1 = -1, cpu_sat0 = -1, cpu_sat1 = -1;
+static uint64_t light_t_first, light_t_last, sat_t_first, sat_t_last;
+static uint64_t light_lag_max;
+static uint64_t sat_first_seq;
+
+/*
+ * The saturated phase is run --sat-reps times (each --sat / reps seconds
+ * and --sat-max / reps records at most, each drained before the next): the
+ * best repetition gives deliveries/s (other work on the machine can only
+ * slow a repetition down), all of them together give CPU per delivery and
+ * the latency distribution.
+ */
+#define MAXREPS 16
+static int opt_sat_reps = 1;
+static int sat_rep;			/* repetitions done */
+static double rep_secs[MAXREPS], rep_cpu[MAXREPS];
+static uint64_t rep_deliv[MAXREPS], rep_msgs[MAXREPS];
+
+static void
+sat_begin(uint64_t now)
+{
+    phase = PH_SAT;
+    t_sat0 = now;
+    t_sat_end = now + (uint64_t) (opt_sat / opt_sat_reps * 1e9);
+    cpu_sat0 = server_cpu_ticks();
+    sat_first_seq = sent;
+    sat_deliv0 = deliveries;
+}
+
+/* The current repetition is drained: record it.  1 if another follows. */
+static int
+sat_done(void)
+{
+    long clk = sysconf(_SC_CLK_TCK);
+    sat_t_last = last_delivery_ns;
+    cpu_sat1 = server_cpu_ticks();
+    if (sat_rep < MAXREPS) {
+	rep_secs[sat_rep] = (double) (sat_t_last - sat_t_first) / 1e9;
+	rep_deliv[sat_rep] = deliveries - sat_deliv0;
+	rep_msgs[sat_rep] = sent - sat_first_seq;
+	rep_cpu[sat_rep] = (cpu_sat0 >= 0 && cpu_sat1 >= 0)
+	    ? (double) (cpu_sat1 - cpu_sat0) / (double) clk : -1;
+    }
+    sat_rep++;
+    return sat_rep < opt_sat_reps;
+}
+
+/* Send whatever the current phase allows. */
+static void
+sender_pump(uint64_t now)
+{
+    if (conns[0].dead) {
+	return;
+    }
+    if (out_off < out_len && sender_flush() != 1) {
+	return;
+    }
+    for (;;) {
+	switch (phase) {
+	case PH_PROBE:
+	    if (registered >= nrecv) {
+		if (!start_sent) {
+		    start_sent = 1;
+		    logf_("all %d receivers registered after %" PRIu64
+			    " probe(s); start", nrecv, probe_next);
+		    if (sender_queue('S', 0, now) != 1) {
+			/* Fall through to the data phase once flushed. */
+		    }
+		    phase = opt_light > 0 ? PH_LIGHT : PH_SAT;
+		    now = now_ns();
+		    if (phase == PH_LIGHT) {
+			if (opt_rt_light) {
+			    rt_used = set_rt(1);
+			    now = now_ns();
+			}
+			t_light0 = now;
+			t_light_end = now + (uint64_t) (opt_light * 1e9);
+			cpu_light0 = server_cpu_ticks();
+			light_first = 0;
+		    } else {
+			sat_begin(now);
+		    }
+		    if (out_off < out_len) {
+			return;
+		    }
+		    continue;
+		}
+		return;
+	    }
+	    /* One probe in flight at a time, at most every 10 ms. */
+	    if (probe_next > 0) {
+		uint64_t last = probe_next - 1;
+		if (now - probe_sent_ns < 10000000ULL) {
+		    return;
+		}
+		if (last < MAXPROBES
+			&& probe_seen[last] < (uint32_t) probe_reg_at_send
+			&& now - probe_sent_ns < 2000000000ULL) {
+		    return;
+		}
+	    }
+	    if (probe_next >= MAXPROBES) {
+		return;
+	    }
+	    probe_reg_at_send = registered;
+	    probe_sent_ns = now;
+	    if (sender_queue('P', probe_next++, now) != 1) {
+		return;
+	    }
+	    return;
+
+	case PH_LIGHT: {
+	    uint64_t i = sent - light_first;
+	    uint64_t due = t_light0 + (uint64_t) ((double) i * 1e9 / opt_rate);
+	    if (due >= t_light_end || now >= t_light_end) {
+		phase = PH_LIGHT_DRAIN;
+		light_end_seq = sent;
+		return;
+	    }
+	    if (now < due || sent - min_done >= (uint64_t) W) {
+		return;
+	    }
+	    if (now - due > light_lag_max) {
+		light_lag_max = now - due;
+	    }
+	    if (sent == light_first) {
+		light_t_first = now;
+	    }
+	    sent++;
+	    if (sender_queue('D', sent - 1, now) != 1) {
+		return;
+	    }
+	    now = now_ns();
+	    continue;
+	}
+
+	case PH_SAT: {
+	    /*
+	     * As many records as the window allows, up to --sendbuf bytes per
+	     * write(): one write per record would make the sender, not the
+	     * server, the bottleneck with small records.
+	     */
+	    uint64_t room, k;
+	    uint64_t rep_max = opt_sat_max > 0
+		? (uint64_t) (opt_sat_max / opt_sat_reps > 0
+			? opt_sat_max / opt_sat_reps : 1) : 0;
+	    if (now >= t_sat_end
+		    || (rep_max > 0 && sent - sat_first_seq >= rep_max)) {
+		phase = PH_SAT_DRAIN;
+		t_sat_end = now;
+		return;
+	    }
+	    if (sent - min_done >= (uint64_t) W) {
+		return;
+	    }
+	    room = (uint64_t) W - (sent - min_done);
+	    if (room > out_cap / (size_t) opt_B) {
+		room = out_cap / (size_t) opt_B;
+	    }
+	    if (rep_max > 0 && room > rep_max - (sent - sat_first_seq)) {
+		room = rep_max - (sent - sat_first_seq);
+	    }
+	    if (sent == sat_first_seq) {
+		sat_t_first = now;
+	    }
+	    out_off = out_len = 0;
+	    for (k = 0; k < room; k++) {
+		make_record(outbuf + out_len, 'D', sent++, now);
+		out_len += (size_t) opt_B;
+	    }
+	    if (sender_flush() != 1) {
+		return;
+	    }
+	    now = now_ns();
+	    continue;
+	}
+
+	default:
+	    return;
+	}
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting                                                          */
+/* ------------------------------------------------------------------ */
+
+static struct sockaddr_in srv_addr;
+
+/*
+ * Blocking connect (bounded), then non-blocking; -errno on failure.
+ *
+ * To a loopback server, connections are spread over 64 source addresses
+ * 127.0.2.1-64 (IP_BIND_ADDRESS_NO_PORT leaves the port to connect):
+ * with one source address the kernel's search for a free 4-tuple grows
+ * with the number of connections already open, and connecting 20,000
+ * clients would take seconds of system time.
+ */
+static int
+connect_one(void)
+{
+    static unsigned k;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = { 5, 0 };
+    int one = 1;
+    if (fd < 0) {
+	return -errno;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if ((ntohl(srv_addr.sin_addr.s_addr) >> 24) == 127) {
+	struct sockaddr_in src;
+	memset(&src, 0, sizeof src);
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(0x7f000201u + (k++ % 64));
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *) &src, sizeof src) < 0) {
+	    int e = errno;
+	    close(fd);
+	    return -e;
+	}
+    }
+    if (connect(fd, (struct sockaddr *) &srv_addr, sizeof srv_addr) < 0) {
+	int e = errno;
+	close(fd);
+	return -(e == EINPROGRESS ? ETIMEDOUT : e);
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static long srv_fd_base = -1;	/* server descriptors before our clients */
+static long srv_fd_top = -1;	/* its highest descriptor number then */
+static long accepted_max = 0;
+
+/*
+ * Wait until the server holds `want` of our connections (the sender
+ * included).  Returns 1 when it does, 0 if it stopped accepting (timeout),
+ * -1 if it died.
+ *
+ * Descriptors are allocated lowest-first, so once the holes below the
+ * highest descriptor number of the idle server are filled, the server holds
+ * j of our connections when descriptor top + j - holes exists: a constant
+ * time test, confirmed by one full count of /proc/PID/fd.
+ */
+static int
+wait_accepted(long want, double secs)
+{
+    uint64_t until = now_ns() + (uint64_t) (secs * 1e9);
+    long holes = srv_fd_top + 1 - srv_fd_base;
+    long probe_fd = srv_fd_top + want - holes;
+    long sleep_us = 200;
+    if (!opt_pid) {
+	return 1;
+    }
+    for (;;) {
+	long n;
+	if (!server_alive()) {
+	    return -1;
+	}
+	if (want <= holes || fd_exists(probe_fd) || sleep_us >= 20000) {
+	    n = server_fds(NULL);
+	    if (n >= 0 && n - srv_fd_base > accepted_max) {
+		accepted_max = n - srv_fd_base;
+	    }
+	    if (n >= 0 && n - srv_fd_base >= want) {
+		return 1;
+	    }
+	}
+	if (now_ns() > until) {
+	    return 0;
+	}
+	{
+	    struct timespec ts = { 0, sleep_us * 1000 };
+	    nanosleep(&ts, NULL);
+	}
+	if (now_ns() + 1000000000ULL > until && sleep_us < 20000) {
+	    sleep_us = 20000;	/* last second: full counts only */
+	} else if (sleep_us < 20000 && !fd_exists(probe_fd)) {
+	    sleep_us = sleep_us * 3 / 2;
+	    if (sleep_us > 5000) {
+		sleep_us = 5000;
+	    }
+	}
+    }
+}
+
+/*
+ * After the server died: receivers it had accepted see an orderly EOF when
+ * it exits, those still in its listen queue see a reset.  Count the former.
+ */
+static long
+count_accepted_by_eof(void)
+{
+    long n = 0;
+    int i;
+    struct timespec ts = { 0, 100000000 };
+    nanosleep(&ts, NULL);
+    for (i = 0; i < nconn; i++) {
+	char b[4096];
+	ssize_t r;
+	do {
+	    r = read(conns[i].fd, b, sizeof b);
+	} while (r > 0);
+	if (r == 0) {
+	    n++;
+	}
+    }
+    return n;
+}
+
+static void
+add_conn(int fd, int is_sender)
+{
+    struct epoll_event ev;
+    conn_t *c = &conns[nconn];
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->is_sender = is_sender;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.u32 = (uint32_t) nconn;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+	perror("epoll_ctl");
+	exit(2);
+    }
+    nconn++;
+    if (!is_sender) {
+	nrecv++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+static char result[8192];
+static size_t result_len;
+
+static void
+kv(const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    result_len += (size_t) snprintf(result + result_len,
+	    sizeof result - result_len, " %s=", key);
+    va_start(ap, fmt);
+    result_len += (size_t) vsnprintf(result + result_len,
+	    sizeof result - result_len, fmt, ap);
+    va_end(ap);
+}
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+	"usage: loadgen --port P [--host 127.0.0.1] [-R n] [-B bytes] [--line]\n"
+	"         [--light secs] [--rate n] [--sat secs] [--sat-max n] [--sat-reps n]\n"
+	"         [--window n] [--capacity --limit n] [--batch n] [--pid pid]\n"
+	"         [--timeout secs] [--drain secs] [--sendbuf bytes] [--rt-light]\n"
+	"         [--quiet]\n");
+    exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+    int i, rc;
+    struct rlimit rl;
+    struct epoll_event evs[1024];
+    static unsigned char rbuf[256 * 1024];
+    uint64_t t_begin, t_deadline, t_conn0, t_conn1, t_linger_end = 0;
+    uint64_t t_drain_deadline = 0;
+    long rss_base = -1, rss_conn = -1, rss_end = -1, hwm_end = -1;
+    long clk = sysconf(_SC_CLK_TCK);
+    const char *status = "ok";
+    int aborted = 0, stalled = 0;
+    long aborted_at = -1;
+    int cap_stop_errno = 0;
+    int target;
+    struct rusage ru0, ru1;
+
+    for (i = 1; i < argc; i++) {
+	const char *a = argv[i];
+	const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
+	if (ARG("--port")) opt_port = atoi(v);
+	else if (ARG("--host")) opt_host = v;
+	else if (ARG("-R")) opt_R = atoi(v);
+	else if (ARG("-B")) opt_B = atoi(v);
+	else if (strcmp(a, "--line") == 0) opt_line = 1;
+	else if (ARG("--window")) opt_W = atoi(v);
+	else if (ARG("--light")) opt_light = atof(v);
+	else if (ARG("--rate")) opt_rate = atof(v);
+	else if (ARG("--sat")) opt_sat = atof(v);
+	else if (ARG("--sat-max")) opt_sat_max = atol(v);
+	else if (strcmp(a, "--capacity") == 0) opt_capacity = 1;
+	else if (ARG("--limit")) opt_limit = atoi(v);
+	else if (ARG("--batch")) opt_batch = atoi(v);
+	else if (ARG("--pid")) opt_pid = atoi(v);
+	else if (ARG("--timeout")) opt_timeout = atof(v);
+	else if (ARG("--drain")) opt_drain = atof(v);
+	else if (ARG("--sendbuf")) opt_sendbuf = (size_t) atol(v);
+	else if (strcmp(a, "--rt-light") == 0) opt_rt_light = 1;
+	else if (ARG("--sat-reps")) opt_sat_reps = atoi(v);
+	else if (strcmp(a, "--quiet") == 0) opt_quiet = 1;
+	else usage();
+#undef ARG
+    }
+    if (opt_port <= 0 || opt_R < 0 || opt_rate <= 0 || opt_batch < 1) {
+	usage();
+    }
+    if (opt_B < 64 || opt_B > 1048576) {
+	fprintf(stderr, "loadgen: -B must be 64..1048576\n");
+	return 2;
+    }
+    if (opt_sat_reps < 1 || opt_sat_reps > MAXREPS) {
+	fprintf(stderr, "loadgen: --sat-reps must be 1..%d\n", MAXREPS);
+	return 2;
+    }
+    if (opt_capacity) {
+	/* One broadcast record, nothing else. */
+	opt_sat_reps = 1;
+	opt_light = 0;
+	opt_sat = 60;
+	opt_sat_max = 1;
+	if (opt_limit <= 0) {
+	    opt_limit = opt_R;
+	}
+    } else if (opt_light <= 0 && opt_sat <= 0) {
+	fprintf(stderr, "loadgen: nothing to do (give --light and/or --sat)\n");
+	return 2;
+    }
+    H = opt_line ? LINE_H : RAW_H;
+    T = opt_line ? LINE_T : RAW_T;
+    light_end_seq = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+
+    target = opt_capacity ? opt_limit : opt_R;
+    if ((rlim_t) target + 16 > rl.rlim_cur) {
+	if (!opt_capacity) {
+	    fprintf(stderr, "loadgen: %d receivers need more descriptors than"
+		    " the limit %lu\n", target, (unsigned long) rl.rlim_cur);
+	    return 2;
+	}
+	target = (int) rl.rlim_cur - 16;
+    }
+    conns = calloc((size_t) target + 1, sizeof *conns);
+    probe_seen = calloc(MAXPROBES, sizeof *probe_seen);
+    out_cap = (size_t) opt_B > opt_sendbuf ? (size_t) opt_B : opt_sendbuf;
+    outbuf = malloc(out_cap);
+    pat_raw = malloc((size_t) opt_B + 256);
+    pat_line = malloc((size_t) opt_B + 256);
+    if (!conns || !probe_seen || !outbuf || !pat_raw || !pat_line) {
+	fprintf(stderr, "loadgen: out of memory\n");
+	return 2;
+    }
+    for (i = 0; i < opt_B + 256; i++) {
+	pat_raw[i] = (unsigned char) i;
+	pat_line[i] = (unsigned char) ('a' + i % 26);
+    }
+    memset(&srv_addr, 0, sizeof srv_addr);
+    srv_addr.sin_family = AF_INET;
+    srv_addr.sin_port = htons((uint16_t) opt_port);
+    if (inet_pton(AF_INET, opt_host, &srv_addr.sin_addr) != 1) {
+	fprintf(stderr, "loadgen: bad --host %s\n", opt_host);
+	return 2;
+    }
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+
+    t_begin = now_ns();
+    t_deadline = t_begin + (uint64_t) (opt_timeout * 1e9);
+    getrusage(RUSAGE_SELF, &ru0);
+
+    /* ---- connect: sender first, then the receivers in batches ---- */
+    if (opt_pid) {
+	if (!server_alive()) {
+	    failf("server pid %d not running", opt_pid);
+	    goto report;
+	}
+	srv_fd_base = server_fds(&srv_fd_top);
+	rss_base = server_status_kb("VmRSS");
+    }
+    t_conn0 = now_ns();
+    rc = connect_one();
+    if (rc < 0) {
+	failf("sender: connect: %s", strerror(-rc));
+	goto report;
+    }
+    add_conn(rc, 1);
+    if (opt_pid) {
+	rc = wait_accepted(1, 10);
+	if (rc < 0) {
+	    aborted = 1;
+	    goto report;
+	}
+	rss_base = server_status_kb("VmRSS");
+    }
+    while (nrecv < target) {
+	int nb = 0;
+	while (nb < opt_batch && nrecv < target) {
+	    rc = connect_one();
+	    if (rc < 0) {
+		cap_stop_errno = -rc;
+		break;
+	    }
+	    add_conn(rc, 0);
+	    nb++;
+	}
+	rc = wait_accepted(nrecv + 1, 10);
+	if (rc < 0) {
+	    aborted = 1;
+	    break;
+	}
+	if (rc == 0) {
+	    stalled = 1;
+	    break;
+	}
+	if (cap_stop_errno) {
+	    break;
+	}
+	if (now_ns() > t_deadline) {
+	    failf("timeout while connecting (%d receivers)", nrecv);
+	    goto report;
+	}
+    }
+    t_conn1 = now_ns();
+    if (aborted) {
+	aborted_at = count_accepted_by_eof() - 1;	/* minus the sender */
+	if (aborted_at < accepted_max - 1) {
+	    aborted_at = accepted_max - 1;
+	}
+	logf_("server died after accepting %ld receivers (+1 sender)",
+		aborted_at);
+	goto report;
+    }
+    if (stalled || cap_stop_errno) {
+	if (!opt_capacity) {
+	    if (stalled) {
+		failf("server stopped accepting at %ld of %d receivers",
+			accepted_max - 1, target);
+	    } else {
+		failf("connect failed after %d receivers: %s", nrecv,
+			strerror(cap_stop_errno));
+	    }
+	    goto report;
+	}
+	if (stalled) {
+	    /* Keep only what the server accepted: close the rest. */
+	    logf_("server stopped accepting at %ld receivers",
+		    accepted_max - 1);
+	    while (nrecv > accepted_max - 1 && nrecv > 0) {
+		close(conns[nconn - 1].fd);
+		nconn--;
+		nrecv--;
+	    }
+	} else {
+	    logf_("connect stopped after %d receivers: %s", nrecv,
+		    strerror(cap_stop_errno));
+	}
+    }
+    logf_("%d receivers + 1 sender connected in %.2f s", nrecv,
+	    (double) (t_conn1 - t_conn0) / 1e9);
+    if (opt_pid) {
+	struct timespec ts = { 0, 200000000 };
+	nanosleep(&ts, NULL);
+	rss_conn = server_status_kb("VmRSS");
+    }
+    if (nrecv == 0) {
+	failf("no receivers");
+	goto report;
+    }
+
+    /* Window: bounded bytes in flight over all receivers. */
+    if (opt_W > 0) {
+	W = opt_W;
+    } else {
+	double w = WINDOW_BUDGET / ((double) nrecv * (double) opt_B);
+	if (w > WINDOW_PER_RECV / opt_B) {
+	    w = WINDOW_PER_RECV / opt_B;
+	}
+	W = w > WINDOW_MAX ? WINDOW_MAX : w < WINDOW_MIN ? WINDOW_MIN : (int) w;
+    }
+    if (W >= RING) {
+	W = RING - 1;
+    }
+    light_end_seq = opt_light > 0 ? UINT64_MAX : 0;
+
+    /* ---- event loop ---- */
+    {
+	uint64_t reg_deadline = now_ns() + 30000000000ULL;
+	while (phase != PH_DONE) {
+	    int n, k, tmo;
+	    uint64_t now = now_ns();
+
+	    if (fail_reason[0]) {
+		break;
+	    }
+	    if (now > t_deadline) {
+		failf("overall timeout (phase %d, %" PRIu64 "/%" PRIu64
+			" records complete)", phase, min_done, sent);
+		break;
+	    }
+	    if (phase == PH_PROBE && now > reg_deadline) {
+		failf("only %d of %d receivers registered within 30 s",
+			registered, nrecv);
+		break;
+	    }
+	    /* Phase transitions that depend on deliveries. */
+	    if (phase == PH_LIGHT_DRAIN && min_done == sent) {
+		light_t_last = last_delivery_ns;
+		if (opt_rt_light) {
+		    set_rt(0);
+		}
+		cpu_light1 = server_cpu_ticks();
+		if (opt_sat > 0) {
+		    sat_begin(now_ns());
+		} else {
+		    phase = PH_LINGER;
+		    t_linger_end = now + 50000000ULL;
+		}
+		t_drain_deadline = 0;
+	    }
+	    if (phase == PH_SAT_DRAIN && min_done == sent) {
+		if (sat_done()) {
+		    sat_begin(now_ns());
+		} else {
+		    phase = PH_LINGER;
+		    t_linger_end = now + 50000000ULL;
+		}
+		t_drain_deadline = 0;
+	    }
+	    if (phase == PH_LINGER && now >= t_linger_end) {
+		phase = PH_DONE;
+		break;
+	    }
+	    if ((phase == PH_LIGHT_DRAIN || phase == PH_SAT_DRAIN)) {
+		if (t_drain_deadline == 0) {
+		    t_drain_deadline = now + (uint64_t) (opt_drain * 1e9);
+		} else if (now > t_drain_deadline) {
+		    failf("drain timeout: %" PRIu64 " of %" PRIu64
+			    " records delivered to every receiver", min_done,
+			    sent);
+		    break;
+		}
+	    }
+
+	    sender_pump(now);
+
+	    /* Sleep until the next thing to do. */
+	    tmo = 10;
+	    if (phase == PH_LIGHT) {
+		uint64_t due = t_light0 + (uint64_t) ((double) (sent - light_first)
+			* 1e9 / opt_rate);
+		now = now_ns();
+		tmo = due > now ? (int) ((due - now) / 1000000) : 0;
+		if (tmo > 10) {
+		    tmo = 10;
+		}
+	    } else if (phase == PH_SAT) {
+		tmo = 1;
+	    }
+	    n = epoll_wait(epfd, evs, 1024, tmo);
+	    if (n < 0) {
+		if (errno == EINTR) {
+		    continue;
+		}
+		perror("epoll_wait");
+		break;
+	    }
+	    /* Busy-poll for the few hundred microseconds before a light send. */
+	    if (n == 0 && phase == PH_LIGHT) {
+		uint64_t due = t_light0 + (uint64_t) ((double) (sent - light_first)
+			* 1e9 / opt_rate);
+		while (now_ns() < due) {
+		    n = epoll_wait(epfd, evs, 1024, 0);
+		    if (n != 0) {
+			break;
+		    }
+		}
+		if (n < 0) {
+		    n = 0;
+		}
+	    }
+	    for (k = 0; k < n; k++) {
+		conn_t *c = &conns[evs[k].data.u32];
+		if (c->is_sender) {
+		    if (evs[k].events & EPOLLOUT) {
+			sender_flush();
+		    }
+		    if (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+			ssize_t r = read(c->fd, rbuf, sizeof rbuf);
+			if (r > 0) {
+			    stray_bytes += (uint64_t) r;
+			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			    if (phase != PH_LINGER) {
+				failf("sender disconnected by the server (%s)",
+					r == 0 ? "eof" : strerror(errno));
+			    }
+			    c->dead = 1;
+			    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			}
+		    }
+		    continue;
+		}
+		if (c->dead) {
+		    continue;
+		}
+		{
+		    ssize_t r = read(c->fd, rbuf, sizeof rbuf);
+		    uint64_t tnow = now_ns();
+		    if (r > 0) {
+			parse(c, rbuf, (size_t) r, tnow);
+		    } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+			failf("receiver %d disconnected by the server (%s)",
+				evs[k].data.u32, r == 0 ? "eof" : strerror(errno));
+			c->dead = 1;
+			epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		    }
+		}
+	    }
+	}
+    }
+    /* Final check: every receiver has every record and no partial one. */
+    if (!fail_reason[0]) {
+	for (i = 1; i < nconn; i++) {
+	    if (conns[i].next_seq != sent || conns[i].off != 0) {
+		failf("receiver %d has %" PRIu64 " of %" PRIu64 " records"
+			" (+%u stray bytes)", i, conns[i].next_seq, sent,
+			conns[i].off);
+		break;
+	    }
+	}
+	if (deliveries != sent * (uint64_t) nrecv && !fail_reason[0]) {
+	    failf("%" PRIu64 " deliveries, expected %" PRIu64, deliveries,
+		    sent * (uint64_t) nrecv);
+	}
+    }
+    if (!server_alive()) {
+	aborted = 1;
+	aborted_at = nrecv;
+    }
+
+  report:
+    if (rt_used >= 0) {
+	set_rt(0);
+    }
+    getrusage(RUSAGE_SELF, &ru1);
+    if (opt_pid && server_alive()) {
+	rss_end = server_status_kb("VmRSS");
+	hwm_end = server_status_kb("VmHWM");
+    }
+    if (aborted) {
+	status = "ABORTED";
+    } else if (fail_reason[0]) {
+	status = "FAIL";
+    }
+    result_len = (size_t) snprintf(result, sizeof result, "RESULT status=%s",
+	    status);
+    kv("R", "%d", nrecv);
+    kv("B", "%d", opt_B);
+    kv("W", "%d", W);
+    kv("framing", "%s", opt_line ? "line" : "raw");
+    if (aborted) {
+	kv("aborted_at", "%ld", aborted_at);
+    }
+    if (opt_capacity) {
+	kv("clients", "%d", nrecv + 1);
+	kv("cap_limit", "%d", opt_limit);
+	kv("cap_stop", "%s", aborted ? "server-died" : stalled ? "server-stalled"
+		: cap_stop_errno ? strerror(cap_stop_errno) : "limit");
+	if (phase == PH_DONE && !fail_reason[0] && sat_t_last >= sat_t_first) {
+	    kv("bcast_ok", "1");
+	    kv("bcast_ms", "%.2f", (double) (sat_t_last - sat_t_first) / 1e6);
+	} else {
+	    kv("bcast_ok", "0");
+	}
+    }
+    if (rss_base >= 0) {
+	kv("rss_base_kb", "%ld", rss_base);
+    }
+    if (rss_conn >= 0) {
+	kv("rss_conn_kb", "%ld", rss_conn);
+	if (nrecv > 0 && rss_base >= 0) {
+	    kv("rss_per_client_b", "%.0f",
+		    (double) (rss_conn - rss_base) * 1024.0 / nrecv);
+	}
+    }
+    if (rss_end >= 0) {
+	kv("rss_end_kb", "%ld", rss_end);
+	kv("hwm_end_kb", "%ld", hwm_end);
+    }
+    if (opt_light > 0 && light_t_last > light_t_first && hist_light.n) {
+	double secs = (double) (light_t_last - light_t_first) / 1e9;
+	uint64_t msgs = light_end_seq - light_first;
+	kv("light_msgs", "%" PRIu64, msgs);
+	kv("light_deliv", "%" PRIu64, hist_light.n);
+	kv("light_secs", "%.3f", secs);
+	kv("light_rate", "%.1f", (double) msgs / (opt_light));
+	kv("light_lag_max_ms", "%.3f", (double) light_lag_max / 1e6);
+	kv("light_rt", "%d", rt_used > 0);
+	kv("light_p50_us", "%.1f", (double) hpct(&hist_light, 0.50) / 1e3);
+	kv("light_p99_us", "%.1f", (double) hpct(&hist_light, 0.99) / 1e3);
+	kv("light_max_us", "%.1f", (double) hist_light.max / 1e3);
+	if (cpu_light0 >= 0 && cpu_light1 >= 0) {
+	    kv("light_cpu_s", "%.2f", (double) (cpu_light1 - cpu_light0) / clk);
+	}
+    }
+    if (!opt_capacity && opt_sat > 0 && sat_rep > 0 && hist_sat.n
+	    && !fail_reason[0]) {
+	int r, best = 0, nrep = sat_rep < MAXREPS ? sat_rep : MAXREPS;
+	double secs = 0, cs = 0, bsecs;
+	uint64_t msgs = 0, dl = 0;
+	char list[256];
+	size_t ll = 0;
+	int cpu_ok = 1;
+	list[0] = 0;
+	for (r = 0; r < nrep; r++) {
+	    double dps = rep_secs[r] > 0 ? (double) rep_deliv[r] / rep_secs[r] : 0;
+	    double bdps = rep_secs[best] > 0
+		? (double) rep_deliv[best] / rep_secs[best] : 0;
+	    if (dps > bdps) {
+		best = r;
+	    }
+	    secs += rep_secs[r];
+	    msgs += rep_msgs[r];
+	    dl += rep_deliv[r];
+	    if (rep_cpu[r] < 0) {
+		cpu_ok = 0;
+	    }
+	    cs += rep_cpu[r];
+	    ll += (size_t) snprintf(list + ll, sizeof list - ll, "%s%.0f",
+		    r ? "," : "", dps);
+	    if (ll >= sizeof list) {
+		ll = sizeof list - 1;
+	    }
+	}
+	bsecs = rep_secs[best];
+	kv("sat_reps", "%d", nrep);
+	kv("sat_msgs", "%" PRIu64, msgs);
+	kv("sat_deliv", "%" PRIu64, dl);
+	kv("sat_secs", "%.3f", secs);
+	if (bsecs > 0) {
+	    kv("sat_mps", "%.0f", (double) rep_msgs[best] / bsecs);
+	    kv("sat_dps", "%.0f", (double) rep_deliv[best] / bsecs);
+	    kv("sat_mbps", "%.2f", (double) rep_deliv[best] * opt_B / bsecs / 1e6);
+	}
+	kv("sat_dps_reps", "%s", list);
+	kv("sat_dps_mean", "%.0f", secs > 0 ? (double) dl / secs : 0);
+	kv("sat_p50_us", "%.1f", (double) hpct(&hist_sat, 0.50) / 1e3);
+	kv("sat_p99_us", "%.1f", (double) hpct(&hist_sat, 0.99) / 1e3);
+	kv("sat_max_us", "%.1f", (double) hist_sat.max / 1e3);
+	if (cpu_ok && dl > 0 && secs > 0) {
+	    kv("sat_cpu_s", "%.2f", cs);
+	    kv("sat_cpu_per_M", "%.3f", cs / ((double) dl / 1e6));
+	    kv("sat_srv_util", "%.2f", cs / secs);
+	}
+    }
+    {
+	double lg = (double) (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec)
+	    + (double) (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec)
+	    + (double) (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6
+	    + (double) (ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	kv("lg_cpu_s", "%.2f", lg);
+	kv("wall_s", "%.2f", (double) (now_ns() - t_begin) / 1e9);
+    }
+    if (stray_bytes) {
+	kv("sender_rx_bytes", "%" PRIu64, stray_bytes);
+    }
+    if (fail_reason[0]) {
+	char *p;
+	for (p = fail_reason; *p; p++) {
+	    if (*p == ' ') {
+		*p = '_';
+	    }
+	}
+	kv("reason", "%s", fail_reason);
+    }
+    printf("%s\n", result);
+    fflush(stdout);
+    for (i = 0; i < nconn; i++) {
+	close(conns[i].fd);
+    }
+    return strcmp(status, "FAIL") == 0 ? 1 : 0;
+}

@@ -1,0 +1,60 @@
+# mp_server.tcl -- the multiplexer package under benchmark.
+#
+#   tclsh mp_server.tcl ?-framing raw|line? ?-filter 0|1? ?-statsfile file?
+#
+# Loads this package (the build directory in $env(MP_BUILD_DIR) goes first
+# on auto_path), keeps the default configuration apart from the options
+# given, listens on an ephemeral port of 127.0.0.1 and prints the port on
+# stdout as its first line.  With -filter 1 one trivial data filter is
+# registered, so every message makes one Tcl call (in raw framing a message
+# is one read chunk: Stats messages_in counts them).  With -statsfile the
+# instance's Stats are written to that file when the clients go quiet (the
+# driver reads it after the run).
+
+if {[info exists env(MP_BUILD_DIR)] && $env(MP_BUILD_DIR) ne ""} {
+    set auto_path [linsert $auto_path 0 [file normalize $env(MP_BUILD_DIR)]]
+}
+set opts [dict merge {-framing raw -filter 0 -statsfile {}} $argv]
+
+set version [package require multiplexer]
+if {[info commands ::multiplexer::build-info] eq ""} {
+    puts stderr "mp_server: loaded a multiplexer $version without build-info,\
+	    not this package"
+    exit 1
+}
+puts stderr "mp_server: multiplexer $version [::multiplexer::build-info]\
+	from [lindex [package ifneeded multiplexer $version] end]"
+
+proc f {d args} {return $d}
+
+set mp [::multiplexer::create]
+if {[dict get $opts -framing] ne "raw"} {
+    ${mp}::Config framing [dict get $opts -framing]
+}
+if {[dict get $opts -filter]} {
+    ${mp}::AddFilter f
+}
+# Writing a file can stall for tens of milliseconds on a busy disk, which
+# would show up in the latency figures: the Stats are written only once
+# no message has arrived for 200 ms (the load generator has finished; it
+# never pauses that long while measuring), and only if they changed.
+proc dumpstats {file {last -1} {dumped -1}} {
+    global mp
+    set stats [${mp}::Stats]
+    set n [dict get $stats messages_in]
+    if {$n > 0 && $n == $last && $n != $dumped} {
+	set fd [open $file.tmp w]
+	puts $fd $stats
+	close $fd
+	file rename -force $file.tmp $file
+	set dumped $n
+    }
+    after 200 [list dumpstats $file $n $dumped]
+}
+if {[dict get $opts -statsfile] ne ""} {
+    dumpstats [dict get $opts -statsfile]
+}
+set listener [${mp}::Init 0 -myaddr 127.0.0.1]
+puts [${mp}::Port]
+flush stdout
+vwait forever

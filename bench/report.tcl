@@ -1,0 +1,385 @@
+# report.tcl -- turn the benchmark's raw.txt into results.md and plot data.
+#
+#   tclsh report.tcl resultsdir ?full|quick?
+#
+# raw.txt has one line per run: key=value words (the cell, then the load
+# generator's RESULT).  Writes resultsdir/results.md (the tables) and
+# resultsdir/plot-B<bytes>.dat (one file per message size, one row per R)
+# for plot.gnuplot.  Exit status 1 if a run of this package or the C
+# reference did not succeed.
+
+lassign $argv dir mode
+if {$mode eq ""} {set mode full}
+
+set servers {cref mp tcllib relay}
+array set label {
+    cref   "C ref"
+    mp     "multiplexer 0.3"
+    tcllib "tcllib 0.2"
+    relay  "Tcl relay"
+}
+
+# ---------------------------------------------------------------------------
+# Read.
+# ---------------------------------------------------------------------------
+
+set runs {}
+set f [open [file join $dir raw.txt]]
+while {[gets $f line] >= 0} {
+    set d [dict create]
+    foreach w [split [string trim $line] " "] {
+	if {[set i [string first = $w]] > 0} {
+	    dict set d [string range $w 0 $i-1] [string range $w $i+1 end]
+	}
+    }
+    lappend runs $d
+}
+close $f
+
+# The run of a workload for a server and cell (R, B), or {}.  The cell is
+# the one the driver planned (cellR): an aborted run connected fewer.
+proc find {workload server {R {}} {B {}}} {
+    foreach d $::runs {
+	if {[dict get $d workload] ne $workload} continue
+	if {[dict get $d server] ne $server} continue
+	if {$R ne "" && [get $d cellR] != $R} continue
+	if {$B ne "" && [get $d cellB] != $B} continue
+	return $d
+    }
+    return {}
+}
+proc aborted {d} {
+    expr {[dict exists $d status] && [dict get $d status] eq "ABORTED"}
+}
+proc get {d key} {
+    if {[dict exists $d $key]} {return [dict get $d $key]}
+    return ""
+}
+
+set Rs {}
+set Bs {}
+foreach d $runs {
+    if {[dict get $d workload] eq "matrix"} {
+	if {[get $d cellR] ni $Rs} {lappend Rs [get $d cellR]}
+	if {[get $d cellB] ni $Bs} {lappend Bs [get $d cellB]}
+    }
+}
+set Rs [lsort -integer $Rs]
+set Bs [lsort -integer $Bs]
+set satreps 1
+foreach d $runs {
+    if {[dict exists $d sat_reps]} {set satreps [dict get $d sat_reps]; break}
+}
+
+# ---------------------------------------------------------------------------
+# Formatting.
+# ---------------------------------------------------------------------------
+
+proc si {v} {
+    if {$v eq ""} {return "-"}
+    if {$v >= 1e6} {return [format "%.2f M" [expr {$v / 1e6}]]}
+    if {$v >= 1e3} {return [format "%.1f k" [expr {$v / 1e3}]]}
+    return [format "%.0f" $v]
+}
+proc us {v} {
+    if {$v eq ""} {return "-"}
+    if {$v >= 1e6} {return [format "%.2f s" [expr {$v / 1e6}]]}
+    if {$v >= 1e3} {return [format "%.2f ms" [expr {$v / 1e3}]]}
+    return [format "%.0f µs" $v]
+}
+proc num {v {fmt %.2f}} {
+    if {$v eq ""} {return "-"}
+    return [format $fmt $v]
+}
+proc ratio {v ref} {
+    if {$v eq "" || $ref eq "" || $ref == 0} {return ""}
+    return [format " (×%.2f)" [expr {double($v) / $ref}]]
+}
+# Cell text for a run that did not produce numbers, or "".
+proc trouble {d} {
+    if {$d eq ""} {return "not run"}
+    switch -- [get $d status] {
+	ok {return ""}
+	ABORTED {return "**aborted at [get $d aborted_at]**"}
+	FAIL {
+	    set r [string map {_ " "} [get $d reason]]
+	    if {[string length $r] > 60} {set r [string range $r 0 56]...}
+	    return "**FAIL**: $r"
+	}
+	default {return "**error** [string map {_ " "} [get $d reason]]"}
+    }
+}
+
+set out {}
+proc emit {s} {lappend ::out $s}
+proc header {first} {
+    set h "| $first |"
+    set u "|---|"
+    foreach s $::servers {
+	append h " $::label($s) |"
+	append u "---:|"
+    }
+    emit $h
+    emit $u
+}
+
+# One table of a metric over the (R, B) matrix.  fmt: formatting proc.
+proc matrix_table {title key fmt note} {
+    emit "### $title"
+    emit ""
+    if {$note ne ""} {emit $note; emit ""}
+    header "R × B"
+    foreach R $::Rs {
+	foreach B $::Bs {
+	    set ref [get [find matrix cref $R $B] $key]
+	    set row "| $R × $B |"
+	    foreach s $::servers {
+		set d [find matrix $s $R $B]
+		set t [trouble $d]
+		if {$t eq ""} {
+		    set v [get $d $key]
+		    set t [{*}$fmt $v]
+		    if {$s ne "cref"} {append t [ratio $v $ref]}
+		    if {[string match light_* $key]
+			    && [get $d light_rate] ne ""
+			    && [get $d light_rate] < 95} {
+			append t " †"
+		    }
+		}
+		append row " $t |"
+	    }
+	    emit $row
+	}
+    }
+    emit ""
+}
+
+# ---------------------------------------------------------------------------
+# Tables.
+# ---------------------------------------------------------------------------
+
+set mf [open [file join $dir machine.md]]
+set machine [read $mf]
+close $mf
+
+emit "## Benchmark results ($mode run)"
+emit ""
+emit $machine
+emit "Ratios are to the C reference (same cell).  Every cell starts a fresh"
+emit "server; 1 sender and R receivers; B-byte messages; every message is"
+emit "checked delivered exactly once and in order to every receiver."
+emit ""
+
+matrix_table "Saturated: deliveries/s (higher is better)" sat_dps si \
+    "One delivery = one B-byte message arriving at one receiver.  The sender keeps at most W messages ahead of the slowest receiver (W = min(256 KiB / B, 256 MiB / (R·B)), at least 4) and writes up to 64 KiB of messages per write().  Best of $::satreps repetitions (other work on the machine can only slow a repetition down; all repetitions: sat_dps_reps in raw.txt)."
+matrix_table "Saturated: MB/s delivered (higher is better)" sat_mbps num ""
+matrix_table "Saturated: latency p99 (window-bound queueing; lower is better)" \
+    sat_p99_us us "Under saturation latency is mostly the time W messages wait in queues; p50 and max are in raw.txt (sat_p50_us, sat_max_us)."
+matrix_table "Light load (100 messages/s): latency p50 (lower is better)" \
+    light_p50_us us ""
+matrix_table "Light load (100 messages/s): latency p99 (lower is better)" \
+    light_p99_us us "† the server could not sustain 100 messages/s with the window bound (offered load above its capacity): the cell measures an overloaded server."
+matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lower is better)" \
+    sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
+    "From /proc/PID/stat around the saturated repetitions (all of them: total CPU / total deliveries); the figure least disturbed by the load generator sharing the machine."
+
+# Capacity.
+emit "### Capacity: idle clients held, one broadcast to all"
+emit ""
+header "metric"
+set rows {
+    {clients held}            clients       {apply {{v} {num $v %.0f}}}
+    {broadcast reached all}   bcast_ok      {apply {{v} {expr {$v eq "1" ? "yes" : "**no**"}}}}
+    {broadcast time}          bcast_ms      {apply {{v} {num $v "%.0f ms"}}}
+    {server RSS, idle}        rss_base_kb   {apply {{v} {num $v "%.0f KiB"}}}
+    {server RSS, all connected} rss_conn_kb {apply {{v} {num $v "%.0f KiB"}}}
+    {RSS per idle client}     rss_per_client_b {apply {{v} {num $v "%.0f B"}}}
+    {stopped by}              cap_stop      {apply {{v} {set v}}}
+}
+foreach {name key fmt} $rows {
+    set row "| $name |"
+    foreach s $servers {
+	set d [find capacity $s]
+	set t [trouble $d]
+	if {$t eq "" || ([aborted $d] && $key eq "cap_stop")} {
+	    set t [{*}$fmt [get $d $key]]
+	} elseif {[aborted $d] && $key ne "clients"} {
+	    set t "-"
+	}
+	append row " $t |"
+    }
+    emit $row
+}
+emit ""
+emit "The C reference allocates its per-descriptor table for the whole descriptor limit at start, so its idle RSS already covers every client."
+emit ""
+
+# Filters.
+set fcells {}
+foreach d $runs {
+    set w [dict get $d workload]
+    if {$w in {filter-raw line filter-line cref-line}} {
+	set c [list [get $d cellR] [get $d cellB]]
+	if {$c ni $fcells} {lappend fcells $c}
+    }
+}
+if {[llength $fcells]} {
+    emit "### One trivial Tcl filter (\`proc f {d args} {return \$d}\`): messages/s, saturated"
+    emit ""
+    emit "Messages (records sent by the sender) per second; ratios to the C reference relaying the same bytes.  *chunks/msg*: Tcl filter calls per message (raw framing filters each read chunk; line framing each line)."
+    emit ""
+    emit "| R × B | C ref raw | C ref line | mp raw | mp raw + filter | mp line | mp line + filter | filter calls/msg raw, line | CPU s/M deliveries: mp line + filter vs C |"
+    emit "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    foreach c [lsort -index 0 -integer [lsort -index 1 -integer $fcells]] {
+	lassign $c R B
+	set cr [find matrix cref $R $B]
+	set cl [find cref-line cref $R $B]
+	set refraw [get $cr sat_mps]
+	set refline [get $cl sat_mps]
+	set row "| $R × $B |"
+	foreach {w s ref} [list matrix cref {} cref-line cref {} matrix mp $refraw \
+		filter-raw mp $refraw line mp $refline filter-line mp $refline] {
+	    set d [find $w $s $R $B]
+	    set t [trouble $d]
+	    if {$t eq ""} {
+		set t [si [get $d sat_mps]][ratio [get $d sat_mps] $ref]
+	    }
+	    append row " $t |"
+	}
+	set calls {}
+	foreach w {filter-raw filter-line} {
+	    set d [find $w mp $R $B]
+	    set mi [get $d srv_messages_in]
+	    set ms [get $d sat_msgs]
+	    if {$mi ne "" && $ms ne "" && [get $d status] eq "ok"} {
+		# messages_in covers probes, the start marker and the light
+		# phase too (none here but probes): close enough per message.
+		lappend calls [format %.3f [expr {double($mi) / $ms}]]
+	    } else {
+		lappend calls -
+	    }
+	}
+	append row " [join $calls {, }] |"
+	set d [find filter-line mp $R $B]
+	set v [get $d sat_cpu_per_M]
+	append row " [num $v %.3f] vs [num [get $cl sat_cpu_per_M] %.3f] |"
+	emit $row
+    }
+    emit ""
+}
+
+# ---------------------------------------------------------------------------
+# Targets (issue #4), for this package.
+# ---------------------------------------------------------------------------
+
+proc worst {key cmp limit {against cref}} {
+    # Returns {pass worstratio cell} over the matrix cells where both ran.
+    set w {}
+    set wc {}
+    set pass 1
+    set n 0
+    foreach R $::Rs {
+	foreach B $::Bs {
+	    set d [find matrix mp $R $B]
+	    set r [find matrix $against $R $B]
+	    if {[get $d status] ne "ok"} {
+		set pass 0
+		set w FAIL
+		set wc "$R × $B"
+		continue
+	    }
+	    if {[get $r status] ne "ok"} continue
+	    set v [get $d $key]
+	    set rv [get $r $key]
+	    if {$v eq "" || $rv eq "" || $rv == 0} continue
+	    incr n
+	    set q [expr {double($v) / $rv}]
+	    if {$w eq "" || ($w ne "FAIL"
+		    && (($cmp eq ">=" && $q < $w) || ($cmp eq "<=" && $q > $w)))} {
+		set w $q
+		set wc "$R × $B"
+	    }
+	}
+    }
+    if {$w ne "" && $w ne "FAIL"} {
+	set pass [expr {$pass && ($cmp eq ">=" ? $w >= $limit : $w <= $limit)}]
+	set w [format ×%.2f $w]
+    }
+    if {$n == 0 && $w eq ""} {set pass 0; set w "no data"}
+    list [expr {$pass ? "PASS" : "**MISS**"}] $w $wc
+}
+
+emit "### Targets (issue #4) for this package"
+emit ""
+emit "| target | result | worst cell (R × B) | |"
+emit "|---|---|---|---|"
+lassign [worst sat_dps >= 0.9] p w c
+emit "| saturated deliveries/s ≥ 0.9× C ref in every cell | $p | $c | $w |"
+lassign [worst sat_dps >= 1.0 tcllib] p w c
+emit "| saturated deliveries/s ahead of tcllib 0.2 in every cell (where tcllib runs) | $p | $c | $w |"
+lassign [worst light_p99_us <= 1.5] p w c
+emit "| light-load p99 ≤ 1.5× C ref in every cell | $p | $c | $w |"
+lassign [worst sat_cpu_per_M <= 1.2] p w c
+emit "| server CPU per million deliveries ≤ 1.2× C ref | $p | $c | $w |"
+set d [find capacity mp]
+set cl [get $d clients]
+set rpc [get $d rss_per_client_b]
+if {$mode eq "quick"} {
+    emit "| capacity ≥ 19,000 clients, all receive a broadcast | n/a (quick run: limit [get $d cap_limit]) | | [num $cl %.0f] held |"
+} else {
+    set ok [expr {$cl ne "" && $cl >= 19000 && [get $d bcast_ok] eq "1"}]
+    emit "| capacity ≥ 19,000 clients, all receive a broadcast | [expr {$ok ? "PASS" : "**MISS**"}] | | [num $cl %.0f] held, broadcast [expr {[get $d bcast_ok] eq 1 ? "reached all" : "**failed**"}] |"
+}
+set ok [expr {$rpc ne "" && $rpc <= 4096}]
+emit "| ≤ 4 KiB server RSS per idle client | [expr {$ok ? "PASS" : "**MISS**"}] | | [num $rpc "%.0f B"] |"
+set bad 0
+set failures {}
+foreach d $runs {
+    if {[get $d status] ne "ok"
+	    && !([aborted $d] && [dict get $d server] in {tcllib relay})} {
+	incr bad
+	lappend failures "[dict get $d workload]/[dict get $d server]/R[get $d cellR]/B[get $d cellB]: [get $d status] [get $d reason]"
+    }
+}
+emit "| every message delivered exactly once, in order (all runs) | [expr {$bad ? "**FAIL** ($bad runs)" : "PASS"}] | | [llength $runs] runs |"
+emit ""
+foreach x $failures {emit "- $x"}
+if {[llength $failures]} {emit ""}
+emit "Raw per-run figures (latency max, light-load achieved rate, load-generator CPU, load average, ...): raw.txt.  Plots: deliveries.png, latency.png."
+
+set f [open [file join $dir results.md] w]
+puts $f [join $out \n]
+close $f
+
+# ---------------------------------------------------------------------------
+# Plot data: one file per B; columns R, then per server: sat_dps, light p99
+# (ms), sat p99 (ms).  Missing values are NaN.
+# ---------------------------------------------------------------------------
+
+foreach B $Bs {
+    set f [open [file join $dir plot-B$B.dat] w]
+    puts $f "# R  [join [lmap s $servers {format "%s_dps" $s}]]  [join [lmap s $servers {format "%s_lp99ms" $s}]]  [join [lmap s $servers {format "%s_sp99ms" $s}]]"
+    foreach R $Rs {
+	set cols [list $R]
+	foreach key {sat_dps light_p99_us sat_p99_us} {
+	    foreach s $servers {
+		set d [find matrix $s $R $B]
+		set v [get $d $key]
+		if {[get $d status] ne "ok" || $v eq ""} {
+		    lappend cols NaN
+		} elseif {$key eq "sat_dps"} {
+		    lappend cols $v
+		} else {
+		    lappend cols [expr {$v / 1000.0}]
+		}
+	    }
+	}
+	puts $f [join $cols "\t"]
+    }
+    close $f
+}
+set f [open [file join $dir plot-sizes.txt] w]
+puts $f [join $Bs " "]
+close $f
+
+exit [expr {$bad ? 1 : 0}]

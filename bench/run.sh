@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# run.sh -- the multiplexer benchmark driver.
+#
+#   bench/run.sh [--quick] [--servers "cref mp tcllib relay"] [--out DIR]
+#
+# Environment (set by `make bench` / `make bench-quick`):
+#   TCLSH         Tcl 8.6 shell (default: tclsh)
+#   MP_BUILD_DIR  build directory holding this package (pkgIndex.tcl and the
+#                 shared library); put first on auto_path of our server only
+#   CC            C compiler for the load generator and the C reference
+#                 (default: cc)
+#   BENCH_OUT     results directory (default: bench/results, or
+#                 bench/results/quick with --quick)
+#   BENCH_RT      1 (default): the light-load phase runs the server and the
+#                 load generator under SCHED_FIFO (needs root or
+#                 CAP_SYS_NICE; silently normal otherwise), so that other
+#                 work on the machine does not set the p99; 0: never
+#
+# Every server is started fresh for every cell, pinned to core 1 (the load
+# generator to core 0) when there are two cores.  See bench/README.md.
+#
+# Exit status: 0 if every run delivered every message exactly once and in
+# order (tcllib's package and the Tcl relay aborting past ~1,016
+# connections is their expected result, not a failure); 1 otherwise.
+
+set -u
+set -o pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRCDIR=$(dirname "$BENCH")
+TCLSH=${TCLSH:-tclsh}
+CC=${CC:-cc}
+MP_BUILD_DIR=${MP_BUILD_DIR:-}
+QUICK=0
+SERVERS="cref mp tcllib relay"
+OUT=${BENCH_OUT:-}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+	--quick) QUICK=1 ;;
+	--servers) SERVERS=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ -z "$MP_BUILD_DIR" ] || [ ! -f "$MP_BUILD_DIR/pkgIndex.tcl" ]; then
+    echo "run.sh: set MP_BUILD_DIR to the build directory of the package" \
+	 "(the one holding pkgIndex.tcl); \`make bench\` does" >&2
+    exit 2
+fi
+MP_BUILD_DIR=$(cd "$MP_BUILD_DIR" && pwd)
+if [ -z "$OUT" ]; then
+    if [ $QUICK = 1 ]; then OUT=$BENCH/results/quick; else OUT=$BENCH/results; fi
+fi
+mkdir -p "$OUT/logs"
+OUT=$(cd "$OUT" && pwd)
+BIN=$MP_BUILD_DIR/bench-bin
+mkdir -p "$BIN"
+
+# ---------------------------------------------------------------------------
+# Plan.
+# ---------------------------------------------------------------------------
+
+FDHARD=$(ulimit -Hn)
+[ "$FDHARD" = unlimited ] && FDHARD=1048576
+if [ $QUICK = 1 ]; then
+    RS="10 100"; BS="64 1024"
+    LIGHT=0.5; SAT=0.9; SATREPS=3; SATMAX=3000000
+    CAP_LIMIT=1500
+    FILTER_RS="10"; FILTER_BS="64 1024"
+    LG_TIMEOUT=30
+else
+    RS="10 100 1000 10000"; BS="64 1024 16384"
+    LIGHT=3; SAT=4.5; SATREPS=3; SATMAX=60000000
+    CAP_LIMIT=$((FDHARD - 50))
+    FILTER_RS="10 100"; FILTER_BS="64 1024"
+    LG_TIMEOUT=180
+fi
+RATE=100
+RT_ARGS=()
+[ "${BENCH_RT:-1}" != 0 ] && RT_ARGS=(--rt-light)
+
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    PIN_SRV="taskset -c 1"; PIN_LG="taskset -c 0"
+else
+    PIN_SRV=""; PIN_LG=""
+fi
+
+# ---------------------------------------------------------------------------
+# Build the load generator and the C reference.
+# ---------------------------------------------------------------------------
+
+for prog in loadgen cref; do
+    if [ ! -x "$BIN/$prog" ] || [ "$BENCH/$prog.c" -nt "$BIN/$prog" ]; then
+	$CC -O2 -g -Wall -Wextra -o "$BIN/$prog" "$BENCH/$prog.c" || {
+	    echo "run.sh: cannot build $prog" >&2; exit 2; }
+    fi
+done
+
+# ---------------------------------------------------------------------------
+# Machine.
+# ---------------------------------------------------------------------------
+
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+[ -z "$cpu_model" ] && cpu_model=$(uname -m)
+tcl_version=$(echo 'puts [info patchlevel]' | "$TCLSH")
+mp_info=$(echo "set auto_path [linsert \$auto_path 0 {$MP_BUILD_DIR}];
+    puts [package require multiplexer]; puts [::multiplexer::build-info]" \
+    | "$TCLSH" 2>&1 | tr '\n' ' ')
+tcllib_mp=$(echo 'puts [package ifneeded multiplexer 0.2][package require -exact multiplexer 0.2]' \
+    | env -u TCLLIBPATH "$TCLSH" 2>&1 | head -1)
+idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
+    || cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo "?")
+{
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full)"
+    echo "- CPU: $cpu_model, nproc $(nproc), cpuidle: $idle_gov"
+    echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+    echo "- kernel: $(uname -sr)"
+    echo "- Tcl: $tcl_version ($TCLSH)"
+    echo "- this package: $mp_info(from $MP_BUILD_DIR)"
+    echo "- tcllib multiplexer: $tcllib_mp"
+    echo "- C compiler: $($CC --version | head -1)"
+    echo "- descriptors: hard limit $FDHARD"
+    echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}"
+    echo "- light-load phase under SCHED_FIFO: $([ "${BENCH_RT:-1}" != 0 ] && echo "yes if permitted (light_rt in raw.txt)" || echo no)"
+    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$OUT/machine.md"
+
+RAW=$OUT/raw.txt
+: > "$RAW"
+echo "run.sh: results in $OUT" >&2
+sed 's/^/run.sh: /' "$OUT/machine.md" >&2
+
+# ---------------------------------------------------------------------------
+# Servers.
+# ---------------------------------------------------------------------------
+
+SRV_PID=""; SRV_PORT=""
+
+# start_server name logtag ?server args?
+start_server() {
+    local name=$1 tag=$2; shift 2
+    local out=$OUT/logs/$tag.port err=$OUT/logs/$tag.server.log i
+    rm -f "$out"
+    case $name in
+	cref)
+	    $PIN_SRV "$BIN/cref" 0 127.0.0.1 >"$out" 2>"$err" & ;;
+	mp)
+	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" "$@" >"$out" 2>"$err" & ;;
+	tcllib)
+	    env -u TCLLIBPATH MP_BUILD_DIR="$MP_BUILD_DIR" \
+		$PIN_SRV "$TCLSH" "$BENCH/tcllib_server.tcl" >"$out" 2>"$err" & ;;
+	relay)
+	    env -u TCLLIBPATH \
+		$PIN_SRV "$TCLSH" "$BENCH/relay_server.tcl" >"$out" 2>"$err" & ;;
+    esac
+    SRV_PID=$!
+    SRV_PORT=""
+    for i in $(seq 400); do
+	if [ -s "$out" ]; then
+	    SRV_PORT=$(head -1 "$out")
+	    case $SRV_PORT in ''|*[!0-9]*) SRV_PORT="" ;; *) return 0 ;; esac
+	fi
+	kill -0 "$SRV_PID" 2>/dev/null || break
+	sleep 0.05
+    done
+    echo "run.sh: $name did not print its port; see $err" >&2
+    stop_server
+    return 1
+}
+
+stop_server() {
+    local i
+    [ -n "$SRV_PID" ] || return 0
+    if kill -0 "$SRV_PID" 2>/dev/null; then
+	kill -TERM "$SRV_PID" 2>/dev/null
+	for i in $(seq 40); do
+	    kill -0 "$SRV_PID" 2>/dev/null || break
+	    sleep 0.05
+	done
+	kill -KILL "$SRV_PID" 2>/dev/null
+    fi
+    wait "$SRV_PID" 2>/dev/null
+    SRV_PID=""
+}
+trap 'stop_server; exit 130' INT TERM
+
+# run_cell workload server tag loadgen-args... -- server-args...
+# Appends one line to raw.txt: the cell, then the load generator's RESULT.
+FAILED=0
+run_cell() {
+    local workload=$1 name=$2 tag=$3; shift 3
+    local lgargs=() srvargs=() line status extra="" statsfile
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do lgargs+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    srvargs=("$@")
+    statsfile=$OUT/logs/$tag.stats
+    rm -f "$statsfile"
+    if [ "$name" = mp ]; then
+	srvargs+=(-statsfile "$statsfile")
+    fi
+    local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i
+    for ((i = 0; i < ${#lgargs[@]} - 1; i++)); do
+	[ "${lgargs[i]}" = -R ] && cellR=${lgargs[i+1]}
+	[ "${lgargs[i]}" = -B ] && cellB=${lgargs[i+1]}
+    done
+    if ! start_server "$name" "$tag" "${srvargs[@]}"; then
+	line="RESULT status=ERROR reason=server_did_not_start"
+    else
+	line=$(timeout $((LG_TIMEOUT + 30)) $PIN_LG "$BIN/loadgen" \
+		--port "$SRV_PORT" --pid "$SRV_PID" --timeout "$LG_TIMEOUT" \
+		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
+	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
+	if [ "$name" = mp ]; then
+	    sleep 0.6	# mp_server.tcl writes its Stats once quiet for 200 ms
+	fi
+	if [ -s "$statsfile" ]; then
+	    extra=$(tr -s ' \n' ' ' < "$statsfile" | awk '{
+		for (i = 1; i < NF; i += 2) if ($i == "messages_in" || $i == "bytes_in" || $i == "drops" || $i == "overflows")
+		    printf " srv_%s=%s", $i, $(i+1) }')
+	fi
+	stop_server
+    fi
+    line="workload=$workload server=$name cellR=$cellR cellB=$cellB load1=$load ${line#RESULT }$extra"
+    echo "$line" >> "$RAW"
+    status=$(sed -n 's/.*status=\([A-Za-z]*\).*/\1/p' <<<"$line")
+    case $status in
+	ok) ;;
+	ABORTED)
+	    case $name in tcllib|relay) ;; *) FAILED=1 ;; esac ;;
+	*) FAILED=1 ;;
+    esac
+    printf 'run.sh: %-8s %-7s %-28s %s\n' "$workload" "$name" "${lgargs[*]:0:4}" \
+	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_cpu_per_M|light_p99_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
+}
+
+t0=$(date +%s)
+
+# (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server).
+for R in $RS; do
+    for B in $BS; do
+	for s in $SERVERS; do
+	    run_cell matrix "$s" "matrix-$s-R$R-B$B" -R "$R" -B "$B" \
+		--light "$LIGHT" --rate "$RATE" "${RT_ARGS[@]}" \
+		--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
+	done
+    done
+done
+
+# (c) capacity: idle clients up to the descriptor limit, one broadcast.
+for s in $SERVERS; do
+    run_cell capacity "$s" "capacity-$s" --capacity --limit "$CAP_LIMIT" \
+	--batch 500 -B 64
+done
+
+# (d) one trivial Tcl filter, raw and line framing (our package; the C
+# reference relays the same records as a yardstick).
+for R in $FILTER_RS; do
+    for B in $FILTER_BS; do
+	for v in filter-raw line filter-line cref-line; do
+	    case $v in
+		filter-raw)  s=mp;   la=();       sa=(-filter 1) ;;
+		line)        s=mp;   la=(--line); sa=(-framing line) ;;
+		filter-line) s=mp;   la=(--line); sa=(-framing line -filter 1) ;;
+		cref-line)   s=cref; la=(--line); sa=() ;;
+	    esac
+	    case " $SERVERS " in *" $s "*) ;; *) continue ;; esac
+	    run_cell "$v" "$s" "$v-R$R-B$B" -R "$R" -B "$B" "${la[@]}" \
+		--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX" -- "${sa[@]}"
+	done
+    done
+done
+
+t1=$(date +%s)
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.md"
+echo "- benchmark wall time: $((t1 - t0)) s" >> "$OUT/machine.md"
+
+# ---------------------------------------------------------------------------
+# Report: markdown tables, plot data, plots.
+# ---------------------------------------------------------------------------
+
+"$TCLSH" "$BENCH/report.tcl" "$OUT" "$([ $QUICK = 1 ] && echo quick || echo full)" \
+    || FAILED=1
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "dir='$OUT'" "$BENCH/plot.gnuplot" 2>"$OUT/logs/gnuplot.log" \
+	|| echo "run.sh: gnuplot failed; see $OUT/logs/gnuplot.log" >&2
+else
+    echo "run.sh: gnuplot not found (Debian: apt-get install gnuplot-nox); no plots" >&2
+fi
+cat "$OUT/results.md"
+if [ $FAILED != 0 ]; then
+    echo "run.sh: FAILED: some run lost, duplicated or reordered messages," \
+	 "or a server failed (see the table and $OUT/logs)" >&2
+    exit 1
+fi
+exit 0

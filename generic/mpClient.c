@@ -1,0 +1,548 @@
+/*
+ * mpClient.c --
+ *
+ *	Client records: creation, admission, writing the output queue, and
+ *	the single teardown path every disconnect goes through (so exit
+ *	filters run exactly once, whatever ended the client).
+ */
+
+#include <stdio.h>
+#include "mpInt.h"
+
+static void		ClientReady(void *clientData, int mask);
+
+static const char *const reasonNames[] = {
+    "", "eof", "error", "reset", "closed", "kicked", "timeout", "overflow",
+    "toobig", "destroy", "denied", "connectfailed"
+};
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpNowMs --
+ *
+ *	The current time in milliseconds.
+ *
+ * Results:
+ *	Milliseconds since the epoch.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_WideInt
+MpNowMs(void)
+{
+    Tcl_Time t;
+
+    Tcl_GetTime(&t);
+    return (Tcl_WideInt) t.sec * 1000 + t.usec / 1000;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpReasonText --
+ *
+ *	The word for a disconnect reason.
+ *
+ * Results:
+ *	A static string.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+const char *
+MpReasonText(
+    int reason)
+{
+    if (reason < 0 || reason > MP_REASON_CONNECTFAILED) {
+	return "";
+    }
+    return reasonNames[reason];
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpReasonForError --
+ *
+ *	Classifies a socket error as a reset by the peer or another error.
+ *
+ * Results:
+ *	MP_REASON_RESET or MP_REASON_ERROR.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpReasonForError(
+    int err)
+{
+    const char *id = MpSockErrorId(err);
+
+    if (strcmp(id, "ECONNRESET") == 0 || strcmp(id, "EPIPE") == 0) {
+	return MP_REASON_RESET;
+    }
+    return MP_REASON_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientNew --
+ *
+ *	Makes the record of a newly accepted (or connecting) socket and links
+ *	it into the instance. Not yet watched nor admitted.
+ *
+ * Results:
+ *	The client, with one reference held by the instance's list.
+ *
+ * Side effects:
+ *	Allocates memory; counts the peer address.
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpClient *
+MpClientNew(
+    MpInstance *mp,
+    MpSocket fd,
+    const MpAddr *peer)
+{
+    MpClient *c = (MpClient *) ckalloc(sizeof(MpClient));
+
+    memset(c, 0, sizeof(MpClient));
+    c->watch.fd = fd;
+    c->watch.proc = ClientReady;
+    c->watch.clientData = c;
+    c->mp = mp;
+    c->refCount = 1;
+    c->state = MP_CLIENT_OPEN;
+    c->id = mp->loop->nextId++;
+    c->peer = *peer;
+    c->lastActive = MpNowMs();
+    c->prev = mp->last;
+    if (mp->last != NULL) {
+	mp->last->next = c;
+    } else {
+	mp->first = c;
+    }
+    mp->last = c;
+    mp->clientCount++;
+    MpInstanceRef(mp);
+    (void) MpPeerCountAdjust(mp, c, 1);
+    return c;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientAdmit --
+ *
+ *	Runs the access filters; if they admit the client it is watched for
+ *	input, otherwise closed at once (no exit filters).
+ *
+ * Results:
+ *	1 if admitted, 0 if not.
+ *
+ * Side effects:
+ *	Runs Tcl code; may close the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpClientAdmit(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    int verdict, err, admitted = 0;
+
+    MpClientRef(c);
+    verdict = MpRunAccessFilters(c);
+    if (c->state != MP_CLIENT_OPEN) {
+	/* Closed by a filter (close $chan, destroy ...). */
+    } else if (verdict == MP_CHAIN_DENY || mp->destroyed) {
+	mp->stats.refused++;
+	MpLog(mp, MP_LOG_DEBUG, "access denied to %s port %d", c->peer.host,
+		c->peer.port);
+	MpClientClose(c, MP_REASON_DENIED, NULL);
+    } else if ((err = MpLoopWatch(mp->loop, &c->watch, MP_EV_READ)) != 0) {
+	MpLog(mp, MP_LOG_ERROR, "cannot watch client %s: %s", c->peer.host,
+		MpSockErrorText(err));
+	MpClientClose(c, MP_REASON_ERROR, NULL);
+    } else {
+	c->admitted = 1;
+	admitted = 1;
+	mp->stats.accepted++;
+	MpIdleTouch(c);
+	MpIdleReschedule(mp);
+	MpLog(mp, MP_LOG_DEBUG, "client %s port %d connected", c->peer.host,
+		c->peer.port);
+	/* Output queued by access filters (puts $chan) goes out now. */
+	if (c->out.count > 0) {
+	    MpLoopScheduleFlush(mp->loop, c);
+	}
+    }
+    MpClientUnref(c);
+    return admitted;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientRef, MpClientUnref --
+ *
+ *	Keep a client's memory alive across code that may close it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	The last unref frees the record.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientRef(
+    MpClient *c)
+{
+    c->refCount++;
+}
+
+void
+MpClientUnref(
+    MpClient *c)
+{
+    if (--c->refCount > 0) {
+	return;
+    }
+    if (c->nameObj != NULL) {
+	Tcl_DecrRefCount(c->nameObj);
+    }
+    if (c->addrObj != NULL) {
+	Tcl_DecrRefCount(c->addrObj);
+    }
+    if (c->portObj != NULL) {
+	Tcl_DecrRefCount(c->portObj);
+    }
+    if (c->reasonObj != NULL) {
+	Tcl_DecrRefCount(c->reasonObj);
+    }
+    if (c->connectCallback != NULL) {
+	Tcl_DecrRefCount(c->connectCallback);
+    }
+    MpQueueClear(&c->out);
+    MpFrameFree(&c->in);
+    MpInstanceUnref(c->mp);
+    ckfree(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientName, MpClientChannel, MpClientAddrObj, MpClientPortObj --
+ *
+ *	The Tcl forms of a client, made on first need: a script never sees a
+ *	client except through them, so a server without filters creates no
+ *	channel at all. Naming a client creates its channel.
+ *
+ * Results:
+ *	Borrowed Tcl_Obj or the channel.
+ *
+ * Side effects:
+ *	May create and register the channel.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+MpClientName(
+    MpClient *c)
+{
+    if (c->nameObj == NULL) {
+	char name[40];
+
+	snprintf(name, sizeof(name), "mpsock%llu", (unsigned long long) c->id);
+	c->nameObj = Tcl_NewStringObj(name, -1);
+	Tcl_IncrRefCount(c->nameObj);
+	if (c->state < MP_CLIENT_DEAD && !Tcl_InterpDeleted(c->mp->interp)) {
+	    c->chan = MpChannelCreate(c, name);
+	}
+    }
+    return c->nameObj;
+}
+
+Tcl_Channel
+MpClientChannel(
+    MpClient *c)
+{
+    (void) MpClientName(c);
+    return c->chan;
+}
+
+Tcl_Obj *
+MpClientAddrObj(
+    MpClient *c)
+{
+    if (c->addrObj == NULL) {
+	c->addrObj = Tcl_NewStringObj(c->peer.host, -1);
+	Tcl_IncrRefCount(c->addrObj);
+    }
+    return c->addrObj;
+}
+
+Tcl_Obj *
+MpClientPortObj(
+    MpClient *c)
+{
+    if (c->portObj == NULL) {
+	c->portObj = Tcl_NewIntObj(c->peer.port);
+	Tcl_IncrRefCount(c->portObj);
+    }
+    return c->portObj;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientReasonObj --
+ *
+ *	Why a client went (or is going) away: the reason word, followed by
+ *	the kick text or socket error when there is one.
+ *
+ * Results:
+ *	A new Tcl_Obj (empty while the client is open).
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+MpClientReasonObj(
+    MpClient *c)
+{
+    Tcl_Obj *objPtr = Tcl_NewStringObj(MpReasonText(c->reason), -1);
+
+    if (c->reasonObj != NULL) {
+	Tcl_AppendToObj(objPtr, " ", 1);
+	Tcl_AppendObjToObj(objPtr, c->reasonObj);
+    } else if ((c->reason == MP_REASON_ERROR || c->reason == MP_REASON_RESET
+	    || c->reason == MP_REASON_CONNECTFAILED) && c->errCode != 0) {
+	Tcl_AppendPrintfToObj(objPtr, " {%s}", MpSockErrorText(c->errCode));
+    }
+    return objPtr;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientClose --
+ *
+ *	Disconnects a client, once: stops watching it, closes its socket,
+ *	unlinks it, runs the exit filters (if it was admitted and the
+ *	interpreter is not being deleted), and drops its channel. Calls after
+ *	the first do nothing.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Closes the socket; runs Tcl code; may free the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientClose(
+    MpClient *c,
+    int reason,
+    Tcl_Obj *reasonObj)
+{
+    MpInstance *mp = c->mp;
+
+    if (c->state >= MP_CLIENT_CLOSING) {
+	return;
+    }
+    MpClientRef(c);
+    MpInstanceRef(mp);
+    c->state = MP_CLIENT_CLOSING;
+    c->reason = reason;
+    if (reasonObj != NULL) {
+	c->reasonObj = reasonObj;
+	Tcl_IncrRefCount(reasonObj);
+    }
+    if (c->connectTimer != NULL) {
+	Tcl_DeleteTimerHandler(c->connectTimer);
+	c->connectTimer = NULL;
+    }
+    MpLoopUnwatch(mp->loop, &c->watch);
+    MpLoopCancelFlush(mp->loop, c);
+    if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
+	MpSockAbort(c->watch.fd);	/* Discard what the kernel holds. */
+    } else {
+	MpSockClose(c->watch.fd);
+    }
+    c->watch.fd = MP_INVALID_SOCKET;
+    MpQueueClear(&c->out);
+    MpFrameFree(&c->in);
+
+    /*
+     * Unlink from the instance.
+     */
+
+    if (c->prev != NULL) {
+	c->prev->next = c->next;
+    } else {
+	mp->first = c->next;
+    }
+    if (c->next != NULL) {
+	c->next->prev = c->prev;
+    } else {
+	mp->last = c->prev;
+    }
+    c->prev = c->next = NULL;
+    mp->clientCount--;
+    (void) MpPeerCountAdjust(mp, c, -1);
+    MpGroupLeaveAll(mp, c);
+
+    switch (reason) {
+    case MP_REASON_TIMEOUT:	mp->stats.timeouts++;	break;
+    case MP_REASON_OVERFLOW:	mp->stats.overflows++;	break;
+    case MP_REASON_TOOBIG:	mp->stats.tooBig++;	break;
+    default:						break;
+    }
+    if (c->admitted) {
+	mp->stats.disconnected++;
+	MpLog(mp, MP_LOG_DEBUG, "client %s port %d gone: %s", c->peer.host,
+		c->peer.port, MpReasonText(reason));
+	MpRunExitFilters(c);
+    }
+    c->state = MP_CLIENT_DEAD;
+    MpChannelDetach(c);
+    MpIdleReschedule(mp);
+    MpInstanceUnref(mp);
+    MpClientUnref(c);		/* The instance list's reference. */
+    MpClientUnref(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientFlush --
+ *
+ *	Writes as much of the client's queue as the socket takes, in batches
+ *	of up to MP_IOV_MAX buffers per writev. What remains is written when
+ *	the socket becomes writable. A close deferred by the fan-out
+ *	(overflow) happens here.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Socket writes; may close the client on error.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientFlush(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    MpIovec iov[MP_IOV_MAX];
+    int want, err = 0;
+
+    if (c->state != MP_CLIENT_OPEN) {
+	return;
+    }
+    if (c->pendingClose) {
+	MpClientClose(c, c->pendingClose, NULL);
+	return;
+    }
+    while (c->out.count > 0) {
+	int n = MpQueueFillIov(&c->out, iov, MP_IOV_MAX);
+	size_t total = 0;
+	ptrdiff_t w;
+	int i;
+
+	for (i = 0; i < n; i++) {
+#ifdef _WIN32
+	    total += iov[i].len;
+#else
+	    total += iov[i].iov_len;
+#endif
+	}
+	w = MpSockWritev(c->watch.fd, iov, n, &err);
+	if (w == MP_IO_AGAIN) {
+	    break;
+	}
+	if (w < 0) {
+	    c->errCode = err;
+	    MpClientClose(c, MpReasonForError(err), NULL);
+	    return;
+	}
+	MpQueueConsume(&c->out, (size_t) w);
+	mp->stats.bytesOut += (Tcl_WideUInt) w;
+	if ((size_t) w < total) {
+	    break;
+	}
+    }
+    want = MP_EV_READ | (c->out.count > 0 ? MP_EV_WRITE : 0);
+    if (c->readSuspended) {
+	want &= ~MP_EV_READ;
+    }
+    if (c->admitted && want != c->watch.mask) {
+	(void) MpLoopWatch(mp->loop, &c->watch, want);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ClientReady --
+ *
+ *	The loop's callback for a client socket.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Writes queued output, reads and handles input, completes outbound
+ *	connects.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ClientReady(
+    void *clientData,
+    int mask)
+{
+    MpClient *c = (MpClient *) clientData;
+
+    MpClientRef(c);
+    if (c->state == MP_CLIENT_CONNECTING) {
+	MpConnectFinish(c);
+    } else {
+	if ((mask & MP_EV_WRITE) && c->state == MP_CLIENT_OPEN) {
+	    MpClientFlush(c);
+	}
+	if ((mask & MP_EV_READ) && c->state == MP_CLIENT_OPEN) {
+	    MpClientReadable(c);
+	}
+    }
+    MpClientUnref(c);
+}

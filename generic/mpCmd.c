@@ -1,0 +1,438 @@
+/*
+ * mpCmd.c --
+ *
+ *	The instance commands of the tcllib 0.2 contract (Init, Config,
+ *	AddFilter, AddAccessFilter, AddExitFilter, destroy) plus listening
+ *	control (Port, Pause, Resume) and filter registration with
+ *	priorities. Sending and groups live in mpCmdSend.c and mpCmdGroup.c.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include "mpInt.h"
+
+static Tcl_ObjCmdProc InitObjCmd;
+static Tcl_ObjCmdProc AddFilterObjCmd;
+static Tcl_ObjCmdProc DestroyObjCmd;
+static Tcl_ObjCmdProc PortObjCmd;
+static Tcl_ObjCmdProc PauseObjCmd;
+
+/*
+ * Filter kinds as clientData of AddFilterObjCmd: the instance pointer is
+ * found through this small record.
+ */
+
+typedef struct FilterCmdData {
+    MpInstance *mp;
+    int kind;
+} FilterCmdData;
+
+static void		FreeFilterCmdData(ClientData clientData);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpError --
+ *
+ *	Sets a formatted error message and the error code
+ *	{MULTIPLEXER code1 ?code2?}.
+ *
+ * Results:
+ *	TCL_ERROR, for "return MpError(...)".
+ *
+ * Side effects:
+ *	Sets the interpreter's result and errorCode.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpError(
+    Tcl_Interp *interp,
+    const char *code1,
+    const char *code2,
+    const char *fmt,
+    ...)
+{
+    char buf[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    Tcl_SetObjResult(interp, Tcl_NewStringObj(buf, -1));
+    Tcl_SetErrorCode(interp, "MULTIPLEXER", code1, code2, NULL);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpCheckAlive --
+ *
+ *	Fails commands of an instance that has been destroyed (possible while
+ *	its namespace's deletion waits for a running proc to return).
+ *
+ * Results:
+ *	TCL_OK or TCL_ERROR.
+ *
+ * Side effects:
+ *	Sets an error.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpCheckAlive(
+    Tcl_Interp *interp,
+    MpInstance *mp)
+{
+    if (mp->destroyed) {
+	return MpError(interp, "DESTROYED", NULL,
+		"multiplexer instance \"%s\" has been destroyed",
+		Tcl_GetString(mp->nameObj));
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpCmdRegister --
+ *
+ *	Creates the instance's commands in its namespace.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Creates commands.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpCmdRegister(
+    MpInstance *mp)
+{
+    static const struct {
+	const char *name;
+	int kind;
+    } filterCmds[] = {
+	{"AddFilter", MP_FILTER_DATA},
+	{"AddAccessFilter", MP_FILTER_ACCESS},
+	{"AddExitFilter", MP_FILTER_EXIT},
+	{"AddOutputFilter", MP_FILTER_OUTPUT},
+	{NULL, 0}
+    };
+    static const struct {
+	const char *name;
+	Tcl_ObjCmdProc *proc;
+    } cmds[] = {
+	{"Init", InitObjCmd},
+	{"Config", MpConfigObjCmd},
+	{"destroy", DestroyObjCmd},
+	{"Port", PortObjCmd},
+	{"Pause", PauseObjCmd},
+	{"Resume", PauseObjCmd},
+	{"Connect", MpConnectObjCmd},
+	{NULL, NULL}
+    };
+    Tcl_Interp *interp = mp->interp;
+    const char *prefix = Tcl_GetString(mp->nameObj);
+    Tcl_Obj *cmdName;
+    int i;
+
+    for (i = 0; cmds[i].name != NULL; i++) {
+	cmdName = Tcl_ObjPrintf("%s::%s", prefix, cmds[i].name);
+	Tcl_CreateObjCommand(interp, Tcl_GetString(cmdName), cmds[i].proc,
+		mp, NULL);
+	Tcl_DecrRefCount(cmdName);
+    }
+    for (i = 0; filterCmds[i].name != NULL; i++) {
+	FilterCmdData *fd = (FilterCmdData *) ckalloc(sizeof(FilterCmdData));
+
+	fd->mp = mp;
+	fd->kind = filterCmds[i].kind;
+	cmdName = Tcl_ObjPrintf("%s::%s", prefix, filterCmds[i].name);
+	Tcl_CreateObjCommand(interp, Tcl_GetString(cmdName),
+		AddFilterObjCmd, fd, FreeFilterCmdData);
+	Tcl_DecrRefCount(cmdName);
+    }
+    MpCmdRegisterSend(mp, prefix);
+    MpCmdRegisterGroup(mp, prefix);
+}
+
+static void
+FreeFilterCmdData(
+    ClientData clientData)
+{
+    ckfree(clientData);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * InitObjCmd --
+ *
+ *	${mp}::Init port ?-myaddr addr? ?-backlog n? ?-reuseport bool?
+ *	Starts listening. Without -myaddr every interface is used (IPv4 and
+ *	IPv6), as tcllib's package did. Port 0 picks a free port (see Port).
+ *	Also lifts the descriptor limit to the hard limit.
+ *
+ * Results:
+ *	The listener's channel name (usable with fconfigure -sockname and
+ *	close), or an error.
+ *
+ * Side effects:
+ *	Opens the listening socket.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+InitObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    static const char *const options[] = {
+	"-myaddr", "-backlog", "-reuseport", NULL
+    };
+    enum { OPT_MYADDR, OPT_BACKLOG, OPT_REUSEPORT };
+    MpInstance *mp = (MpInstance *) clientData;
+    const char *host = NULL;
+    int port, backlog = 0, reusePort = 0, i, idx;
+
+    if (objc < 2 || (objc % 2) != 0) {
+	Tcl_WrongNumArgs(interp, 1, objv,
+		"port ?-myaddr addr? ?-backlog n? ?-reuseport bool?");
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (Tcl_GetIntFromObj(NULL, objv[1], &port) != TCL_OK
+	    || port < 0 || port > 65535) {
+	return MpError(interp, "VALUE", "PORT",
+		"expected a port number from 0 to 65535 but got \"%s\"",
+		Tcl_GetString(objv[1]));
+    }
+    for (i = 2; i < objc; i += 2) {
+	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
+		&idx) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "OPTION",
+		    Tcl_GetString(objv[i]), NULL);
+	    return TCL_ERROR;
+	}
+	switch (idx) {
+	case OPT_MYADDR:
+	    host = Tcl_GetString(objv[i + 1]);
+	    break;
+	case OPT_BACKLOG:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &backlog) != TCL_OK
+		    || backlog < 1) {
+		return MpError(interp, "VALUE", "BACKLOG",
+			"expected a positive integer backlog but got \"%s\"",
+			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
+	case OPT_REUSEPORT:
+	    if (Tcl_GetBooleanFromObj(NULL, objv[i + 1], &reusePort)
+		    != TCL_OK) {
+		return MpError(interp, "VALUE", "BOOLEAN",
+			"expected boolean value for -reuseport but got \"%s\"",
+			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
+	}
+    }
+    if (mp->listener != NULL) {
+	return MpError(interp, "BUSY", NULL,
+		"already listening on port %d", mp->listener->local.port);
+    }
+    (void) MpSockRaiseFdLimit();
+    return MpListenerOpen(interp, mp, host, port, backlog, reusePort);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PortObjCmd --
+ *
+ *	${mp}::Port: the port the instance listens on.
+ *
+ * Results:
+ *	The port number, or an error when not listening.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+PortObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+
+    if (objc != 1) {
+	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (mp->listener == NULL) {
+	return MpError(interp, "NOTLISTENING", NULL,
+		"%s is not listening: call Init first",
+		Tcl_GetString(mp->nameObj));
+    }
+    Tcl_SetObjResult(interp, Tcl_NewIntObj(mp->listener->local.port));
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PauseObjCmd --
+ *
+ *	${mp}::Pause and ${mp}::Resume: stop and restart accepting new
+ *	clients; connected clients are not affected. While paused, new
+ *	connections wait in the kernel's backlog.
+ *
+ * Results:
+ *	Empty, or an error when not listening.
+ *
+ * Side effects:
+ *	Changes the listener's interest.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+PauseObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    const char *name = Tcl_GetString(objv[0]);
+    size_t len = strlen(name);
+    int pause = (len >= 5 && strcmp(name + len - 5, "Pause") == 0);
+
+    if (objc != 1) {
+	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (mp->listener == NULL) {
+	return MpError(interp, "NOTLISTENING", NULL,
+		"%s is not listening: call Init first",
+		Tcl_GetString(mp->nameObj));
+    }
+    MpListenerPause(mp, pause);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * AddFilterObjCmd --
+ *
+ *	${mp}::AddFilter, AddAccessFilter, AddExitFilter, AddOutputFilter:
+ *	cmdprefix ?priority?. Priority 0..100, lower runs first, default 50;
+ *	equal priorities run in registration order.
+ *
+ * Results:
+ *	Empty, or an error.
+ *
+ * Side effects:
+ *	Adds the filter.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+AddFilterObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    FilterCmdData *fd = (FilterCmdData *) clientData;
+    MpInstance *mp = fd->mp;
+    Tcl_Size len;
+    int priority = 50;
+
+    if (objc != 2 && objc != 3) {
+	Tcl_WrongNumArgs(interp, 1, objv, "cmdprefix ?priority?");
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (Tcl_ListObjLength(NULL, objv[1], &len) != TCL_OK || len == 0) {
+	return MpError(interp, "VALUE", "CMDPREFIX",
+		"expected a non-empty command prefix but got \"%s\"",
+		Tcl_GetString(objv[1]));
+    }
+    if (objc == 3 && (Tcl_GetIntFromObj(NULL, objv[2], &priority) != TCL_OK
+	    || priority < 0 || priority > 100)) {
+	return MpError(interp, "VALUE", "PRIORITY",
+		"expected a priority from 0 to 100 but got \"%s\"",
+		Tcl_GetString(objv[2]));
+    }
+    MpFilterAdd(&mp->filters[fd->kind], objv[1], priority);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * DestroyObjCmd --
+ *
+ *	${mp}::destroy: closes the listener and every client and deletes the
+ *	namespace. May be called from inside one of the instance's own
+ *	filters.
+ *
+ * Results:
+ *	Empty.
+ *
+ * Side effects:
+ *	See MpInstanceTeardown; deletes the namespace.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+DestroyObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+
+    if (objc != 1) {
+	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	return TCL_ERROR;
+    }
+    MpInstanceRef(mp);
+    MpInstanceTeardown(mp);
+    if (!mp->nsDeleting && mp->nsPtr != NULL) {
+	mp->nsDeleting = 1;
+	Tcl_DeleteNamespace(mp->nsPtr);
+    }
+    MpInstanceUnref(mp);
+    Tcl_ResetResult(interp);
+    return TCL_OK;
+}

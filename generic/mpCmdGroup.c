@@ -1,0 +1,160 @@
+/*
+ * mpCmdGroup.c --
+ *
+ *	Instance commands for groups: Join, Leave, Groups.
+ */
+
+#include "mpInt.h"
+
+static Tcl_ObjCmdProc JoinObjCmd;
+static Tcl_ObjCmdProc GroupsObjCmd;
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpCmdRegisterGroup --
+ *
+ *	Creates this file's commands in the instance namespace.
+ *
+ * Results:
+ *	TCL_OK.
+ *
+ * Side effects:
+ *	Creates commands.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpCmdRegisterGroup(
+    MpInstance *mp,
+    const char *prefix)
+{
+    static const char *const names[] = {"Join", "Leave", "Groups", NULL};
+    int i;
+
+    for (i = 0; names[i] != NULL; i++) {
+	Tcl_Obj *cmdName = Tcl_ObjPrintf("%s::%s", prefix, names[i]);
+
+	Tcl_CreateObjCommand(mp->interp, Tcl_GetString(cmdName),
+		i == 2 ? GroupsObjCmd : JoinObjCmd, mp, NULL);
+	Tcl_DecrRefCount(cmdName);
+    }
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * JoinObjCmd --
+ *
+ *	${mp}::Join chan group and ${mp}::Leave chan group.
+ *
+ * Results:
+ *	1 if membership changed, 0 if it already was so; an error for an
+ *	unknown client.
+ *
+ * Side effects:
+ *	Changes group membership.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+JoinObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    const char *name = Tcl_GetString(objv[0]);
+    size_t len = strlen(name);
+    int join = (len >= 4 && strcmp(name + len - 4, "Join") == 0);
+    MpClient *c;
+    int changed;
+
+    if (objc != 3) {
+	Tcl_WrongNumArgs(interp, 1, objv, "chan group");
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    c = MpLookupClient(interp, mp, objv[1]);
+    if (c == NULL) {
+	return TCL_ERROR;
+    }
+    if (c->state != MP_CLIENT_OPEN) {
+	return MpError(interp, "CLOSED", NULL,
+		"client \"%s\" is disconnecting", Tcl_GetString(objv[1]));
+    }
+    changed = join ? MpGroupJoin(mp, c, Tcl_GetString(objv[2]))
+	    : MpGroupLeave(mp, c, Tcl_GetString(objv[2]));
+    Tcl_SetObjResult(interp, Tcl_NewBooleanObj(changed));
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * GroupsObjCmd --
+ *
+ *	${mp}::Groups ?chan?: the groups that exist (have members), or those
+ *	one client is in.
+ *
+ * Results:
+ *	A sorted list of group names.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+GroupsObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    MpClient *c = NULL;
+    Tcl_HashSearch search;
+    Tcl_HashEntry *hPtr;
+    Tcl_Obj *result, *cmd[2];
+    int code;
+
+    if (objc != 1 && objc != 2) {
+	Tcl_WrongNumArgs(interp, 1, objv, "?chan?");
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (objc == 2) {
+	c = MpLookupClient(interp, mp, objv[1]);
+	if (c == NULL) {
+	    return TCL_ERROR;
+	}
+    }
+    result = Tcl_NewListObj(0, NULL);
+    for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search); hPtr != NULL;
+	    hPtr = Tcl_NextHashEntry(&search)) {
+	MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
+
+	if (c == NULL || Tcl_FindHashEntry(&g->members, (char *) c)) {
+	    Tcl_ListObjAppendElement(NULL, result, Tcl_NewStringObj(
+		    (const char *) Tcl_GetHashKey(&mp->groups, hPtr), -1));
+	}
+    }
+    cmd[0] = Tcl_NewStringObj("::lsort", -1);
+    cmd[1] = result;
+    Tcl_IncrRefCount(cmd[0]);
+    Tcl_IncrRefCount(cmd[1]);
+    code = Tcl_EvalObjv(interp, 2, cmd, TCL_EVAL_GLOBAL);
+    Tcl_DecrRefCount(cmd[0]);
+    Tcl_DecrRefCount(cmd[1]);
+    return code;
+}

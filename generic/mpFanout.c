@@ -1,0 +1,406 @@
+/*
+ * mpFanout.c --
+ *
+ *	One-to-many delivery. A message is encoded once (framing applied)
+ *	into one shared buffer and a reference to it is queued for every
+ *	recipient: no per-recipient copy and, without output filters, no
+ *	per-recipient Tcl call. Queues are bounded by Config maxqueue; a full
+ *	queue drops the message for that client or marks it for disconnect,
+ *	per Config overflow.
+ */
+
+#include <stdlib.h>
+#include "mpInt.h"
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpEncodeMessage --
+ *
+ *	Encodes a message with the instance's framing into a new buffer.
+ *
+ * Results:
+ *	The buffer (one reference), or NULL when memory is exhausted.
+ *
+ * Side effects:
+ *	Allocates.
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpBuf *
+MpEncodeMessage(
+    MpInstance *mp,
+    const char *data,
+    size_t len)
+{
+    int mode = mp->config.framing;
+    MpBuf *buf = MpBufNew(MpFrameEncodedSize(mode, len));
+
+    if (buf != NULL) {
+	MpFrameEncode(mode, data, len, buf->data);
+    }
+    return buf;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * QueueOrOverflow --
+ *
+ *	Queues a buffer for a client unless its queue would exceed maxqueue
+ *	(an empty queue always takes one message, so a message larger than
+ *	maxqueue can still be sent).
+ *
+ * Results:
+ *	0 if queued, -1 if dropped or the client is to be disconnected.
+ *
+ * Side effects:
+ *	Queues; schedules the flush; counts drops; may mark the client for
+ *	disconnect (done at the flush, never here, so no Tcl code runs in
+ *	the middle of a fan-out).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+QueueOrOverflow(
+    MpClient *c,
+    MpBuf *buf)
+{
+    MpInstance *mp = c->mp;
+
+    if (c->pendingClose) {
+	return -1;
+    }
+    if (c->out.bytes > 0 && c->out.bytes + buf->len > mp->config.maxQueue) {
+	if (mp->config.overflow == MP_OVERFLOW_DROP) {
+	    c->drops++;
+	    mp->stats.drops++;
+	    return -1;
+	}
+	c->pendingClose = MP_REASON_OVERFLOW;
+	MpLoopScheduleFlush(mp->loop, c);
+	return -1;
+    }
+    if (MpQueuePush(&c->out, buf) != 0) {
+	c->pendingClose = MP_REASON_ERROR;
+	MpLoopScheduleFlush(mp->loop, c);
+	return -1;
+    }
+    mp->stats.messagesOut++;
+    if (c->out.bytes > mp->stats.queueHighWater) {
+	mp->stats.queueHighWater = c->out.bytes;
+    }
+    MpLoopScheduleFlush(mp->loop, c);
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpEnqueue --
+ *
+ *	Queues a shared buffer for one admitted, open client.
+ *
+ * Results:
+ *	0 if queued, -1 if not (closed, not admitted, dropped, overflow).
+ *
+ * Side effects:
+ *	See QueueOrOverflow.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpEnqueue(
+    MpClient *c,
+    MpBuf *buf)
+{
+    if (c->state != MP_CLIENT_OPEN || !c->admitted) {
+	return -1;
+    }
+    return QueueOrOverflow(c, buf);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpEnqueueBytes --
+ *
+ *	Queues raw bytes (no framing) for one client, admitted or not: what
+ *	a script writes to the client's channel.
+ *
+ * Results:
+ *	0 if queued, -1 if dropped or overflowing, -2 if the client is
+ *	closed.
+ *
+ * Side effects:
+ *	Copies the bytes into a new buffer; see QueueOrOverflow.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpEnqueueBytes(
+    MpClient *c,
+    const char *data,
+    size_t len)
+{
+    MpBuf *buf;
+    int rc;
+
+    if (c->state != MP_CLIENT_OPEN || c->pendingClose) {
+	return -2;
+    }
+    if (len == 0) {
+	return 0;
+    }
+    buf = MpBufNew(len);
+    if (buf == NULL) {
+	return -1;
+    }
+    memcpy(buf->data, data, len);
+    rc = QueueOrOverflow(c, buf);
+    MpBufUnref(buf);
+    return rc;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Collect --
+ *
+ *	Lists the recipients of a message: the members of group, or of any
+ *	group of groupsOf (each client once), or every client; never exclude,
+ *	and only admitted, open clients.
+ *
+ * Results:
+ *	The number of recipients, stored in list (room for clientCount).
+ *
+ * Side effects:
+ *	Bumps the loop's fan-out stamp.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+Collect(
+    MpInstance *mp,
+    MpClient *exclude,
+    MpGroup *group,
+    MpClient *groupsOf,
+    MpClient **list)
+{
+    int n = 0, cap = mp->clientCount;
+    Tcl_HashSearch search, msearch;
+    Tcl_HashEntry *hPtr, *mPtr;
+    MpClient *c;
+    Tcl_WideUInt stamp = ++mp->loop->fanoutStamp;
+
+#define MP_TAKE(cl) \
+    if ((cl) != exclude && (cl)->state == MP_CLIENT_OPEN && (cl)->admitted \
+	    && (cl)->fanoutStamp != stamp && n < cap) { \
+	(cl)->fanoutStamp = stamp; \
+	list[n++] = (cl); \
+    }
+
+    if (group != NULL) {
+	for (mPtr = Tcl_FirstHashEntry(&group->members, &msearch);
+		mPtr != NULL; mPtr = Tcl_NextHashEntry(&msearch)) {
+	    c = (MpClient *) Tcl_GetHashKey(&group->members, mPtr);
+	    MP_TAKE(c);
+	}
+    } else if (groupsOf != NULL) {
+	if (groupsOf->groupCount > 0) {
+	    for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search);
+		    hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
+		MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
+
+		if (Tcl_FindHashEntry(&g->members, (char *) groupsOf)
+			== NULL) {
+		    continue;
+		}
+		for (mPtr = Tcl_FirstHashEntry(&g->members, &msearch);
+			mPtr != NULL; mPtr = Tcl_NextHashEntry(&msearch)) {
+		    c = (MpClient *) Tcl_GetHashKey(&g->members, mPtr);
+		    MP_TAKE(c);
+		}
+	    }
+	}
+    } else {
+	for (c = mp->first; c != NULL; c = c->next) {
+	    MP_TAKE(c);
+	}
+    }
+#undef MP_TAKE
+    return n;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Deliver --
+ *
+ *	Sends one message to a list of recipients: one shared buffer, or,
+ *	with output filters, one filter chain call and encoding per
+ *	recipient.
+ *
+ * Results:
+ *	Number of recipients it was queued for.
+ *
+ * Side effects:
+ *	Queues output; output filters run Tcl code.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+Deliver(
+    MpInstance *mp,
+    MpClient *from,
+    MpClient **list,
+    int n,
+    const char *data,
+    size_t len)
+{
+    int i, sent = 0;
+
+    if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
+	MpBuf *buf = MpEncodeMessage(mp, data, len);
+
+	if (buf == NULL) {
+	    MpLog(mp, MP_LOG_ERROR, "out of memory encoding a message of %lu"
+		    " bytes", (unsigned long) len);
+	    return 0;
+	}
+	for (i = 0; i < n; i++) {
+	    if (MpEnqueue(list[i], buf) == 0) {
+		sent++;
+	    }
+	}
+	MpBufUnref(buf);
+    } else {
+	Tcl_Obj *dataObj = Tcl_NewByteArrayObj((const unsigned char *) data,
+		(Tcl_Size) len);
+
+	Tcl_IncrRefCount(dataObj);
+	MpInstanceRef(mp);
+	for (i = 0; i < n; i++) {
+	    MpClientRef(list[i]);
+	}
+	for (i = 0; i < n && !mp->destroyed; i++) {
+	    MpClient *to = list[i];
+	    Tcl_Obj *resObj = NULL;
+
+	    if (to->state != MP_CLIENT_OPEN) {
+		continue;
+	    }
+	    if (MpRunOutputFilter(from, to, dataObj, &resObj)
+		    == MP_CHAIN_PASS && to->state == MP_CLIENT_OPEN) {
+		Tcl_Size outLen;
+		const unsigned char *out = Tcl_GetByteArrayFromObj(resObj,
+			&outLen);
+		MpBuf *buf = MpEncodeMessage(mp, (const char *) out,
+			(size_t) outLen);
+
+		if (buf != NULL) {
+		    if (MpEnqueue(to, buf) == 0) {
+			sent++;
+		    }
+		    MpBufUnref(buf);
+		}
+	    }
+	    if (resObj != NULL) {
+		Tcl_DecrRefCount(resObj);
+	    }
+	}
+	for (i = 0; i < n; i++) {
+	    MpClientUnref(list[i]);
+	}
+	MpInstanceUnref(mp);
+	Tcl_DecrRefCount(dataObj);
+    }
+    return sent;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FanoutTo, MpFanout, MpFanoutGroups --
+ *
+ *	Broadcast a message from a client (or from the server when from is
+ *	NULL) to every client or one group (MpFanout), or to the groups the
+ *	sender belongs to (MpFanoutGroups, Config route groups). In raw mode
+ *	an empty message sends nothing.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Queues output for the recipients.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FanoutTo(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    MpClient *exclude,
+    MpGroup *group,
+    MpClient *groupsOf)
+{
+    MpLoop *loop = mp->loop;
+    MpClient **list;
+    int n;
+
+    if (len == 0 && mp->config.framing == MP_FRAME_RAW) {
+	return;
+    }
+    if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
+	/*
+	 * No Tcl code runs until delivery ends, so the loop's scratch list
+	 * cannot be reused underneath us.
+	 */
+
+	if (loop->recipientsCap < mp->clientCount) {
+	    loop->recipientsCap = mp->clientCount * 2;
+	    loop->recipients = (MpClient **) ckrealloc(loop->recipients,
+		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
+	}
+	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
+	Deliver(mp, from, loop->recipients, n, data, len);
+	return;
+    }
+    list = (MpClient **) ckalloc(sizeof(MpClient *)
+	    * (size_t) (mp->clientCount + 1));
+    n = Collect(mp, exclude, group, groupsOf, list);
+    Deliver(mp, from, list, n, data, len);
+    ckfree(list);
+}
+
+void
+MpFanout(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    MpClient *exclude,
+    MpGroup *group)
+{
+    FanoutTo(mp, from, data, len, exclude, group, NULL);
+}
+
+void
+MpFanoutGroups(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    MpClient *exclude)
+{
+    FanoutTo(mp, from, data, len, exclude, NULL, from);
+}

@@ -1,0 +1,448 @@
+/*
+ * mpFilter.c --
+ *
+ *	Filter chains: registration by priority and the calls from C into
+ *	the Tcl command prefixes, with tcllib's semantics (each data filter
+ *	gets the previous result; an error leaves the data unchanged and is
+ *	logged) plus chain control: -code break drops (or denies), -code
+ *	continue passes the data on unchanged.
+ */
+
+#include "mpInt.h"
+
+/*
+ * Most words a command prefix may have (the call adds up to 5 more).
+ */
+
+#define MP_MAX_PREFIX_WORDS 64
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFilterAdd --
+ *
+ *	Inserts a filter after every filter of lower or equal priority.
+ *
+ * Results:
+ *	TCL_OK.
+ *
+ * Side effects:
+ *	Grows the list; takes a reference to cmdObj.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFilterAdd(
+    MpFilterList *list,
+    Tcl_Obj *cmdObj,
+    int priority)
+{
+    int pos;
+
+    if (list->count == list->capacity) {
+	list->capacity = list->capacity ? list->capacity * 2 : 4;
+	list->items = (MpFilter *) ckrealloc(list->items,
+		sizeof(MpFilter) * (size_t) list->capacity);
+    }
+    pos = list->count;
+    while (pos > 0 && list->items[pos - 1].priority > priority) {
+	list->items[pos] = list->items[pos - 1];
+	pos--;
+    }
+    list->items[pos].cmdObj = cmdObj;
+    list->items[pos].priority = priority;
+    Tcl_IncrRefCount(cmdObj);
+    list->count++;
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFilterListFree --
+ *
+ *	Empties a filter list.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Releases the command prefixes.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpFilterListFree(
+    MpFilterList *list)
+{
+    int i;
+
+    for (i = 0; i < list->count; i++) {
+	Tcl_DecrRefCount(list->items[i].cmdObj);
+    }
+    if (list->items != NULL) {
+	ckfree(list->items);
+    }
+    list->items = NULL;
+    list->count = list->capacity = 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CallFilter --
+ *
+ *	Calls cmdprefix followed by args at global level.
+ *
+ * Results:
+ *	The Tcl return code; the result is left in the interpreter.
+ *
+ * Side effects:
+ *	Runs Tcl code.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+CallFilter(
+    MpInstance *mp,
+    Tcl_Obj *cmdObj,
+    int argc,
+    Tcl_Obj *const args[])
+{
+    Tcl_Obj *objv[MP_MAX_PREFIX_WORDS + 6];
+    Tcl_Obj **words;
+    Tcl_Size nwords;
+    int i, objc, code;
+
+    /*
+     * Hold the prefix: the filter may replace the list it sits in.
+     */
+
+    Tcl_IncrRefCount(cmdObj);
+    if (Tcl_ListObjGetElements(mp->interp, cmdObj, &nwords, &words)
+	    != TCL_OK) {
+	Tcl_DecrRefCount(cmdObj);
+	return TCL_ERROR;
+    }
+    if (nwords > MP_MAX_PREFIX_WORDS) {
+	Tcl_DecrRefCount(cmdObj);
+	MpError(mp->interp, "VALUE", "CMDPREFIX",
+		"command prefix has more than %d words", MP_MAX_PREFIX_WORDS);
+	return TCL_ERROR;
+    }
+    objc = 0;
+    for (i = 0; i < nwords; i++) {
+	objv[objc++] = words[i];
+    }
+    for (i = 0; i < argc; i++) {
+	objv[objc++] = args[i];
+    }
+    for (i = 0; i < objc; i++) {
+	Tcl_IncrRefCount(objv[i]);
+    }
+    code = Tcl_EvalObjv(mp->interp, objc, objv, TCL_EVAL_GLOBAL);
+    for (i = 0; i < objc; i++) {
+	Tcl_DecrRefCount(objv[i]);
+    }
+    Tcl_DecrRefCount(cmdObj);
+    return code;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ReportError --
+ *
+ *	Logs a filter's error (with its -errorinfo) at level error, which
+ *	the default level shows.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Logs; resets the interpreter's result.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ReportError(
+    MpInstance *mp,
+    const char *kind,
+    Tcl_Obj *cmdObj,
+    int code)
+{
+    Tcl_Interp *interp = mp->interp;
+    Tcl_Obj *msg;
+
+    if (code == TCL_ERROR) {
+	Tcl_Obj *opts = Tcl_GetReturnOptions(interp, code);
+	Tcl_Obj *key = Tcl_NewStringObj("-errorinfo", -1);
+	Tcl_Obj *info = NULL;
+
+	Tcl_IncrRefCount(opts);
+	Tcl_IncrRefCount(key);
+	Tcl_DictObjGet(NULL, opts, key, &info);
+	msg = Tcl_ObjPrintf("%s \"%s\" failed: %s", kind,
+		Tcl_GetString(cmdObj),
+		info ? Tcl_GetString(info)
+		: Tcl_GetString(Tcl_GetObjResult(interp)));
+	Tcl_DecrRefCount(key);
+	Tcl_DecrRefCount(opts);
+    } else {
+	msg = Tcl_ObjPrintf("%s \"%s\" returned unexpected code %d", kind,
+		Tcl_GetString(cmdObj), code);
+    }
+    Tcl_ResetResult(interp);
+    MpLogObj(mp, MP_LOG_ERROR, msg);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRunDataFilters --
+ *
+ *	Runs the data filters over a message: each is called as
+ *	"cmdprefix data chan clientaddress clientport" and its result becomes
+ *	the data.
+ *
+ * Results:
+ *	MP_CHAIN_PASS (*dataPtr holds the final data, one reference) or
+ *	MP_CHAIN_DROP.
+ *
+ * Side effects:
+ *	Runs Tcl code; replaces *dataPtr.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpRunDataFilters(
+    MpClient *c,
+    Tcl_Obj **dataPtr)
+{
+    MpInstance *mp = c->mp;
+    MpFilterList *list = &mp->filters[MP_FILTER_DATA];
+    int i, code, verdict = MP_CHAIN_PASS;
+    Tcl_Obj *args[4];
+
+    MpInstanceRef(mp);
+    MpClientRef(c);
+    for (i = 0; i < list->count && !mp->destroyed; i++) {
+	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+
+	args[0] = *dataPtr;
+	args[1] = MpClientName(c);
+	args[2] = MpClientAddrObj(c);
+	args[3] = MpClientPortObj(c);
+	code = CallFilter(mp, cmdObj, 4, args);
+	if (code == TCL_OK || code == TCL_RETURN) {
+	    Tcl_Obj *res = Tcl_GetObjResult(mp->interp);
+
+	    Tcl_IncrRefCount(res);
+	    Tcl_DecrRefCount(*dataPtr);
+	    *dataPtr = res;
+	} else if (code == TCL_BREAK) {
+	    verdict = MP_CHAIN_DROP;
+	} else if (code != TCL_CONTINUE) {
+	    ReportError(mp, "filter", cmdObj, code);
+	}
+	Tcl_ResetResult(mp->interp);
+	if (verdict == MP_CHAIN_DROP) {
+	    break;
+	}
+    }
+    MpClientUnref(c);
+    MpInstanceUnref(mp);
+    return verdict;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRunAccessFilters --
+ *
+ *	Runs the access filters for a new client, each as
+ *	"cmdprefix chan clientaddress clientport". A result of -1, or
+ *	-code break, denies; an error is logged and denies too (the safe
+ *	choice); anything else admits.
+ *
+ * Results:
+ *	MP_CHAIN_PASS or MP_CHAIN_DENY.
+ *
+ * Side effects:
+ *	Runs Tcl code.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpRunAccessFilters(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    MpFilterList *list = &mp->filters[MP_FILTER_ACCESS];
+    int i, code, verdict = MP_CHAIN_PASS;
+    Tcl_Obj *args[3];
+
+    if (list->count == 0) {
+	return MP_CHAIN_PASS;
+    }
+    MpInstanceRef(mp);
+    MpClientRef(c);
+    for (i = 0; i < list->count && verdict == MP_CHAIN_PASS; i++) {
+	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+
+	if (mp->destroyed || c->state != MP_CLIENT_OPEN) {
+	    verdict = MP_CHAIN_DENY;
+	    break;
+	}
+	args[0] = MpClientName(c);
+	args[1] = MpClientAddrObj(c);
+	args[2] = MpClientPortObj(c);
+	code = CallFilter(mp, cmdObj, 3, args);
+	if (code == TCL_OK || code == TCL_RETURN) {
+	    int v;
+
+	    if (Tcl_GetIntFromObj(NULL, Tcl_GetObjResult(mp->interp), &v)
+		    == TCL_OK && v == -1) {
+		verdict = MP_CHAIN_DENY;
+	    }
+	} else if (code == TCL_BREAK) {
+	    verdict = MP_CHAIN_DENY;
+	} else if (code != TCL_CONTINUE) {
+	    ReportError(mp, "access filter", cmdObj, code);
+	    verdict = MP_CHAIN_DENY;
+	}
+	Tcl_ResetResult(mp->interp);
+    }
+    MpClientUnref(c);
+    MpInstanceUnref(mp);
+    return verdict;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRunExitFilters --
+ *
+ *	Runs the exit filters of a departing client, each as
+ *	"cmdprefix chan clientaddress clientport"; errors are logged and
+ *	ignored, -code break stops the chain. The reason is available from
+ *	${mp}::Reason chan while they run.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs Tcl code (not when the interpreter is being deleted).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpRunExitFilters(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    MpFilterList *list = &mp->filters[MP_FILTER_EXIT];
+    int i, code;
+    Tcl_Obj *args[3];
+
+    if (list->count == 0 || Tcl_InterpDeleted(mp->interp)) {
+	return;
+    }
+    MpInstanceRef(mp);
+    MpClientRef(c);
+    for (i = 0; i < list->count; i++) {
+	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+
+	args[0] = MpClientName(c);
+	args[1] = MpClientAddrObj(c);
+	args[2] = MpClientPortObj(c);
+	code = CallFilter(mp, cmdObj, 3, args);
+	if (code == TCL_BREAK) {
+	    Tcl_ResetResult(mp->interp);
+	    break;
+	}
+	if (code == TCL_ERROR) {
+	    ReportError(mp, "exit filter", cmdObj, code);
+	}
+	Tcl_ResetResult(mp->interp);
+    }
+    MpClientUnref(c);
+    MpInstanceUnref(mp);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRunOutputFilter --
+ *
+ *	Runs the output filters for one recipient, each as
+ *	"cmdprefix data fromchan tochan toaddress toport" (fromchan is empty
+ *	for messages sent by the server). -code break skips the recipient.
+ *
+ * Results:
+ *	MP_CHAIN_PASS with *resultPtr (one reference) or MP_CHAIN_DROP.
+ *
+ * Side effects:
+ *	Runs Tcl code.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpRunOutputFilter(
+    MpClient *from,
+    MpClient *to,
+    Tcl_Obj *dataObj,
+    Tcl_Obj **resultPtr)
+{
+    MpInstance *mp = to->mp;
+    MpFilterList *list = &mp->filters[MP_FILTER_OUTPUT];
+    Tcl_Obj *data = dataObj, *args[5];
+    int i, code, verdict = MP_CHAIN_PASS;
+
+    Tcl_IncrRefCount(data);
+    for (i = 0; i < list->count && !mp->destroyed; i++) {
+	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+
+	if (to->state != MP_CLIENT_OPEN) {
+	    verdict = MP_CHAIN_DROP;
+	    break;
+	}
+	args[0] = data;
+	args[1] = (from != NULL && from->state < MP_CLIENT_DEAD)
+		? MpClientName(from) : Tcl_NewObj();
+	args[2] = MpClientName(to);
+	args[3] = MpClientAddrObj(to);
+	args[4] = MpClientPortObj(to);
+	code = CallFilter(mp, cmdObj, 5, args);
+	if (code == TCL_OK || code == TCL_RETURN) {
+	    Tcl_Obj *res = Tcl_GetObjResult(mp->interp);
+
+	    Tcl_IncrRefCount(res);
+	    Tcl_DecrRefCount(data);
+	    data = res;
+	} else if (code == TCL_BREAK) {
+	    verdict = MP_CHAIN_DROP;
+	} else if (code != TCL_CONTINUE) {
+	    ReportError(mp, "output filter", cmdObj, code);
+	}
+	Tcl_ResetResult(mp->interp);
+	if (verdict == MP_CHAIN_DROP) {
+	    break;
+	}
+    }
+    if (verdict == MP_CHAIN_DROP || mp->destroyed) {
+	Tcl_DecrRefCount(data);
+	*resultPtr = NULL;
+	return MP_CHAIN_DROP;
+    }
+    *resultPtr = data;
+    return MP_CHAIN_PASS;
+}

@@ -1,0 +1,185 @@
+/*
+ * mpInput.c --
+ *
+ *	Reading from a client: one read per readable event, framing into
+ *	messages, the data filter chain, then the fan-out.
+ */
+
+#include <stdlib.h>
+#include "mpInt.h"
+
+static int		EmitMessage(void *ctx, const char *msg, size_t len);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientReadable --
+ *
+ *	Reads one chunk (up to MP_READ_CHUNK bytes) and feeds it to the
+ *	framer; each complete message is handled in order. If a filter
+ *	re-enters the event loop and this client becomes readable again
+ *	meanwhile, its read interest is suspended until this call returns,
+ *	so messages are never handled out of order or concurrently.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Reads the socket; runs filters; may close the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientReadable(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    MpLoop *loop = mp->loop;
+    char *buf;
+    int ownBuf = 0, err = 0, rc;
+    ptrdiff_t n;
+
+    if (c->reading) {
+	c->readSuspended = 1;
+	(void) MpLoopWatch(loop, &c->watch, c->watch.mask & ~MP_EV_READ);
+	return;
+    }
+    if (loop->readBufBusy) {
+	buf = (char *) ckalloc(MP_READ_CHUNK);
+	ownBuf = 1;
+    } else {
+	buf = loop->readBuf;
+	loop->readBufBusy = 1;
+    }
+    MpClientRef(c);
+    MpInstanceRef(mp);
+    c->reading = 1;
+
+    n = MpSockRead(c->watch.fd, buf, MP_READ_CHUNK, &err);
+    if (n == 0) {
+	MpClientClose(c, MP_REASON_EOF, NULL);
+    } else if (n == MP_IO_ERROR) {
+	c->errCode = err;
+	MpClientClose(c, MpReasonForError(err), NULL);
+    } else if (n > 0) {
+	mp->stats.bytesIn += (Tcl_WideUInt) n;
+	MpIdleTouch(c);
+	rc = MpFrameFeed(&c->in, mp->config.framing, mp->config.maxMessage,
+		buf, (size_t) n, EmitMessage, c);
+	if (rc == MP_FRAME_TOOBIG && c->state == MP_CLIENT_OPEN) {
+	    MpLog(mp, MP_LOG_WARN, "client %s port %d: message longer than "
+		    "maxmessage (%lu bytes), disconnecting", c->peer.host,
+		    c->peer.port, (unsigned long) mp->config.maxMessage);
+	    MpClientClose(c, MP_REASON_TOOBIG, NULL);
+	} else if (rc == MP_FRAME_NOMEM && c->state == MP_CLIENT_OPEN) {
+	    MpClientClose(c, MP_REASON_ERROR,
+		    Tcl_NewStringObj("out of memory", -1));
+	}
+    }
+
+    c->reading = 0;
+    if (ownBuf) {
+	ckfree(buf);
+    } else {
+	loop->readBufBusy = 0;
+    }
+    if (c->readSuspended) {
+	c->readSuspended = 0;
+	if (c->state == MP_CLIENT_OPEN) {
+	    (void) MpLoopWatch(loop, &c->watch, c->watch.mask | MP_EV_READ);
+	}
+    }
+    MpInstanceUnref(mp);
+    MpClientUnref(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * EmitMessage --
+ *
+ *	Framer callback: handles one message.
+ *
+ * Results:
+ *	Non-zero to stop reading (client closed or instance destroyed).
+ *
+ * Side effects:
+ *	See MpHandleMessage.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+EmitMessage(
+    void *ctx,
+    const char *msg,
+    size_t len)
+{
+    MpClient *c = (MpClient *) ctx;
+
+    MpHandleMessage(c, msg, len);
+    return c->state != MP_CLIENT_OPEN || c->mp->destroyed;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpHandleMessage --
+ *
+ *	Runs the data filters over one message from a client and broadcasts
+ *	the result: to every other client (or every client with
+ *	sendtoorigin), or to the sender's groups with route groups. Without
+ *	filters no Tcl object is made.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs filters; queues output.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpHandleMessage(
+    MpClient *c,
+    const char *data,
+    size_t len)
+{
+    MpInstance *mp = c->mp;
+    MpClient *exclude = mp->config.sendToOrigin ? NULL : c;
+    int routeGroups = (mp->config.route == MP_ROUTE_GROUPS);
+
+    mp->stats.messagesIn++;
+    if (mp->filters[MP_FILTER_DATA].count == 0) {
+	if (routeGroups) {
+	    MpFanoutGroups(mp, c, data, len, exclude);
+	} else {
+	    MpFanout(mp, c, data, len, exclude, NULL);
+	}
+    } else {
+	Tcl_Obj *dataObj = Tcl_NewByteArrayObj((const unsigned char *) data,
+		(Tcl_Size) len);
+	int verdict;
+
+	Tcl_IncrRefCount(dataObj);
+	verdict = MpRunDataFilters(c, &dataObj);
+	if (verdict == MP_CHAIN_DROP) {
+	    mp->stats.filterDrops++;
+	} else if (!mp->destroyed) {
+	    Tcl_Size outLen;
+	    const unsigned char *out = Tcl_GetByteArrayFromObj(dataObj,
+		    &outLen);
+
+	    if (routeGroups) {
+		MpFanoutGroups(mp, c, (const char *) out, (size_t) outLen,
+			exclude);
+	    } else {
+		MpFanout(mp, c, (const char *) out, (size_t) outLen, exclude,
+			NULL);
+	    }
+	}
+	Tcl_DecrRefCount(dataObj);
+    }
+}

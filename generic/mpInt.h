@@ -1,0 +1,474 @@
+/*
+ * mpInt.h --
+ *
+ *	Internal declarations shared by the files of the multiplexer
+ *	extension: the per-thread loop, the per-instance state, clients,
+ *	shared output buffers, filters and framing. Only Multiplexer_Init is
+ *	exported; everything here is MODULE_SCOPE.
+ */
+
+#ifndef MP_INT_H
+#define MP_INT_H
+
+#include <tcl.h>
+#include <stddef.h>
+#include <string.h>
+
+#ifndef MODULE_SCOPE
+#   ifdef __cplusplus
+#	define MODULE_SCOPE extern "C"
+#   else
+#	define MODULE_SCOPE extern
+#   endif
+#endif
+
+#include "mpSock.h"
+#include "mpPoller.h"
+#include "mpFrame.h"
+#include "mpBuf.h"
+
+#ifndef PACKAGE_VERSION
+#   define PACKAGE_VERSION "0.3"
+#endif
+
+/*
+ * Tcl 9 readiness: Tcl_Size exists in 8.7/9 headers only.
+ */
+
+#ifndef TCL_SIZE_MAX
+typedef int Tcl_Size;
+#   define TCL_SIZE_MAX INT_MAX
+#endif
+
+typedef struct MpLoop MpLoop;
+typedef struct MpInstance MpInstance;
+typedef struct MpClient MpClient;
+typedef struct MpListener MpListener;
+
+/*
+ * A descriptor watched by the per-thread loop. It is embedded in the
+ * structure that owns the descriptor (client, listener, outbound link).
+ */
+
+typedef void (MpIoProc)(void *clientData, int mask);
+
+typedef struct MpWatch {
+    MpSocket fd;		/* The descriptor. */
+    int mask;			/* Interest currently registered with the
+				 * poller (MP_EV_*). */
+    int registered;		/* 1 while known to the loop's table. */
+    MpIoProc *proc;		/* Called with the ready mask. */
+    void *clientData;		/* Its argument. */
+} MpWatch;
+
+/*
+ * Log levels, in tcllib logger's order.
+ */
+
+enum {
+    MP_LOG_DEBUG, MP_LOG_INFO, MP_LOG_NOTICE, MP_LOG_WARN, MP_LOG_ERROR,
+    MP_LOG_CRITICAL
+};
+
+/*
+ * Filter kinds. Each instance has one priority-ordered list per kind.
+ */
+
+enum {
+    MP_FILTER_DATA, MP_FILTER_ACCESS, MP_FILTER_EXIT, MP_FILTER_OUTPUT,
+    MP_FILTER_KINDS
+};
+
+typedef struct MpFilter {
+    Tcl_Obj *cmdObj;		/* Command prefix (a list), refcounted. */
+    int priority;		/* 0..100, lower runs first. */
+} MpFilter;
+
+typedef struct MpFilterList {
+    MpFilter *items;
+    int count;
+    int capacity;
+} MpFilterList;
+
+/*
+ * Outcomes of running a chain of filters.
+ */
+
+enum {
+    MP_CHAIN_PASS,		/* Data (possibly rewritten) goes on. */
+    MP_CHAIN_DROP,		/* A filter returned -code break. */
+    MP_CHAIN_DENY		/* Access denied (-1 or break). */
+};
+
+/*
+ * Why a client went away. The text is what exit filters and Reason see.
+ */
+
+enum {
+    MP_REASON_NONE, MP_REASON_EOF, MP_REASON_ERROR, MP_REASON_RESET,
+    MP_REASON_CLOSED, MP_REASON_KICKED, MP_REASON_TIMEOUT,
+    MP_REASON_OVERFLOW, MP_REASON_TOOBIG, MP_REASON_DESTROY,
+    MP_REASON_DENIED, MP_REASON_CONNECTFAILED
+};
+
+/*
+ * Policies.
+ */
+
+enum { MP_OVERFLOW_DROP, MP_OVERFLOW_DISCONNECT };
+enum { MP_ROUTE_ALL, MP_ROUTE_GROUPS };
+
+/*
+ * One allow/deny entry: an address prefix.
+ */
+
+typedef struct MpCidr {
+    int family;			/* 4 or 6. */
+    int bits;			/* Prefix length. */
+    unsigned char raw[16];	/* Network-order address bytes. */
+} MpCidr;
+
+typedef struct MpCidrList {
+    MpCidr *items;
+    int count;
+    Tcl_Obj *specObj;		/* The list as the user gave it. */
+} MpCidrList;
+
+/*
+ * Instance configuration. Defaults are set in MpConfigInit.
+ */
+
+typedef struct MpConfig {
+    int sendToOrigin;		/* Sender gets its own messages too. */
+    int logLevel;		/* MP_LOG_* threshold. */
+    int framing;		/* MP_FRAME_RAW / LINE / LENGTH. */
+    size_t maxMessage;		/* Longest message in line/length mode. */
+    size_t maxQueue;		/* Output queue bound per client, bytes. */
+    int overflow;		/* MP_OVERFLOW_*. */
+    long idleTimeout;		/* Milliseconds, 0 = none. */
+    int maxClients;		/* 0 = limited by descriptors only. */
+    int maxPerAddr;		/* Clients per peer address, 0 = any. */
+    int route;			/* MP_ROUTE_*. */
+    MpCidrList allow;		/* Empty = everyone. */
+    MpCidrList deny;
+} MpConfig;
+
+/*
+ * Counters reported by Stats.
+ */
+
+typedef struct MpStats {
+    Tcl_WideUInt accepted;	/* Connections admitted. */
+    Tcl_WideUInt refused;	/* Refused: limits, allow/deny, access
+				 * filters. */
+    Tcl_WideUInt disconnected;	/* Clients gone, whatever the reason. */
+    Tcl_WideUInt messagesIn;	/* Messages (chunks in raw) read. */
+    Tcl_WideUInt bytesIn;
+    Tcl_WideUInt messagesOut;	/* Messages queued for a recipient. */
+    Tcl_WideUInt bytesOut;	/* Bytes written to sockets. */
+    Tcl_WideUInt drops;		/* Messages dropped for a full queue. */
+    Tcl_WideUInt filterDrops;	/* Messages dropped by a filter. */
+    Tcl_WideUInt overflows;	/* Clients disconnected for a full queue. */
+    Tcl_WideUInt tooBig;	/* Clients disconnected for maxmessage. */
+    Tcl_WideUInt timeouts;	/* Clients disconnected for idleness. */
+    Tcl_WideUInt acceptErrors;	/* accept() failures (EMFILE ...). */
+    size_t queueHighWater;	/* Largest queue seen, bytes. */
+} MpStats;
+
+/*
+ * The listening socket of an instance.
+ */
+
+struct MpListener {
+    MpWatch watch;
+    MpInstance *mp;
+    MpAddr local;		/* Bound address and port. */
+    int paused;			/* Not accepting for now. */
+    int fdStarved;		/* Accept failed for lack of descriptors;
+				 * retry by timer. */
+    Tcl_TimerToken retryTimer;
+    Tcl_Channel chan;		/* Channel view (returned by Init). */
+};
+
+/*
+ * A group (room) and its members.
+ */
+
+typedef struct MpGroup {
+    Tcl_HashEntry *hPtr;	/* In MpInstance.groups. */
+    Tcl_HashTable members;	/* MpClient* -> NULL. */
+} MpGroup;
+
+/*
+ * Client states.
+ */
+
+enum {
+    MP_CLIENT_CONNECTING,	/* Outbound link, connect in progress. */
+    MP_CLIENT_OPEN,
+    MP_CLIENT_CLOSING,		/* Being torn down (exit filters run). */
+    MP_CLIENT_DEAD		/* Gone; freed when the last ref drops. */
+};
+
+struct MpClient {
+    MpWatch watch;
+    MpInstance *mp;
+    int refCount;
+    int state;
+    int reason;			/* MP_REASON_* once closing. */
+    int errCode;		/* Socket error behind MP_REASON_ERROR. */
+    Tcl_Obj *reasonObj;		/* Extra text (kick reason). */
+    Tcl_WideUInt id;		/* Unique number, names the channel. */
+    Tcl_Channel chan;		/* Created on first need. */
+    Tcl_Obj *nameObj;		/* Channel name, created on first need. */
+    MpAddr peer;
+    Tcl_Obj *addrObj;		/* Cached Tcl forms of the peer. */
+    Tcl_Obj *portObj;
+    MpOutQueue out;		/* Pending output. */
+    MpFrameIn in;		/* Partial input message. */
+    Tcl_WideInt lastActive;	/* Milliseconds (monotonic). */
+    int outbound;		/* Made by Connect. */
+    int groupCount;		/* Groups joined. */
+    Tcl_Obj *connectCallback;	/* Outbound: -command prefix. */
+    Tcl_TimerToken connectTimer;
+    MpClient *prev, *next;	/* Instance list, least recently active
+				 * first. */
+    MpClient *flushPrev, *flushNext; /* Loop's pending-flush list. */
+    int onFlushList;
+    int admitted;		/* Access filters passed: exit filters
+				 * will run. */
+    int reading;		/* Inside its read handler. */
+    int readSuspended;		/* Read interest dropped while a nested
+				 * event loop runs inside the handler. */
+    int pendingClose;		/* MP_REASON_* to close with at the next
+				 * flush (set where Tcl code must not run),
+				 * or 0. */
+    Tcl_WideUInt drops;		/* Messages dropped for this client. */
+    Tcl_WideUInt fanoutStamp;	/* Last broadcast that reached it. */
+};
+
+struct MpInstance {
+    Tcl_Interp *interp;
+    Tcl_Namespace *nsPtr;
+    Tcl_Obj *nameObj;		/* "::multiplexer::mpN". */
+    int refCount;
+    int destroyed;		/* Teardown started. */
+    int nsDeleting;		/* Namespace deletion requested. */
+    MpLoop *loop;
+    MpListener *listener;	/* NULL until Init. */
+    MpClient *first, *last;	/* Clients. */
+    int clientCount;
+    Tcl_HashTable peerCounts;	/* Peer address text -> count. */
+    Tcl_HashTable groups;	/* Group name -> MpGroup*. */
+    MpFilterList filters[MP_FILTER_KINDS];
+    MpConfig config;
+    MpStats stats;
+    Tcl_Obj *logObj;		/* Logger service namespace, or NULL. */
+    Tcl_TimerToken idleTimer;
+    Tcl_Obj *errorCallback;	/* Background errors of Connect. */
+};
+
+/*
+ * Per-thread loop: poller, descriptor table, pending flushes.
+ */
+
+#define MP_FIRED_MAX 256
+#define MP_READ_CHUNK 65536
+
+struct MpLoop {
+    MpPoller *poller;
+    int refCount;		/* Instances using it (and the thread). */
+    Tcl_HashTable watches;	/* fd -> MpWatch*. */
+    int watchCount;
+    int dispatchDepth;		/* Nesting of MpLoopDispatch. */
+    MpClient *flushFirst;	/* Clients with queued output to write. */
+    int attached;		/* Hooked into Tcl's notifier. */
+    int notifyFd;		/* Poller fd given to Tcl, or -1. */
+    char *readBuf;		/* MP_READ_CHUNK bytes of scratch. */
+    int readBufBusy;		/* readBuf in use by an outer handler. */
+    Tcl_WideUInt nextId;	/* Names channels: mpsock<id>. */
+    Tcl_WideUInt fanoutStamp;	/* Counts broadcasts (deduplication). */
+    MpClient **recipients;	/* Scratch list for fan-outs that run no
+				 * Tcl code (so are never nested). */
+    int recipientsCap;
+};
+
+/*
+ * mpLoop.c
+ */
+
+MODULE_SCOPE MpLoop *	MpLoopAcquire(Tcl_Interp *interp);
+MODULE_SCOPE void	MpLoopRelease(MpLoop *loop);
+MODULE_SCOPE int	MpLoopWatch(MpLoop *loop, MpWatch *w, int mask);
+MODULE_SCOPE void	MpLoopUnwatch(MpLoop *loop, MpWatch *w);
+MODULE_SCOPE void	MpLoopDispatch(MpLoop *loop);
+MODULE_SCOPE void	MpLoopScheduleFlush(MpLoop *loop, MpClient *c);
+MODULE_SCOPE void	MpLoopCancelFlush(MpLoop *loop, MpClient *c);
+MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
+MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
+MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
+MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
+
+/*
+ * Platform notifier glue (unix/mpNotifyUnix.c, win/mpNotifyWin.c).
+ */
+
+MODULE_SCOPE int	MpNotifyAttach(MpLoop *loop);
+MODULE_SCOPE void	MpNotifyDetach(MpLoop *loop);
+
+/*
+ * mpInstance.c
+ */
+
+MODULE_SCOPE int	MpInstanceCreate(Tcl_Interp *interp, Tcl_Obj **nameObjPtr);
+MODULE_SCOPE void	MpInstanceRef(MpInstance *mp);
+MODULE_SCOPE void	MpInstanceUnref(MpInstance *mp);
+MODULE_SCOPE void	MpInstanceTeardown(MpInstance *mp);
+
+/*
+ * mpCmd.c, mpCmdSend.c, mpConfig.c, mpCmdGroup.c
+ */
+
+MODULE_SCOPE void	MpCmdRegister(MpInstance *mp);
+MODULE_SCOPE int	MpCmdRegisterSend(MpInstance *mp, const char *prefix);
+MODULE_SCOPE int	MpCmdRegisterGroup(MpInstance *mp, const char *prefix);
+MODULE_SCOPE void	MpConfigInit(MpConfig *cfg);
+MODULE_SCOPE void	MpConfigFree(MpConfig *cfg);
+MODULE_SCOPE Tcl_ObjCmdProc MpConfigObjCmd;
+MODULE_SCOPE MpClient *	MpLookupClient(Tcl_Interp *interp, MpInstance *mp,
+			    Tcl_Obj *nameObj);
+MODULE_SCOPE int	MpError(Tcl_Interp *interp, const char *code1,
+			    const char *code2, const char *fmt, ...)
+#if defined(__GNUC__)
+			    __attribute__((format(printf, 4, 5)))
+#endif
+			    ;
+MODULE_SCOPE int	MpCheckAlive(Tcl_Interp *interp, MpInstance *mp);
+
+/*
+ * mpListener.c
+ */
+
+MODULE_SCOPE int	MpListenerOpen(Tcl_Interp *interp, MpInstance *mp,
+			    const char *host, int port, int backlog,
+			    int reusePort);
+MODULE_SCOPE void	MpListenerClose(MpInstance *mp);
+MODULE_SCOPE void	MpListenerPause(MpInstance *mp, int paused);
+
+/*
+ * mpClient.c
+ */
+
+MODULE_SCOPE MpClient *	MpClientNew(MpInstance *mp, MpSocket fd,
+			    const MpAddr *peer);
+MODULE_SCOPE int	MpClientAdmit(MpClient *c);
+MODULE_SCOPE void	MpClientRef(MpClient *c);
+MODULE_SCOPE void	MpClientUnref(MpClient *c);
+MODULE_SCOPE void	MpClientClose(MpClient *c, int reason,
+			    Tcl_Obj *reasonObj);
+MODULE_SCOPE void	MpClientFlush(MpClient *c);
+MODULE_SCOPE Tcl_Obj *	MpClientName(MpClient *c);
+MODULE_SCOPE Tcl_Channel MpClientChannel(MpClient *c);
+MODULE_SCOPE Tcl_Obj *	MpClientAddrObj(MpClient *c);
+MODULE_SCOPE Tcl_Obj *	MpClientPortObj(MpClient *c);
+MODULE_SCOPE const char *MpReasonText(int reason);
+MODULE_SCOPE Tcl_Obj *	MpClientReasonObj(MpClient *c);
+MODULE_SCOPE Tcl_WideInt MpNowMs(void);
+MODULE_SCOPE int	MpReasonForError(int err);
+
+/*
+ * mpInput.c
+ */
+
+MODULE_SCOPE void	MpClientReadable(MpClient *c);
+MODULE_SCOPE void	MpHandleMessage(MpClient *c, const char *data,
+			    size_t len);
+
+/*
+ * mpFanout.c
+ */
+
+MODULE_SCOPE int	MpEnqueue(MpClient *c, MpBuf *buf);
+MODULE_SCOPE int	MpEnqueueBytes(MpClient *c, const char *data,
+			    size_t len);
+MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
+			    size_t len);
+MODULE_SCOPE void	MpFanout(MpInstance *mp, MpClient *from,
+			    const char *data, size_t len, MpClient *exclude,
+			    MpGroup *group);
+MODULE_SCOPE void	MpFanoutGroups(MpInstance *mp, MpClient *from,
+			    const char *data, size_t len, MpClient *exclude);
+
+/*
+ * mpFilter.c
+ */
+
+MODULE_SCOPE int	MpFilterAdd(MpFilterList *list, Tcl_Obj *cmdObj,
+			    int priority);
+MODULE_SCOPE void	MpFilterListFree(MpFilterList *list);
+MODULE_SCOPE int	MpRunDataFilters(MpClient *c, Tcl_Obj **dataPtr);
+MODULE_SCOPE int	MpRunAccessFilters(MpClient *c);
+MODULE_SCOPE void	MpRunExitFilters(MpClient *c);
+MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, MpClient *to,
+			    Tcl_Obj *dataObj, Tcl_Obj **resultPtr);
+
+/*
+ * mpChannel.c
+ */
+
+MODULE_SCOPE Tcl_Channel MpChannelCreate(MpClient *c, const char *name);
+MODULE_SCOPE void	MpChannelDetach(MpClient *c);
+MODULE_SCOPE Tcl_Channel MpListenerChannelCreate(MpListener *l,
+			    const char *name);
+MODULE_SCOPE void	MpListenerChannelDetach(MpListener *l);
+
+/*
+ * mpLog.c
+ */
+
+MODULE_SCOPE int	MpLogInit(MpInstance *mp);
+MODULE_SCOPE void	MpLogFree(MpInstance *mp);
+MODULE_SCOPE int	MpLogSetLevel(Tcl_Interp *interp, MpInstance *mp,
+			    Tcl_Obj *levelObj);
+MODULE_SCOPE const char *MpLogLevelName(int level);
+MODULE_SCOPE void	MpLog(MpInstance *mp, int level, const char *fmt, ...);
+MODULE_SCOPE void	MpLogObj(MpInstance *mp, int level, Tcl_Obj *msgObj);
+
+/*
+ * mpAccess.c
+ */
+
+MODULE_SCOPE int	MpCidrListSet(Tcl_Interp *interp, MpCidrList *list,
+			    Tcl_Obj *specObj);
+MODULE_SCOPE void	MpCidrListFree(MpCidrList *list);
+MODULE_SCOPE int	MpAccessAllowed(MpInstance *mp, const MpAddr *peer);
+MODULE_SCOPE int	MpPeerCountAdjust(MpInstance *mp, MpClient *c,
+			    int delta);
+
+/*
+ * mpIdle.c
+ */
+
+MODULE_SCOPE void	MpIdleTouch(MpClient *c);
+MODULE_SCOPE void	MpIdleReschedule(MpInstance *mp);
+
+/*
+ * mpGroup.c
+ */
+
+MODULE_SCOPE MpGroup *	MpGroupFind(MpInstance *mp, const char *name);
+MODULE_SCOPE int	MpGroupJoin(MpInstance *mp, MpClient *c,
+			    const char *name);
+MODULE_SCOPE int	MpGroupLeave(MpInstance *mp, MpClient *c,
+			    const char *name);
+MODULE_SCOPE void	MpGroupLeaveAll(MpInstance *mp, MpClient *c);
+MODULE_SCOPE void	MpGroupFreeAll(MpInstance *mp);
+
+/*
+ * mpConnect.c
+ */
+
+MODULE_SCOPE Tcl_ObjCmdProc MpConnectObjCmd;
+MODULE_SCOPE void	MpConnectFinish(MpClient *c);
+
+#endif /* MP_INT_H */

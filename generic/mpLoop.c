@@ -1,0 +1,512 @@
+/*
+ * mpLoop.c --
+ *
+ *	The per-thread event loop: one poller shared by every instance of the
+ *	thread, a table from descriptor to watcher, dispatch of ready events,
+ *	and the list of clients whose queued output is written at the end of
+ *	each dispatch round. It is hooked into Tcl's event loop by the
+ *	platform glue (MpNotifyAttach), so vwait, update and Tk keep working.
+ */
+
+#include "mpInt.h"
+
+typedef struct ThreadData {
+    MpLoop *loop;
+} ThreadData;
+
+static Tcl_ThreadDataKey dataKey;
+
+/*
+ * How long the event-source fallback lets Tcl sleep before polling again,
+ * for backends that have no descriptor to hand to Tcl's notifier.
+ */
+
+#define MP_POLL_INTERVAL_MS 5
+
+static void		LoopExitHandler(ClientData clientData);
+static void		SourceSetup(ClientData clientData, int flags);
+static void		SourceCheck(ClientData clientData, int flags);
+static int		SourceEventProc(Tcl_Event *evPtr, int flags);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopAcquire --
+ *
+ *	Returns this thread's loop, creating it (and its poller) on first
+ *	use, with one more reference.
+ *
+ * Results:
+ *	The loop, or NULL with an error in interp.
+ *
+ * Side effects:
+ *	May create the poller and hook it into Tcl's notifier.
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpLoop *
+MpLoopAcquire(
+    Tcl_Interp *interp)
+{
+    ThreadData *tsdPtr = (ThreadData *)
+	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+    MpLoop *loop = tsdPtr->loop;
+    int err = 0;
+
+    if (loop != NULL) {
+	loop->refCount++;
+	return loop;
+    }
+    loop = (MpLoop *) ckalloc(sizeof(MpLoop));
+    memset(loop, 0, sizeof(MpLoop));
+    loop->notifyFd = -1;
+    loop->poller = MpPollerCreate(&err);
+    if (loop->poller == NULL) {
+	ckfree(loop);
+	if (interp != NULL) {
+	    MpError(interp, "POLLER", MpSockErrorId(err),
+		    "cannot create %s poller: %s", MpPollerName(),
+		    MpSockErrorText(err));
+	}
+	return NULL;
+    }
+    Tcl_InitHashTable(&loop->watches, TCL_ONE_WORD_KEYS);
+    loop->readBuf = (char *) ckalloc(MP_READ_CHUNK);
+    if (MpNotifyAttach(loop) != TCL_OK) {
+	MpPollerFree(loop->poller);
+	Tcl_DeleteHashTable(&loop->watches);
+	ckfree(loop->readBuf);
+	ckfree(loop);
+	if (interp != NULL) {
+	    MpError(interp, "POLLER", "NOTIFIER",
+		    "cannot hook the %s poller into Tcl's event loop",
+		    MpPollerName());
+	}
+	return NULL;
+    }
+    loop->attached = 1;
+
+    /*
+     * The thread holds one reference until it exits, so that the poller
+     * descriptor is made early (while descriptor numbers are low, which
+     * Tcl's select-based notifier needs) and kept.
+     */
+
+    loop->refCount = 2;
+    tsdPtr->loop = loop;
+    Tcl_CreateThreadExitHandler(LoopExitHandler, NULL);
+    return loop;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopRelease --
+ *
+ *	Drops a reference to the loop; the last one frees it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May unhook and free the poller.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopRelease(
+    MpLoop *loop)
+{
+    ThreadData *tsdPtr;
+
+    if (--loop->refCount > 0) {
+	return;
+    }
+    tsdPtr = (ThreadData *) Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+    if (tsdPtr->loop == loop) {
+	tsdPtr->loop = NULL;
+    }
+    if (loop->attached) {
+	MpNotifyDetach(loop);
+    }
+    MpPollerFree(loop->poller);
+    Tcl_DeleteHashTable(&loop->watches);
+    ckfree(loop->readBuf);
+    if (loop->recipients != NULL) {
+	ckfree(loop->recipients);
+    }
+    ckfree(loop);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * LoopExitHandler --
+ *
+ *	Drops the thread's own reference to its loop when the thread exits.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May free the loop.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+LoopExitHandler(
+    ClientData clientData)
+{
+    ThreadData *tsdPtr = (ThreadData *)
+	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+
+    (void) clientData;
+    if (tsdPtr->loop != NULL) {
+	MpLoopRelease(tsdPtr->loop);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopWatch --
+ *
+ *	Registers a watcher (first call) or changes its interest mask. A mask
+ *	of 0 keeps the watcher known but asks the kernel for nothing.
+ *
+ * Results:
+ *	0 on success, or the poller's error code.
+ *
+ * Side effects:
+ *	Updates the poller and the descriptor table.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpLoopWatch(
+    MpLoop *loop,
+    MpWatch *w,
+    int mask)
+{
+    int err;
+
+    if (!w->registered) {
+	Tcl_HashEntry *hPtr;
+	int isNew;
+
+	hPtr = Tcl_CreateHashEntry(&loop->watches,
+		(char *) (size_t) w->fd, &isNew);
+	Tcl_SetHashValue(hPtr, w);
+	w->registered = 1;
+	w->mask = 0;
+	loop->watchCount++;
+    }
+    if (mask == w->mask) {
+	return 0;
+    }
+    err = MpPollerSet(loop->poller, w->fd, w->mask, mask);
+    if (err == 0) {
+	w->mask = mask;
+    }
+    return err;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopUnwatch --
+ *
+ *	Forgets a watcher. Events already collected for its descriptor in a
+ *	dispatch round in progress are not delivered to it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Updates the poller and the descriptor table.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopUnwatch(
+    MpLoop *loop,
+    MpWatch *w)
+{
+    Tcl_HashEntry *hPtr;
+
+    if (!w->registered) {
+	return;
+    }
+    if (w->mask) {
+	(void) MpPollerSet(loop->poller, w->fd, w->mask, 0);
+	w->mask = 0;
+    }
+    hPtr = Tcl_FindHashEntry(&loop->watches, (char *) (size_t) w->fd);
+    if (hPtr != NULL && Tcl_GetHashValue(hPtr) == (void *) w) {
+	Tcl_DeleteHashEntry(hPtr);
+    }
+    w->registered = 0;
+    loop->watchCount--;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopDispatch --
+ *
+ *	Collects ready descriptors without blocking and calls their watchers,
+ *	then writes queued output. Each watcher is looked up again by
+ *	descriptor just before its call, so one closed by an earlier callback
+ *	of the same round is skipped. Callbacks may re-enter the event loop
+ *	(update, vwait), which may dispatch again: each round has its own
+ *	array of events.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Whatever the callbacks do; output is written.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopDispatch(
+    MpLoop *loop)
+{
+    MpFired fired[MP_FIRED_MAX];
+    int n, i, rounds = 0;
+
+    loop->refCount++;
+    loop->dispatchDepth++;
+    do {
+	n = MpPollerWait(loop->poller, fired, MP_FIRED_MAX, 0);
+	for (i = 0; i < n; i++) {
+	    Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&loop->watches,
+		    (char *) (size_t) fired[i].fd);
+	    MpWatch *w;
+	    int mask;
+
+	    if (hPtr == NULL) {
+		continue;
+	    }
+	    w = (MpWatch *) Tcl_GetHashValue(hPtr);
+	    mask = fired[i].mask & (w->mask ? w->mask : 0);
+	    if (mask) {
+		w->proc(w->clientData, mask);
+	    }
+	}
+	MpLoopFlushAll(loop);
+
+	/*
+	 * A full array means more may be ready: take a few more rounds
+	 * before giving Tcl's other event sources their turn.
+	 */
+    } while (n == MP_FIRED_MAX && ++rounds < 4);
+    loop->dispatchDepth--;
+    MpLoopRelease(loop);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopScheduleFlush, MpLoopCancelFlush --
+ *
+ *	Put a client on, or take it off, the list of clients whose queue is
+ *	written at the end of the dispatch round.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Links or unlinks the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopScheduleFlush(
+    MpLoop *loop,
+    MpClient *c)
+{
+    if (c->onFlushList) {
+	return;
+    }
+    c->onFlushList = 1;
+    c->flushPrev = NULL;
+    c->flushNext = loop->flushFirst;
+    if (loop->flushFirst != NULL) {
+	loop->flushFirst->flushPrev = c;
+    }
+    loop->flushFirst = c;
+}
+
+void
+MpLoopCancelFlush(
+    MpLoop *loop,
+    MpClient *c)
+{
+    if (!c->onFlushList) {
+	return;
+    }
+    if (c->flushPrev != NULL) {
+	c->flushPrev->flushNext = c->flushNext;
+    } else {
+	loop->flushFirst = c->flushNext;
+    }
+    if (c->flushNext != NULL) {
+	c->flushNext->flushPrev = c->flushPrev;
+    }
+    c->flushPrev = c->flushNext = NULL;
+    c->onFlushList = 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopFlushAll --
+ *
+ *	Writes the queued output of every client on the flush list. Clients
+ *	whose socket is full are left to their writable event.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Socket writes; clients may be closed on write errors.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopFlushAll(
+    MpLoop *loop)
+{
+    while (loop->flushFirst != NULL) {
+	MpClient *c = loop->flushFirst;
+
+	MpLoopCancelFlush(loop, c);
+	MpClientFlush(c);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopFlushIfIdle --
+ *
+ *	Writes queued output now unless a dispatch round is in progress
+ *	(which writes it when it ends). Commands that queue output call this
+ *	so that data sent from a script outside any event is not delayed.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	See MpLoopFlushAll.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopFlushIfIdle(
+    MpLoop *loop)
+{
+    if (loop->dispatchDepth == 0) {
+	MpLoopFlushAll(loop);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopAttachEventSource, MpLoopDetachEventSource --
+ *
+ *	For backends without a descriptor Tcl could watch (poll, WSAPoll):
+ *	a Tcl event source that polls without blocking and lets Tcl sleep at
+ *	most MP_POLL_INTERVAL_MS while descriptors are watched.
+ *
+ * Results:
+ *	TCL_OK.
+ *
+ * Side effects:
+ *	Creates or deletes the event source.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpLoopAttachEventSource(
+    MpLoop *loop)
+{
+    Tcl_CreateEventSource(SourceSetup, SourceCheck, loop);
+    return TCL_OK;
+}
+
+void
+MpLoopDetachEventSource(
+    MpLoop *loop)
+{
+    Tcl_DeleteEventSource(SourceSetup, SourceCheck, loop);
+}
+
+typedef struct SourceEvent {
+    Tcl_Event header;
+    MpLoop *loop;
+} SourceEvent;
+
+static void
+SourceSetup(
+    ClientData clientData,
+    int flags)
+{
+    MpLoop *loop = (MpLoop *) clientData;
+    Tcl_Time block;
+
+    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0) {
+	return;
+    }
+    block.sec = 0;
+    block.usec = MP_POLL_INTERVAL_MS * 1000;
+    Tcl_SetMaxBlockTime(&block);
+}
+
+static void
+SourceCheck(
+    ClientData clientData,
+    int flags)
+{
+    MpLoop *loop = (MpLoop *) clientData;
+    SourceEvent *evPtr;
+
+    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0) {
+	return;
+    }
+    evPtr = (SourceEvent *) ckalloc(sizeof(SourceEvent));
+    evPtr->header.proc = SourceEventProc;
+    evPtr->loop = loop;
+    loop->refCount++;
+    Tcl_QueueEvent((Tcl_Event *) evPtr, TCL_QUEUE_TAIL);
+}
+
+static int
+SourceEventProc(
+    Tcl_Event *evPtr,
+    int flags)
+{
+    MpLoop *loop = ((SourceEvent *) evPtr)->loop;
+
+    if (!(flags & TCL_FILE_EVENTS)) {
+	return 0;
+    }
+    if (loop->attached) {
+	MpLoopDispatch(loop);
+    }
+    MpLoopRelease(loop);
+    return 1;
+}

@@ -1,0 +1,688 @@
+/*
+ * mpSockWin.c --
+ *
+ *	Winsock2 implementation of mpSock.h. Error codes are WSAGetLastError()
+ *	values; MpSockErrorId gives them their POSIX names so that the Tcl
+ *	-errorcode of a failure is the same on every platform. Needs Windows
+ *	Vista or later (inet_pton, inet_ntop, WSAPoll); link with ws2_32.
+ */
+
+#if !defined(_WIN32_WINNT) || (_WIN32_WINNT < 0x0600)
+#   undef _WIN32_WINNT
+#   define _WIN32_WINNT 0x0600
+#endif
+
+#include "mpSock.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef WSA_FLAG_NO_HANDLE_INHERIT
+#   define WSA_FLAG_NO_HANDLE_INHERIT 0x80
+#endif
+
+#ifdef _MSC_VER
+#   define MP_TLS __declspec(thread)
+#else
+#   define MP_TLS __thread
+#endif
+
+/*
+ * POSIX names and texts of the Winsock errors a socket layer meets.
+ */
+
+static const struct {
+    int code;
+    const char *id;
+    const char *text;
+} errTable[] = {
+    {WSAEWOULDBLOCK, "EAGAIN", "resource temporarily unavailable"},
+    {WSAEINTR, "EINTR", "interrupted function call"},
+    {WSAEINPROGRESS, "EINPROGRESS", "operation now in progress"},
+    {WSAEALREADY, "EALREADY", "operation already in progress"},
+    {WSAEBADF, "EBADF", "bad file descriptor"},
+    {WSAEINVAL, "EINVAL", "invalid argument"},
+    {WSAEFAULT, "EFAULT", "bad address"},
+    {WSAEACCES, "EACCES", "permission denied"},
+    {WSAEMFILE, "EMFILE", "too many open sockets"},
+    {WSAENOBUFS, "ENOBUFS", "no buffer space available"},
+    {WSA_NOT_ENOUGH_MEMORY, "ENOMEM", "not enough memory"},
+    {WSAENOTSOCK, "ENOTSOCK", "socket operation on non-socket"},
+    {WSAEMSGSIZE, "EMSGSIZE", "message too long"},
+    {WSAEPROTOTYPE, "EPROTOTYPE", "protocol wrong type for socket"},
+    {WSAENOPROTOOPT, "ENOPROTOOPT", "protocol option not available"},
+    {WSAEPROTONOSUPPORT, "EPROTONOSUPPORT", "protocol not supported"},
+    {WSAEOPNOTSUPP, "EOPNOTSUPP", "operation not supported on socket"},
+    {WSAEAFNOSUPPORT, "EAFNOSUPPORT", "address family not supported"},
+    {WSAEADDRINUSE, "EADDRINUSE", "address already in use"},
+    {WSAEADDRNOTAVAIL, "EADDRNOTAVAIL",
+	    "address not available (unknown host or not a local address)"},
+    {WSAENETDOWN, "ENETDOWN", "network is down"},
+    {WSAENETUNREACH, "ENETUNREACH", "network is unreachable"},
+    {WSAENETRESET, "ENETRESET", "network dropped connection on reset"},
+    {WSAECONNABORTED, "ECONNABORTED", "software caused connection abort"},
+    {WSAECONNRESET, "ECONNRESET", "connection reset by peer"},
+    {WSAECONNREFUSED, "ECONNREFUSED", "connection refused"},
+    {WSAEISCONN, "EISCONN", "socket is already connected"},
+    {WSAENOTCONN, "ENOTCONN", "socket is not connected"},
+    {WSAESHUTDOWN, "ESHUTDOWN", "cannot send after socket shutdown"},
+    {WSAETIMEDOUT, "ETIMEDOUT", "connection timed out"},
+    {WSAEHOSTDOWN, "EHOSTDOWN", "host is down"},
+    {WSAEHOSTUNREACH, "EHOSTUNREACH", "host is unreachable"},
+    {WSANOTINITIALISED, "EUNKNOWN", "winsock not initialised"},
+};
+
+#define ERR_COUNT ((int) (sizeof(errTable) / sizeof(errTable[0])))
+
+static MP_TLS char errRing[4][32];	/* Texts of unlisted codes. */
+static MP_TLS unsigned errNext;
+static volatile LONG started;	/* WSAStartup() done. */
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * NewSocket, TuneStream, Prepare --
+ *
+ *	Socket helpers: create a non-blocking, non-inheritable TCP socket;
+ *	set TCP_NODELAY on a stream; make an accepted socket non-blocking and
+ *	non-inheritable.
+ *
+ * Results:
+ *	NewSocket: the socket or INVALID_SOCKET with *errPtr set. Prepare: 0
+ *	or a Winsock error.
+ *
+ * Side effects:
+ *	Creates sockets, changes socket options.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+Prepare(SOCKET s)
+{
+    u_long on = 1;
+
+    (void) SetHandleInformation((HANDLE) s, HANDLE_FLAG_INHERIT, 0);
+    return (ioctlsocket(s, FIONBIO, &on) == SOCKET_ERROR)
+	    ? WSAGetLastError() : 0;
+}
+
+static SOCKET
+NewSocket(int family, int *errPtr)
+{
+    SOCKET s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+	    WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+
+    if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) {
+	/* Before Windows 7 SP1: no WSA_FLAG_NO_HANDLE_INHERIT. */
+	s = WSASocketW(family, SOCK_STREAM, IPPROTO_TCP, NULL, 0,
+		WSA_FLAG_OVERLAPPED);
+    }
+    if (s == INVALID_SOCKET) {
+	*errPtr = WSAGetLastError();
+    } else if ((*errPtr = Prepare(s)) != 0) {
+	closesocket(s);
+	s = INVALID_SOCKET;
+    }
+    return s;
+}
+
+static void
+TuneStream(SOCKET s)
+{
+    BOOL on = TRUE;
+
+    (void) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *) &on,
+	    sizeof(on));
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FormatRaw, IsMapped, FillAddr, GaiError --
+ *
+ *	Address helpers, as in the Unix file: numeric text of addrPtr->raw;
+ *	IPv4-mapped test; sockaddr to MpAddr (mapped addresses become IPv4);
+ *	getaddrinfo() failures other than lack of memory or of WSAStartup
+ *	become WSAEADDRNOTAVAIL.
+ *
+ * Results:
+ *	FillAddr: 0 or -1 (not IP). GaiError: a Winsock error.
+ *
+ * Side effects:
+ *	FormatRaw and FillAddr overwrite *addrPtr.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FormatRaw(MpAddr *addrPtr)
+{
+    if (inet_ntop(addrPtr->family == 4 ? AF_INET : AF_INET6, addrPtr->raw,
+	    addrPtr->host, sizeof(addrPtr->host)) == NULL) {
+	addrPtr->host[0] = '\0';
+    }
+}
+
+static int
+IsMapped(const unsigned char *b)
+{
+    static const unsigned char prefix[12] =
+	    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    return memcmp(b, prefix, sizeof(prefix)) == 0;
+}
+
+static int
+FillAddr(const struct sockaddr *sa, MpAddr *addrPtr)
+{
+    memset(addrPtr, 0, sizeof(MpAddr));
+    if (sa->sa_family == AF_INET) {
+	const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
+
+	addrPtr->family = 4;
+	addrPtr->port = ntohs(sin->sin_port);
+	memcpy(addrPtr->raw, &sin->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
+	const unsigned char *b = sin6->sin6_addr.s6_addr;
+
+	addrPtr->port = ntohs(sin6->sin6_port);
+	addrPtr->family = IsMapped(b) ? 4 : 6;
+	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
+		addrPtr->family == 4 ? 4 : 16);
+	if (addrPtr->family == 6 && sin6->sin6_scope_id != 0
+		&& getnameinfo(sa, sizeof(*sin6), addrPtr->host,
+		sizeof(addrPtr->host), NULL, 0, NI_NUMERICHOST) == 0) {
+	    return 0;		/* With "%scope". */
+	}
+    } else {
+	return -1;
+    }
+    FormatRaw(addrPtr);
+    return 0;
+}
+
+static int
+GaiError(int rc)
+{
+    return (rc == WSA_NOT_ENOUGH_MEMORY || rc == WSANOTINITIALISED)
+	    ? rc : WSAEADDRNOTAVAIL;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockStartup --
+ *
+ *	Initialise Winsock 2.2 once per process (WSAStartup is reference
+ *	counted, so a race only adds a harmless extra reference).
+ *
+ * Results:
+ *	0, or the WSAStartup error.
+ *
+ * Side effects:
+ *	Loads Winsock.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockStartup(void)
+{
+    WSADATA data;
+    int rc;
+
+    if (started) {
+	return 0;
+    }
+    rc = WSAStartup(MAKEWORD(2, 2), &data);
+    if (rc == 0) {
+	InterlockedExchange(&started, 1);
+    }
+    return rc;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ListenOn, MpSockListen --
+ *
+ *	Open a non-blocking listening socket: NULL or "" host means every
+ *	interface on one dual-stack IPv6 socket (IPv4 only if IPv6 is
+ *	missing); otherwise the first bindable address of host. SO_REUSEADDR
+ *	is not used: on Windows it would let other sockets steal the port,
+ *	and TIME_WAIT does not block a new listener. Reuse-port is not
+ *	supported (WSAENOPROTOOPT).
+ *
+ * Results:
+ *	0 with *sockPtr set, or -1 with *errPtr set.
+ *
+ * Side effects:
+ *	Opens a socket; may resolve host.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static SOCKET
+ListenOn(const struct sockaddr *sa, int len, int backlog, int dualStack,
+	int *errPtr)
+{
+    DWORD off = 0;
+    SOCKET s = NewSocket(sa->sa_family, errPtr);
+
+    if (s == INVALID_SOCKET) {
+	return s;
+    }
+    if ((dualStack && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY,
+	    (const char *) &off, sizeof(off)) == SOCKET_ERROR)
+	    || bind(s, sa, len) == SOCKET_ERROR
+	    || listen(s, backlog) == SOCKET_ERROR) {
+	*errPtr = WSAGetLastError();
+	closesocket(s);
+	return INVALID_SOCKET;
+    }
+    return s;
+}
+
+int
+MpSockListen(const char *host, int port, int backlog, int flags,
+	MpSocket *sockPtr, int *errPtr)
+{
+    struct addrinfo hints, *res, *ai;
+    char service[16];
+    int err = WSAEADDRNOTAVAIL, rc;
+    SOCKET s = INVALID_SOCKET;
+
+    if (port < 0 || port > 65535) {
+	*errPtr = WSAEINVAL;
+	return -1;
+    }
+    if (flags & MP_LISTEN_REUSEPORT) {
+	*errPtr = WSAENOPROTOOPT;
+	return -1;
+    }
+    if (backlog <= 0) {
+	backlog = SOMAXCONN;
+    }
+    if (host == NULL || *host == '\0') {
+	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons((u_short) port);
+	s = ListenOn((struct sockaddr *) &sin6, sizeof(sin6), backlog, 1, &err);
+	if (s == INVALID_SOCKET && err != WSAEADDRINUSE && err != WSAEACCES) {
+	    memset(&sin, 0, sizeof(sin));
+	    sin.sin_family = AF_INET;
+	    sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	    sin.sin_port = htons((u_short) port);
+	    s = ListenOn((struct sockaddr *) &sin, sizeof(sin), backlog, 0,
+		    &err);
+	}
+    } else {
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(service, sizeof(service), "%d", port);
+	if ((rc = getaddrinfo(host, service, &hints, &res)) != 0) {
+	    *errPtr = GaiError(rc);
+	    return -1;
+	}
+	for (ai = res; ai != NULL && s == INVALID_SOCKET; ai = ai->ai_next) {
+	    s = ListenOn(ai->ai_addr, (int) ai->ai_addrlen, backlog, 0, &err);
+	}
+	freeaddrinfo(res);
+    }
+    if (s == INVALID_SOCKET) {
+	*errPtr = err;
+	return -1;
+    }
+    *sockPtr = s;
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockAccept --
+ *
+ *	Accept one pending connection as a non-blocking, non-inheritable
+ *	socket with TCP_NODELAY.
+ *
+ * Results:
+ *	0 with *sockPtr and *peerPtr set; MP_IO_AGAIN when nothing is pending
+ *	or the peer reset first; MP_IO_ERROR with *errPtr set otherwise.
+ *
+ * Side effects:
+ *	Opens a socket.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
+	int *errPtr)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), e;
+    SOCKET s = accept(listener, (struct sockaddr *) &ss, &len);
+
+    if (s == INVALID_SOCKET) {
+	e = WSAGetLastError();
+	if (e == WSAEWOULDBLOCK || e == WSAECONNRESET || e == WSAEINTR
+		|| e == WSAEINPROGRESS || e == WSAECONNABORTED) {
+	    return MP_IO_AGAIN;
+	}
+	*errPtr = e;
+	return MP_IO_ERROR;
+    }
+    if ((e = Prepare(s)) != 0) {
+	closesocket(s);
+	*errPtr = e;
+	return MP_IO_ERROR;
+    }
+    TuneStream(s);
+    if (peerPtr != NULL) {
+	(void) FillAddr((struct sockaddr *) &ss, peerPtr);
+    }
+    *sockPtr = s;
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockConnect, MpSockConnectResult --
+ *
+ *	Start a non-blocking connection to host:port, trying the resolved
+ *	addresses until one does not fail at once; later, the outcome of the
+ *	pending connection (SO_ERROR) once the socket reports writable.
+ *
+ * Results:
+ *	MpSockConnect: 0 with *sockPtr, *peerPtr and *inProgressPtr set, or
+ *	-1 with *errPtr set. MpSockConnectResult: 0 or the Winsock error.
+ *
+ * Side effects:
+ *	Opens a socket; resolution may block.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockConnect(const char *host, int port, MpSocket *sockPtr,
+	int *inProgressPtr, MpAddr *peerPtr, int *errPtr)
+{
+    struct addrinfo hints, *res, *ai;
+    char service[16];
+    int err = WSAEADDRNOTAVAIL, rc, inProgress = 0;
+    SOCKET s = INVALID_SOCKET;
+
+    if (port < 0 || port > 65535) {
+	*errPtr = WSAEINVAL;
+	return -1;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(service, sizeof(service), "%d", port);
+    rc = getaddrinfo((host != NULL && *host) ? host : NULL, service, &hints,
+	    &res);
+    if (rc != 0) {
+	*errPtr = GaiError(rc);
+	return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+	if ((s = NewSocket(ai->ai_family, &err)) == INVALID_SOCKET) {
+	    continue;
+	}
+	TuneStream(s);
+	if (connect(s, ai->ai_addr, (int) ai->ai_addrlen) == 0) {
+	    inProgress = 0;
+	} else if ((err = WSAGetLastError()) == WSAEWOULDBLOCK
+		|| err == WSAEINPROGRESS) {
+	    inProgress = 1;
+	} else {
+	    closesocket(s);
+	    s = INVALID_SOCKET;
+	    continue;
+	}
+	if (peerPtr != NULL) {
+	    (void) FillAddr(ai->ai_addr, peerPtr);
+	}
+	break;
+    }
+    freeaddrinfo(res);
+    if (s == INVALID_SOCKET) {
+	*errPtr = err;
+	return -1;
+    }
+    *sockPtr = s;
+    *inProgressPtr = inProgress;
+    return 0;
+}
+
+int
+MpSockConnectResult(MpSocket sock)
+{
+    int err = 0, len = sizeof(err);
+
+    if (getsockopt(sock, SOL_SOCKET, SO_ERROR, (char *) &err, &len)
+	    == SOCKET_ERROR) {
+	return WSAGetLastError();
+    }
+    return err;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockRead, MpSockWritev --
+ *
+ *	Read what is available (up to len bytes); gathered write (WSASend).
+ *	Windows has no SIGPIPE.
+ *
+ * Results:
+ *	Bytes transferred (MpSockRead: 0 means orderly EOF), MP_IO_AGAIN, or
+ *	MP_IO_ERROR with *errPtr set.
+ *
+ * Side effects:
+ *	Consumes socket input or queues output.
+ *
+ *----------------------------------------------------------------------
+ */
+
+ptrdiff_t
+MpSockRead(MpSocket sock, void *buf, size_t len, int *errPtr)
+{
+    int n, e = 0;
+
+    do {
+	n = recv(sock, (char *) buf, (len > INT_MAX) ? INT_MAX : (int) len, 0);
+    } while (n == SOCKET_ERROR && (e = WSAGetLastError()) == WSAEINTR);
+    if (n != SOCKET_ERROR) {
+	return n;
+    }
+    if (e == WSAEWOULDBLOCK) {
+	return MP_IO_AGAIN;
+    }
+    *errPtr = e;
+    return MP_IO_ERROR;
+}
+
+ptrdiff_t
+MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt, int *errPtr)
+{
+    DWORD sent = 0;
+    int e;
+
+    if (iovcnt <= 0) {
+	return 0;
+    }
+    while (WSASend(sock, iov, (DWORD) iovcnt, &sent, 0, NULL, NULL) != 0) {
+	e = WSAGetLastError();
+	if (e == WSAEINTR) {
+	    continue;
+	}
+	if (e == WSAEWOULDBLOCK) {
+	    return MP_IO_AGAIN;
+	}
+	*errPtr = e;
+	return MP_IO_ERROR;
+    }
+    return (ptrdiff_t) sent;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockClose, MpSockAbort --
+ *
+ *	Close a socket; MpSockAbort sets a zero linger time first so that the
+ *	close discards unsent data and sends a reset.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	The socket is released.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpSockClose(MpSocket sock)
+{
+    (void) closesocket(sock);
+}
+
+void
+MpSockAbort(MpSocket sock)
+{
+    struct linger lg;
+
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    (void) setsockopt(sock, SOL_SOCKET, SO_LINGER, (const char *) &lg,
+	    sizeof(lg));
+    (void) closesocket(sock);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockLocalAddr, MpSockParseAddr --
+ *
+ *	The local address of a socket; the parse of a numeric IPv4 or IPv6
+ *	text (never DNS) with normalised text. IPv4-mapped addresses come out
+ *	as IPv4.
+ *
+ * Results:
+ *	0 with *addrPtr set (port 0 for a parsed text), or -1.
+ *
+ * Side effects:
+ *	Overwrites *addrPtr.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(sock, (struct sockaddr *) &ss, &len) == SOCKET_ERROR) {
+	return -1;
+    }
+    return FillAddr((struct sockaddr *) &ss, addrPtr);
+}
+
+int
+MpSockParseAddr(const char *text, MpAddr *addrPtr)
+{
+    unsigned char b[16];
+
+    memset(addrPtr, 0, sizeof(MpAddr));
+    if (text == NULL) {
+	return -1;
+    }
+    if (inet_pton(AF_INET, text, b) == 1) {
+	addrPtr->family = 4;
+	memcpy(addrPtr->raw, b, 4);
+    } else if (inet_pton(AF_INET6, text, b) == 1) {
+	addrPtr->family = IsMapped(b) ? 4 : 6;
+	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
+		addrPtr->family == 4 ? 4 : 16);
+    } else {
+	return -1;
+    }
+    FormatRaw(addrPtr);
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockIsFdExhausted, MpSockErrorText, MpSockErrorId,
+ * MpSockRaiseFdLimit --
+ *
+ *	Error interpretation: socket exhaustion (WSAEMFILE, WSAENOBUFS); a
+ *	lower-case text ("socket error N" for unlisted codes, in a per-thread
+ *	ring of four buffers);
+ *	the POSIX symbolic name or "EUNKNOWN". Windows has no descriptor
+ *	limit to raise.
+ *
+ * Results:
+ *	A boolean; static or thread-local strings; -1.
+ *
+ * Side effects:
+ *	MpSockErrorText may overwrite this thread's buffer.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockIsFdExhausted(int err)
+{
+    return err == WSAEMFILE || err == WSAENOBUFS;
+}
+
+const char *
+MpSockErrorText(int err)
+{
+    char *buf = errRing[errNext++ % 4];
+    int i;
+
+    for (i = 0; i < ERR_COUNT; i++) {
+	if (errTable[i].code == err) {
+	    return errTable[i].text;
+	}
+    }
+    snprintf(buf, sizeof(errRing[0]), "socket error %d", err);
+    return buf;
+}
+
+const char *
+MpSockErrorId(int err)
+{
+    int i;
+
+    for (i = 0; i < ERR_COUNT; i++) {
+	if (errTable[i].code == err) {
+	    return errTable[i].id;
+	}
+    }
+    return "EUNKNOWN";
+}
+
+long
+MpSockRaiseFdLimit(void)
+{
+    return -1;
+}
