@@ -511,6 +511,14 @@ MpLookupClient(
     if (chan != NULL && Tcl_GetChannelType(chan) == &clientChannelType) {
 	c = ((ChanData *) Tcl_GetChannelInstanceData(chan))->client;
     }
+    if (c == NULL) {
+	/* A client in its exit filters after close $chan has no channel. */
+	for (c = mp->exiting; c != NULL; c = c->exitingNext) {
+	    if (c->nameObj && strcmp(Tcl_GetString(c->nameObj), name) == 0) {
+		break;
+	    }
+	}
+    }
     if (c == NULL || c->mp != mp || c->state >= MP_CLIENT_DEAD) {
 	if (interp != NULL) {
 	    Tcl_ResetResult(interp);

@@ -175,6 +175,7 @@ MpClientAdmit(
 	mp->stats.refused++;
 	MpLog(mp, MP_LOG_DEBUG, "access denied to %s port %d", c->peer.host,
 		c->peer.port);
+	MpClientFlush(c);	/* What the access filters wrote. */
 	MpClientClose(c, MP_REASON_DENIED, NULL);
     } else if ((err = MpLoopWatch(mp->loop, &c->watch, MP_EV_READ)) != 0) {
 	MpLog(mp, MP_LOG_ERROR, "cannot watch client %s: %s", c->peer.host,
@@ -428,7 +429,20 @@ MpClientClose(
 	mp->stats.disconnected++;
 	MpLog(mp, MP_LOG_DEBUG, "client %s port %d gone: %s", c->peer.host,
 		c->peer.port, MpReasonText(reason));
+	(void) MpClientName(c);
+	c->exitingNext = mp->exiting;
+	mp->exiting = c;
 	MpRunExitFilters(c);
+	{
+	    MpClient **pp = &mp->exiting;
+
+	    while (*pp != NULL && *pp != c) {
+		pp = &(*pp)->exitingNext;
+	    }
+	    if (*pp == c) {
+		*pp = c->exitingNext;
+	    }
+	}
     }
     c->state = MP_CLIENT_DEAD;
     MpChannelDetach(c);
@@ -532,7 +546,9 @@ ClientReady(
     int mask)
 {
     MpClient *c = (MpClient *) clientData;
+    Tcl_Interp *interp = c->mp->interp;
 
+    Tcl_Preserve(interp);
     MpClientRef(c);
     if (c->state == MP_CLIENT_CONNECTING) {
 	MpConnectFinish(c);
@@ -545,4 +561,5 @@ ClientReady(
 	}
     }
     MpClientUnref(c);
+    Tcl_Release(interp);
 }

@@ -426,6 +426,11 @@ DestroyObjCmd(
 	Tcl_WrongNumArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
+    if (mp->destroyed) {
+	/* Teardown already running (destroy from an exit filter). */
+	Tcl_ResetResult(interp);
+	return TCL_OK;
+    }
     MpInstanceRef(mp);
     MpInstanceTeardown(mp);
     if (!mp->nsDeleting && mp->nsPtr != NULL) {

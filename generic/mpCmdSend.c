@@ -171,8 +171,12 @@ MultiPlexObjCmd(
 	Tcl_WrongNumArgs(interp, 1, objv, "data ?chan?");
 	return TCL_ERROR;
     }
-    if (MpCheckAlive(interp, mp) != TCL_OK) {
-	return TCL_ERROR;
+    if (mp->destroyed) {
+	/*
+	 * tcllib ran no exit filters at destroy; 0.2 exit filters that
+	 * broadcast a farewell must not fail now that they run: no-op.
+	 */
+	return TCL_OK;
     }
     data = GetBytes(interp, objv[1], &len);
     if (data == NULL) {
@@ -228,6 +232,10 @@ BroadcastObjCmd(
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
     }
+    data = GetBytes(interp, objv[1], &len);
+    if (data == NULL) {
+	return TCL_ERROR;
+    }
     for (i = 2; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0, &idx)
 		!= TCL_OK) {
@@ -248,10 +256,6 @@ BroadcastObjCmd(
 		return TCL_OK;
 	    }
 	}
-    }
-    data = GetBytes(interp, objv[1], &len);
-    if (data == NULL) {
-	return TCL_ERROR;
     }
     MpInstanceRef(mp);
     before = mp->stats.messagesOut;

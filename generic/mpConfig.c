@@ -246,6 +246,10 @@ SetValue(
 	    }
 	}
 	cfg->idleTimeout = (long) w;
+	if (mp->idleTimer != NULL) {
+	    Tcl_DeleteTimerHandler(mp->idleTimer);
+	    mp->idleTimer = NULL;
+	}
 	MpIdleReschedule(mp);
 	break;
     case CFG_MAXCLIENTS:
@@ -322,7 +326,7 @@ MpConfigObjCmd(
 	return TCL_ERROR;
     }
     for (i = 1; i < objc; i += 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key", 0, &key)
+	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key", TCL_EXACT, &key)
 		!= TCL_OK) {
 	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "CONFIG", "UNKNOWN",
 		    Tcl_GetString(objv[i]), NULL);

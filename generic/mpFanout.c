@@ -73,6 +73,9 @@ QueueOrOverflow(
     if (c->pendingClose) {
 	return -1;
     }
+    if (buf->len == 0) {
+	return 0;		/* Nothing to write (empty raw message). */
+    }
     if (c->out.bytes > 0 && c->out.bytes + buf->len > mp->config.maxQueue) {
 	if (mp->config.overflow == MP_OVERFLOW_DROP) {
 	    c->drops++;

@@ -239,6 +239,10 @@ MpRunDataFilters(
 	args[2] = MpClientAddrObj(c);
 	args[3] = MpClientPortObj(c);
 	code = CallFilter(mp, cmdObj, 4, args);
+	if (Tcl_InterpDeleted(mp->interp) || mp->destroyed) {
+	    verdict = MP_CHAIN_DROP;
+	    break;
+	}
 	if (code == TCL_OK || code == TCL_RETURN) {
 	    Tcl_Obj *res = Tcl_GetObjResult(mp->interp);
 
@@ -305,10 +309,10 @@ MpRunAccessFilters(
 	args[2] = MpClientPortObj(c);
 	code = CallFilter(mp, cmdObj, 3, args);
 	if (code == TCL_OK || code == TCL_RETURN) {
-	    int v;
+	    double v;
 
-	    if (Tcl_GetIntFromObj(NULL, Tcl_GetObjResult(mp->interp), &v)
-		    == TCL_OK && v == -1) {
+	    if (Tcl_GetDoubleFromObj(NULL, Tcl_GetObjResult(mp->interp), &v)
+		    == TCL_OK && v == -1.0) {
 		verdict = MP_CHAIN_DENY;
 	    }
 	} else if (code == TCL_BREAK) {

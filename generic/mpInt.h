@@ -245,6 +245,7 @@ struct MpClient {
 				 * or 0. */
     Tcl_WideUInt drops;		/* Messages dropped for this client. */
     Tcl_WideUInt fanoutStamp;	/* Last broadcast that reached it. */
+    MpClient *exitingNext;	/* See MpInstance.exiting. */
 };
 
 struct MpInstance {
@@ -254,6 +255,9 @@ struct MpInstance {
     int refCount;
     int destroyed;		/* Teardown started. */
     int nsDeleting;		/* Namespace deletion requested. */
+    MpClient *exiting;		/* Clients whose exit filters are running
+				 * (linked by exitingNext), still found by
+				 * name after their channel is gone. */
     MpLoop *loop;
     MpListener *listener;	/* NULL until Init. */
     MpClient *first, *last;	/* Clients. */

@@ -216,6 +216,7 @@ ListenerReady(
     int i;
 
     (void) mask;
+    Tcl_Preserve(mp->interp);
     MpInstanceRef(mp);
     for (i = 0; i < MP_ACCEPT_BATCH && mp->listener == l && !l->paused;
 	    i++) {
@@ -269,7 +270,12 @@ ListenerReady(
 	}
 	(void) MpClientAdmit(c);
     }
-    MpInstanceUnref(mp);
+    {
+	Tcl_Interp *interp = mp->interp;
+
+	MpInstanceUnref(mp);
+	Tcl_Release(interp);
+    }
 }
 
 /*
