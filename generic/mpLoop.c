@@ -23,6 +23,14 @@ static Tcl_ThreadDataKey dataKey;
 
 #define MP_POLL_INTERVAL_MS 5
 
+/*
+ * Most poll rounds, and milliseconds, one dispatch may take before
+ * returning to Tcl's event loop.
+ */
+
+#define MP_DISPATCH_ROUNDS 64
+#define MP_DISPATCH_BUDGET_MS 10
+
 static void		LoopExitHandler(ClientData clientData);
 static void		SourceSetup(ClientData clientData, int flags);
 static void		SourceCheck(ClientData clientData, int flags);
@@ -281,6 +289,7 @@ MpLoopDispatch(
 {
     MpFired fired[MP_FIRED_MAX];
     int n, i, rounds = 0;
+    Tcl_WideInt start = MpNowMs();
 
     loop->refCount++;
     loop->dispatchDepth++;
@@ -304,10 +313,12 @@ MpLoopDispatch(
 	MpLoopFlushAll(loop);
 
 	/*
-	 * A full array means more may be ready: take a few more rounds
-	 * before giving Tcl's other event sources their turn.
+	 * Keep serving while the poller reports events: each return to
+	 * Tcl's notifier costs a round trip through its thread. Bounded in
+	 * rounds and time so timers and other event sources get their turn.
 	 */
-    } while (n == MP_FIRED_MAX && ++rounds < 4);
+    } while (n > 0 && ++rounds < MP_DISPATCH_ROUNDS
+	    && MpNowMs() - start < MP_DISPATCH_BUDGET_MS);
     loop->dispatchDepth--;
     MpLoopRelease(loop);
 }
