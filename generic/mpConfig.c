@@ -326,8 +326,8 @@ MpConfigObjCmd(
 	return TCL_ERROR;
     }
     for (i = 1; i < objc; i += 2) {
-	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key", TCL_EXACT, &key)
-		!= TCL_OK) {
+	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key",
+		TCL_EXACT, &key) != TCL_OK) {
 	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "CONFIG", "UNKNOWN",
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
