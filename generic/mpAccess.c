@@ -19,7 +19,9 @@
  *
  * ParseCidr --
  *
- *	Parses "addr" or "addr/bits" (IPv4 or IPv6, numeric).
+ *	Parses "addr" or "addr/bits" (IPv4 or IPv6, numeric). An
+ *	IPv4-mapped entry (::ffff:a.b.c.d/bits, bits 96..128) becomes the
+ *	equivalent IPv4 prefix.
  *
  * Results:
  *	0 on success, -1 if malformed.
@@ -39,7 +41,7 @@ ParseCidr(
     const char *slash = strchr(text, '/');
     size_t hlen = slash ? (size_t) (slash - text) : strlen(text);
     MpAddr addr;
-    int maxBits;
+    int maxBits, mapped;
 
     if (hlen == 0 || hlen >= sizeof(host)) {
 	return -1;
@@ -49,6 +51,14 @@ ParseCidr(
     if (MpSockParseAddr(host, &addr) != 0) {
 	return -1;
     }
+    /*
+     * An IPv4-mapped IPv6 literal (::ffff:a.b.c.d) parses as IPv4; its
+     * prefix length counts the 96 bits of the ::ffff:0:0/96 prefix too.
+     * Shorter prefixes would also cover native IPv6 space, which IPv4
+     * peers are never matched against, so they are refused.
+     */
+
+    mapped = (addr.family == 4 && strchr(host, ':') != NULL);
     maxBits = (addr.family == 4) ? 32 : 128;
     cidr->family = addr.family;
     memcpy(cidr->raw, addr.raw, sizeof(cidr->raw));
@@ -57,7 +67,13 @@ ParseCidr(
 	char *end;
 	long bits = strtol(slash + 1, &end, 10);
 
-	if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > maxBits) {
+	if (slash[1] == '\0' || *end != '\0') {
+	    return -1;
+	}
+	if (mapped) {
+	    bits -= 96;
+	}
+	if (bits < 0 || bits > maxBits) {
 	    return -1;
 	}
 	cidr->bits = (int) bits;

@@ -288,9 +288,10 @@ ChanInput(
  * ChanOutput --
  *
  *	puts $chan: appends the bytes to the client's queue, after anything
- *	already queued, and never blocks. A full queue is an error (ENOBUFS)
- *	under "overflow drop" and disconnects the client under
- *	"overflow disconnect"; a closed client gives EPIPE.
+ *	already queued, and never blocks. A full queue is an error (ENOBUFS);
+ *	under "overflow disconnect" the client is also disconnected (when
+ *	the event loop is next idle); a closed client gives EPIPE. The
+ *	bytes are written when the event loop is next idle.
  *
  * Results:
  *	toWrite, or -1 with *errorCodePtr set.
@@ -310,13 +311,37 @@ ChanOutput(
 {
     ChanData *cd = (ChanData *) instanceData;
     MpClient *c = cd->client;
-    int rc;
+    MpLoop *loop;
+    int rc, continued;
 
     if (c == NULL || toWrite < 0) {
 	*errorCodePtr = EPIPE;
 	return -1;
     }
-    rc = MpEnqueueBytes(c, buf, (size_t) toWrite);
+    loop = c->mp->loop;
+
+    /*
+     * Tcl hands a long puts over in pieces of the channel's buffer size,
+     * each a full buffer but the last, with no return to the event loop
+     * in between. A piece that follows a full one in the same loop epoch
+     * continues the same write and is not refused for maxqueue (up to a
+     * hard limit), so a puts is queued whole or, if refused at its
+     * start, not at all.
+     */
+
+    continued = (c->writeEpoch != 0 && c->writeEpoch == loop->epoch);
+    rc = MpEnqueueBytes(c, buf, (size_t) toWrite, continued);
+    if (rc == 0 && toWrite >= Tcl_GetChannelBufferSize(cd->chan)) {
+	c->writeEpoch = loop->epoch;
+    }
+
+    /*
+     * No Tcl code may run here (a disconnect runs exit filters, which may
+     * close this very channel): writing, and any disconnect decided while
+     * queueing, happen when the event loop is next idle.
+     */
+
+    MpLoopFlushSoon(loop);
     if (rc == -2) {
 	*errorCodePtr = EPIPE;
 	return -1;
@@ -325,7 +350,6 @@ ChanOutput(
 	*errorCodePtr = ENOBUFS;
 	return -1;
     }
-    MpLoopFlushIfIdle(c->mp->loop);
     return toWrite;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include "mpInt.h"
 
+static int		WriteQueued(MpClient *c, int *errPtr);
 static void		ClientReady(void *clientData, int mask);
 
 static const char *const reasonNames[] = {
@@ -350,6 +351,60 @@ MpClientReasonObj(
 /*
  *----------------------------------------------------------------------
  *
+ * WriteQueued --
+ *
+ *	Writes as much of the client's queue as the socket takes without
+ *	blocking, in batches of up to MP_IOV_MAX buffers per writev.
+ *
+ * Results:
+ *	0 (all written, or the socket is full), or -1 with *errPtr set on a
+ *	write error.
+ *
+ * Side effects:
+ *	Socket writes; consumes the queue; counts bytes out.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+WriteQueued(
+    MpClient *c,
+    int *errPtr)
+{
+    MpIovec iov[MP_IOV_MAX];
+
+    while (c->out.count > 0) {
+	int n = MpQueueFillIov(&c->out, iov, MP_IOV_MAX);
+	size_t total = 0;
+	ptrdiff_t w;
+	int i;
+
+	for (i = 0; i < n; i++) {
+#ifdef _WIN32
+	    total += iov[i].len;
+#else
+	    total += iov[i].iov_len;
+#endif
+	}
+	w = MpSockWritev(c->watch.fd, iov, n, errPtr);
+	if (w == MP_IO_AGAIN) {
+	    break;
+	}
+	if (w < 0) {
+	    return -1;
+	}
+	MpQueueConsume(&c->out, (size_t) w);
+	c->mp->stats.bytesOut += (Tcl_WideUInt) w;
+	if ((size_t) w < total) {
+	    break;
+	}
+    }
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpClientClose --
  *
  *	Disconnects a client, once: stops watching it, closes its socket,
@@ -394,6 +449,19 @@ MpClientClose(
     if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
 	MpSockAbort(c->watch.fd);	/* Discard what the kernel holds. */
     } else {
+	/*
+	 * An orderly close (close $chan, Kick, timeout, destroy, EOF) first
+	 * hands the socket what it takes now of the queue, so that what was
+	 * sent just before is not lost; it never waits.
+	 */
+
+	if (c->out.count > 0 && c->watch.fd != MP_INVALID_SOCKET
+		&& reason != MP_REASON_ERROR && reason != MP_REASON_RESET
+		&& reason != MP_REASON_CONNECTFAILED) {
+	    int err;
+
+	    (void) WriteQueued(c, &err);
+	}
 	MpSockClose(c->watch.fd);
     }
     c->watch.fd = MP_INVALID_SOCKET;
@@ -476,7 +544,6 @@ MpClientFlush(
     MpClient *c)
 {
     MpInstance *mp = c->mp;
-    MpIovec iov[MP_IOV_MAX];
     int want, err = 0;
 
     if (c->state != MP_CLIENT_OPEN) {
@@ -486,33 +553,10 @@ MpClientFlush(
 	MpClientClose(c, c->pendingClose, NULL);
 	return;
     }
-    while (c->out.count > 0) {
-	int n = MpQueueFillIov(&c->out, iov, MP_IOV_MAX);
-	size_t total = 0;
-	ptrdiff_t w;
-	int i;
-
-	for (i = 0; i < n; i++) {
-#ifdef _WIN32
-	    total += iov[i].len;
-#else
-	    total += iov[i].iov_len;
-#endif
-	}
-	w = MpSockWritev(c->watch.fd, iov, n, &err);
-	if (w == MP_IO_AGAIN) {
-	    break;
-	}
-	if (w < 0) {
-	    c->errCode = err;
-	    MpClientClose(c, MpReasonForError(err), NULL);
-	    return;
-	}
-	MpQueueConsume(&c->out, (size_t) w);
-	mp->stats.bytesOut += (Tcl_WideUInt) w;
-	if ((size_t) w < total) {
-	    break;
-	}
+    if (WriteQueued(c, &err) != 0) {
+	c->errCode = err;
+	MpClientClose(c, MpReasonForError(err), NULL);
+	return;
     }
     want = MP_EV_READ | (c->out.count > 0 ? MP_EV_WRITE : 0);
     if (c->readSuspended) {

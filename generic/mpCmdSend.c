@@ -320,7 +320,7 @@ SendObjCmd(
     }
     ok = (c->state == MP_CLIENT_OPEN && c->admitted)
 	    ? (MpEnqueue(c, buf) == 0)
-	    : (MpEnqueueBytes(c, buf->data, buf->len) == 0);
+	    : (MpEnqueueBytes(c, buf->data, buf->len, 0) == 0);
     MpBufUnref(buf);
     MpLoopFlushIfIdle(mp->loop);
     Tcl_SetObjResult(interp, Tcl_NewBooleanObj(ok));

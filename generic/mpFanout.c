@@ -66,17 +66,29 @@ MpEncodeMessage(
 static int
 QueueOrOverflow(
     MpClient *c,
-    MpBuf *buf)
+    MpBuf *buf,
+    int continued)
 {
     MpInstance *mp = c->mp;
+    size_t bound = mp->config.maxQueue;
 
+    c->writeEpoch = 0;		/* Whatever follows starts a new write. */
     if (c->pendingClose) {
 	return -1;
     }
     if (buf->len == 0) {
 	return 0;		/* Nothing to write (empty raw message). */
     }
-    if (c->out.bytes > 0 && c->out.bytes + buf->len > mp->config.maxQueue) {
+    if (continued) {
+	/*
+	 * The rest of a write whose beginning was accepted: allowed past
+	 * maxqueue (so the write is not cut), up to twice the bound.
+	 */
+
+	bound = (bound > ((size_t) -1) / 2) ? (size_t) -1 : bound * 2;
+    }
+    if (c->out.bytes > 0 && (buf->len > bound
+	    || c->out.bytes > bound - buf->len)) {
 	if (mp->config.overflow == MP_OVERFLOW_DROP) {
 	    c->drops++;
 	    mp->stats.drops++;
@@ -123,7 +135,7 @@ MpEnqueue(
     if (c->state != MP_CLIENT_OPEN || !c->admitted) {
 	return -1;
     }
-    return QueueOrOverflow(c, buf);
+    return QueueOrOverflow(c, buf, 0);
 }
 
 /*
@@ -132,7 +144,8 @@ MpEnqueue(
  * MpEnqueueBytes --
  *
  *	Queues raw bytes (no framing) for one client, admitted or not: what
- *	a script writes to the client's channel.
+ *	a script writes to the client's channel. "continued" says the bytes
+ *	continue a write already partly accepted (see ChanOutput).
  *
  * Results:
  *	0 if queued, -1 if dropped or overflowing, -2 if the client is
@@ -148,7 +161,8 @@ int
 MpEnqueueBytes(
     MpClient *c,
     const char *data,
-    size_t len)
+    size_t len,
+    int continued)
 {
     MpBuf *buf;
     int rc;
@@ -164,7 +178,7 @@ MpEnqueueBytes(
 	return -1;
     }
     memcpy(buf->data, data, len);
-    rc = QueueOrOverflow(c, buf);
+    rc = QueueOrOverflow(c, buf, continued);
     MpBufUnref(buf);
     return rc;
 }

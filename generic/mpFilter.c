@@ -17,6 +17,84 @@
 #define MP_MAX_PREFIX_WORDS 64
 
 /*
+ * A chain run iterates over a snapshot of the filter list, holding a
+ * reference to each command prefix, so that filters added or removed (or
+ * the whole instance destroyed) while the chain runs neither run twice,
+ * get skipped, nor are freed under the running call.
+ */
+
+#define MP_SNAP_LOCAL 8
+
+typedef struct ChainSnap {
+    Tcl_Obj **cmds;
+    int count;
+    Tcl_Obj *local[MP_SNAP_LOCAL];
+} ChainSnap;
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SnapTake --
+ *
+ *	Copies the command prefixes of a filter list, in run order.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Takes a reference to each prefix; may allocate.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+SnapTake(
+    ChainSnap *snap,
+    const MpFilterList *list)
+{
+    int i;
+
+    snap->count = list->count;
+    snap->cmds = (list->count <= MP_SNAP_LOCAL) ? snap->local
+	    : (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (size_t) list->count);
+    for (i = 0; i < list->count; i++) {
+	snap->cmds[i] = list->items[i].cmdObj;
+	Tcl_IncrRefCount(snap->cmds[i]);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SnapRelease --
+ *
+ *	Releases a snapshot taken by SnapTake.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Drops the references; frees memory.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+SnapRelease(
+    ChainSnap *snap)
+{
+    int i;
+
+    for (i = 0; i < snap->count; i++) {
+	Tcl_DecrRefCount(snap->cmds[i]);
+    }
+    if (snap->cmds != snap->local) {
+	ckfree(snap->cmds);
+    }
+    snap->count = 0;
+}
+
+/*
  *----------------------------------------------------------------------
  *
  * MpFilterAdd --
@@ -225,14 +303,15 @@ MpRunDataFilters(
     Tcl_Obj **dataPtr)
 {
     MpInstance *mp = c->mp;
-    MpFilterList *list = &mp->filters[MP_FILTER_DATA];
     int i, code, verdict = MP_CHAIN_PASS;
     Tcl_Obj *args[4];
+    ChainSnap snap;
 
     MpInstanceRef(mp);
     MpClientRef(c);
-    for (i = 0; i < list->count && !mp->destroyed; i++) {
-	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+    SnapTake(&snap, &mp->filters[MP_FILTER_DATA]);
+    for (i = 0; i < snap.count && !mp->destroyed; i++) {
+	Tcl_Obj *cmdObj = snap.cmds[i];
 
 	args[0] = *dataPtr;
 	args[1] = MpClientName(c);
@@ -259,6 +338,7 @@ MpRunDataFilters(
 	    break;
 	}
     }
+    SnapRelease(&snap);
     MpClientUnref(c);
     MpInstanceUnref(mp);
     return verdict;
@@ -288,17 +368,18 @@ MpRunAccessFilters(
     MpClient *c)
 {
     MpInstance *mp = c->mp;
-    MpFilterList *list = &mp->filters[MP_FILTER_ACCESS];
     int i, code, verdict = MP_CHAIN_PASS;
     Tcl_Obj *args[3];
+    ChainSnap snap;
 
-    if (list->count == 0) {
+    if (mp->filters[MP_FILTER_ACCESS].count == 0) {
 	return MP_CHAIN_PASS;
     }
     MpInstanceRef(mp);
     MpClientRef(c);
-    for (i = 0; i < list->count && verdict == MP_CHAIN_PASS; i++) {
-	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+    SnapTake(&snap, &mp->filters[MP_FILTER_ACCESS]);
+    for (i = 0; i < snap.count && verdict == MP_CHAIN_PASS; i++) {
+	Tcl_Obj *cmdObj = snap.cmds[i];
 
 	if (mp->destroyed || c->state != MP_CLIENT_OPEN) {
 	    verdict = MP_CHAIN_DENY;
@@ -323,6 +404,7 @@ MpRunAccessFilters(
 	}
 	Tcl_ResetResult(mp->interp);
     }
+    SnapRelease(&snap);
     MpClientUnref(c);
     MpInstanceUnref(mp);
     return verdict;
@@ -352,17 +434,19 @@ MpRunExitFilters(
     MpClient *c)
 {
     MpInstance *mp = c->mp;
-    MpFilterList *list = &mp->filters[MP_FILTER_EXIT];
     int i, code;
     Tcl_Obj *args[3];
+    ChainSnap snap;
 
-    if (list->count == 0 || Tcl_InterpDeleted(mp->interp)) {
+    if (mp->filters[MP_FILTER_EXIT].count == 0
+	    || Tcl_InterpDeleted(mp->interp)) {
 	return;
     }
     MpInstanceRef(mp);
     MpClientRef(c);
-    for (i = 0; i < list->count; i++) {
-	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+    SnapTake(&snap, &mp->filters[MP_FILTER_EXIT]);
+    for (i = 0; i < snap.count && !Tcl_InterpDeleted(mp->interp); i++) {
+	Tcl_Obj *cmdObj = snap.cmds[i];
 
 	args[0] = MpClientName(c);
 	args[1] = MpClientAddrObj(c);
@@ -377,6 +461,7 @@ MpRunExitFilters(
 	}
 	Tcl_ResetResult(mp->interp);
     }
+    SnapRelease(&snap);
     MpClientUnref(c);
     MpInstanceUnref(mp);
 }
@@ -407,13 +492,14 @@ MpRunOutputFilter(
     Tcl_Obj **resultPtr)
 {
     MpInstance *mp = to->mp;
-    MpFilterList *list = &mp->filters[MP_FILTER_OUTPUT];
     Tcl_Obj *data = dataObj, *args[5];
     int i, code, verdict = MP_CHAIN_PASS;
+    ChainSnap snap;
 
     Tcl_IncrRefCount(data);
-    for (i = 0; i < list->count && !mp->destroyed; i++) {
-	Tcl_Obj *cmdObj = list->items[i].cmdObj;
+    SnapTake(&snap, &mp->filters[MP_FILTER_OUTPUT]);
+    for (i = 0; i < snap.count && !mp->destroyed; i++) {
+	Tcl_Obj *cmdObj = snap.cmds[i];
 
 	if (to->state != MP_CLIENT_OPEN) {
 	    verdict = MP_CHAIN_DROP;
@@ -442,6 +528,7 @@ MpRunOutputFilter(
 	    break;
 	}
     }
+    SnapRelease(&snap);
     if (verdict == MP_CHAIN_DROP || mp->destroyed) {
 	Tcl_DecrRefCount(data);
 	*resultPtr = NULL;

@@ -252,11 +252,17 @@ FeedLength(
 	    if (in->len < MP_FRAME_HEADER) {
 		return MP_FRAME_OK;
 	    }
-	    if (HeaderLength(in->data) > maxMessage) {
-		return MP_FRAME_TOOBIG;
-	    }
 	}
+
+	/*
+	 * Checked on every call, not only when the header completes:
+	 * maxMessage may have been lowered while the body was arriving.
+	 */
+
 	msgLen = HeaderLength(in->data);
+	if (msgLen > maxMessage) {
+	    return MP_FRAME_TOOBIG;
+	}
 	need = MP_FRAME_HEADER + msgLen - in->len;
 	if (need > len) {
 	    return Append(in, data, len) ? MP_FRAME_NOMEM : MP_FRAME_OK;

@@ -9,7 +9,42 @@
 
 #include "mpInt.h"
 
+static MpClient *	OldestAdmitted(MpInstance *mp);
 static void		IdleTimerProc(ClientData clientData);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * OldestAdmitted --
+ *
+ *	Finds the least recently active admitted client. Clients not yet
+ *	admitted (outbound links still connecting, peers awaiting their
+ *	access verdict) sit where they were created and are not subject to
+ *	idle timeouts; admission moves a client to the tail, so the
+ *	admitted clients alone are in order of last activity.
+ *
+ * Results:
+ *	The client, or NULL if none is admitted.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static MpClient *
+OldestAdmitted(
+    MpInstance *mp)
+{
+    MpClient *c;
+
+    for (c = mp->first; c != NULL; c = c->next) {
+	if (c->admitted && c->state == MP_CLIENT_OPEN) {
+	    return c;
+	}
+    }
+    return NULL;
+}
 
 /*
  *----------------------------------------------------------------------
@@ -74,8 +109,12 @@ MpIdleReschedule(
     MpInstance *mp)
 {
     Tcl_WideInt due;
+    MpClient *oldest = NULL;
 
-    if (mp->destroyed || mp->config.idleTimeout <= 0 || mp->first == NULL) {
+    if (!mp->destroyed && mp->config.idleTimeout > 0) {
+	oldest = OldestAdmitted(mp);
+    }
+    if (oldest == NULL) {
 	if (mp->idleTimer != NULL) {
 	    Tcl_DeleteTimerHandler(mp->idleTimer);
 	    mp->idleTimer = NULL;
@@ -85,7 +124,7 @@ MpIdleReschedule(
     if (mp->idleTimer != NULL) {
 	return;
     }
-    due = mp->first->lastActive + mp->config.idleTimeout - MpNowMs();
+    due = oldest->lastActive + mp->config.idleTimeout - MpNowMs();
     if (due < 1) {
 	due = 1;
     }
@@ -123,7 +162,7 @@ IdleTimerProc(
     mp->idleTimer = NULL;
     MpInstanceRef(mp);
     while (!mp->destroyed && mp->config.idleTimeout > 0
-	    && (c = mp->first) != NULL && c->admitted
+	    && (c = OldestAdmitted(mp)) != NULL
 	    && c->lastActive + mp->config.idleTimeout <= now) {
 	MpLog(mp, MP_LOG_INFO, "client %s port %d idle for %ld ms, "
 		"disconnecting", c->peer.host, c->peer.port,

@@ -245,6 +245,9 @@ struct MpClient {
 				 * or 0. */
     Tcl_WideUInt drops;		/* Messages dropped for this client. */
     Tcl_WideUInt fanoutStamp;	/* Last broadcast that reached it. */
+    Tcl_WideUInt writeEpoch;	/* Loop epoch of the last channel write
+				 * that filled Tcl's channel buffer (more
+				 * of the same puts may follow), or 0. */
     MpClient *exitingNext;	/* See MpInstance.exiting. */
 };
 
@@ -292,6 +295,9 @@ struct MpLoop {
     int readBufBusy;		/* readBuf in use by an outer handler. */
     Tcl_WideUInt nextId;	/* Names channels: mpsock<id>. */
     Tcl_WideUInt fanoutStamp;	/* Counts broadcasts (deduplication). */
+    Tcl_WideUInt epoch;		/* Counts returns to the event loop
+				 * (dispatch rounds, idle flushes). */
+    int idleFlushPending;	/* IdleFlushProc is scheduled. */
     MpClient **recipients;	/* Scratch list for fan-outs that run no
 				 * Tcl code (so are never nested). */
     int recipientsCap;
@@ -310,6 +316,7 @@ MODULE_SCOPE void	MpLoopScheduleFlush(MpLoop *loop, MpClient *c);
 MODULE_SCOPE void	MpLoopCancelFlush(MpLoop *loop, MpClient *c);
 MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
+MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
 MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
 
@@ -394,7 +401,7 @@ MODULE_SCOPE void	MpHandleMessage(MpClient *c, const char *data,
 
 MODULE_SCOPE int	MpEnqueue(MpClient *c, MpBuf *buf);
 MODULE_SCOPE int	MpEnqueueBytes(MpClient *c, const char *data,
-			    size_t len);
+			    size_t len, int continued);
 MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
 			    size_t len);
 MODULE_SCOPE void	MpFanout(MpInstance *mp, MpClient *from,

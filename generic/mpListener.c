@@ -231,11 +231,11 @@ ListenerReady(
 	}
 	if (rc != 0) {
 	    mp->stats.acceptErrors++;
-	    if (MpSockIsFdExhausted(err)) {
+	    if (MpSockIsExhausted(err)) {
 		/*
-		 * Out of descriptors: the pending connection stays in the
-		 * backlog and the listener stays readable. Stop watching it
-		 * for a while instead of spinning.
+		 * Out of descriptors or kernel memory: the pending
+		 * connection stays in the backlog and the listener stays
+		 * readable. Stop watching it for a while instead of spinning.
 		 */
 
 		MpLog(mp, MP_LOG_WARN, "accept: %s; retrying in %d ms",

@@ -32,6 +32,7 @@ static Tcl_ThreadDataKey dataKey;
 #define MP_DISPATCH_BUDGET_MS 10
 
 static void		LoopExitHandler(ClientData clientData);
+static void		IdleFlushProc(ClientData clientData);
 static void		SourceSetup(ClientData clientData, int flags);
 static void		SourceCheck(ClientData clientData, int flags);
 static int		SourceEventProc(Tcl_Event *evPtr, int flags);
@@ -69,6 +70,7 @@ MpLoopAcquire(
     loop = (MpLoop *) ckalloc(sizeof(MpLoop));
     memset(loop, 0, sizeof(MpLoop));
     loop->notifyFd = -1;
+    loop->epoch = 1;
     loop->poller = MpPollerCreate(&err);
     if (loop->poller == NULL) {
 	ckfree(loop);
@@ -138,6 +140,9 @@ MpLoopRelease(
     }
     if (loop->attached) {
 	MpNotifyDetach(loop);
+    }
+    if (loop->idleFlushPending) {
+	Tcl_CancelIdleCall(IdleFlushProc, loop);
     }
     MpPollerFree(loop->poller);
     Tcl_DeleteHashTable(&loop->watches);
@@ -293,6 +298,7 @@ MpLoopDispatch(
 
     loop->refCount++;
     loop->dispatchDepth++;
+    loop->epoch++;
     do {
 	n = MpPollerWait(loop->poller, fired, MP_FIRED_MAX, 0);
 	for (i = 0; i < n; i++) {
@@ -431,6 +437,50 @@ MpLoopFlushIfIdle(
     if (loop->dispatchDepth == 0) {
 	MpLoopFlushAll(loop);
     }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopFlushSoon, IdleFlushProc --
+ *
+ *	For callers that must not run Tcl code (a channel driver's output
+ *	procedure: closing a client runs exit filters and closes channels):
+ *	queued output, and disconnects decided while queueing, are carried
+ *	out when the event loop is next idle, or at the end of the dispatch
+ *	round in progress.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Schedules / runs MpLoopFlushAll.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopFlushSoon(
+    MpLoop *loop)
+{
+    if (loop->dispatchDepth > 0 || loop->idleFlushPending) {
+	return;
+    }
+    loop->idleFlushPending = 1;
+    Tcl_DoWhenIdle(IdleFlushProc, loop);
+}
+
+static void
+IdleFlushProc(
+    ClientData clientData)
+{
+    MpLoop *loop = (MpLoop *) clientData;
+
+    loop->idleFlushPending = 0;
+    loop->epoch++;
+    loop->refCount++;
+    MpLoopFlushAll(loop);
+    MpLoopRelease(loop);
 }
 
 /*

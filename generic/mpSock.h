@@ -91,7 +91,7 @@ MODULE_SCOPE void	MpSockClose(MpSocket sock);
 MODULE_SCOPE void	MpSockAbort(MpSocket sock);
 MODULE_SCOPE int	MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockParseAddr(const char *text, MpAddr *addrPtr);
-MODULE_SCOPE int	MpSockIsFdExhausted(int err);
+MODULE_SCOPE int	MpSockIsExhausted(int err);
 MODULE_SCOPE const char *MpSockErrorText(int err);
 MODULE_SCOPE const char *MpSockErrorId(int err);
 MODULE_SCOPE long	MpSockRaiseFdLimit(void);

@@ -688,9 +688,10 @@ MpSockParseAddr(const char *text, MpAddr *addrPtr)
 /*
  *----------------------------------------------------------------------
  *
- * MpSockIsFdExhausted, MpSockErrorText, MpSockErrorId --
+ * MpSockIsExhausted, MpSockErrorText, MpSockErrorId --
  *
- *	Interpret error codes: descriptor exhaustion (EMFILE, ENFILE); a
+ *	Interpret error codes: resource exhaustion, after which retrying at
+ *	once would fail again (EMFILE, ENFILE, ENOBUFS, ENOMEM); a
  *	lower-case human text (thread-safe: unlisted codes use a per-thread
  *	ring of four buffers, like strerror); the POSIX symbolic name or
  *	"EUNKNOWN".
@@ -705,9 +706,9 @@ MpSockParseAddr(const char *text, MpAddr *addrPtr)
  */
 
 int
-MpSockIsFdExhausted(int err)
+MpSockIsExhausted(int err)
 {
-    return err == EMFILE || err == ENFILE;
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
 const char *

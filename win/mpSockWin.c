@@ -629,7 +629,7 @@ MpSockParseAddr(const char *text, MpAddr *addrPtr)
 /*
  *----------------------------------------------------------------------
  *
- * MpSockIsFdExhausted, MpSockErrorText, MpSockErrorId,
+ * MpSockIsExhausted, MpSockErrorText, MpSockErrorId,
  * MpSockRaiseFdLimit --
  *
  *	Error interpretation: socket exhaustion (WSAEMFILE, WSAENOBUFS); a
@@ -648,7 +648,7 @@ MpSockParseAddr(const char *text, MpAddr *addrPtr)
  */
 
 int
-MpSockIsFdExhausted(int err)
+MpSockIsExhausted(int err)
 {
     return err == WSAEMFILE || err == WSAENOBUFS;
 }
