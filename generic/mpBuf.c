@@ -104,15 +104,15 @@ MpQueuePush(
 	    return -1;
 	}
 	for (i = 0; i < q->count; i++) {
-	    items[i] = q->items[(q->head + i) % q->cap];
+	    items[i] = q->items[(q->head + i) & (q->cap - 1)];
 	}
 	free(q->items);
 	q->items = items;
 	q->cap = newCap;
 	q->head = 0;
     }
-    q->items[(q->head + q->count) % q->cap].buf = buf;
-    q->items[(q->head + q->count) % q->cap].off = 0;
+    q->items[(q->head + q->count) & (q->cap - 1)].buf = buf;
+    q->items[(q->head + q->count) & (q->cap - 1)].off = 0;
     q->count++;
     q->bytes += buf->len;
     MpBufRef(buf);
@@ -145,7 +145,7 @@ MpQueueFillIov(
     size_t i;
 
     for (i = 0; i < q->count && n < maxIov; i++) {
-	const MpQItem *it = &q->items[(q->head + i) % q->cap];
+	const MpQItem *it = &q->items[(q->head + i) & (q->cap - 1)];
 
 	MP_IOV_SET(iov[n], it->buf->data + it->off, it->buf->len - it->off);
 	n++;
@@ -186,7 +186,7 @@ MpQueueConsume(
 	n -= left;
 	MpBufUnref(it->buf);
 	it->buf = NULL;
-	q->head = (q->head + 1) % q->cap;
+	q->head = (q->head + 1) & (q->cap - 1);
 	q->count--;
     }
     if (q->count == 0) {
@@ -216,7 +216,7 @@ MpQueueClear(
 {
     while (q->count > 0) {
 	MpBufUnref(q->items[q->head].buf);
-	q->head = (q->head + 1) % q->cap;
+	q->head = (q->head + 1) & (q->cap - 1);
 	q->count--;
     }
     free(q->items);

@@ -26,7 +26,8 @@ typedef struct MpQItem {
 
 typedef struct MpOutQueue {
     MpQItem *items;		/* Ring of cap entries. */
-    size_t cap;
+    size_t cap;			/* 0 or a power of two (indices are
+				 * masked with cap - 1). */
     size_t head;		/* Index of the oldest entry. */
     size_t count;		/* Entries in use. */
     size_t bytes;		/* Unwritten bytes over all entries. */

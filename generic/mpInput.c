@@ -63,6 +63,10 @@ MpClientReadable(
 	c->errCode = err;
 	MpClientClose(c, MpReasonForError(err), NULL);
     } else if (n > 0) {
+	if (n == MP_READ_CHUNK) {
+	    loop->streaming = 1;	/* Probably more behind: see
+					 * MpLoopDispatch. */
+	}
 	mp->stats.bytesIn += (Tcl_WideUInt) n;
 	MpIdleTouch(c);
 	rc = MpFrameFeed(&c->in, mp->config.framing, mp->config.maxMessage,

@@ -298,6 +298,8 @@ struct MpLoop {
     Tcl_WideUInt epoch;		/* Counts returns to the event loop
 				 * (dispatch rounds, idle flushes). */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
+    int streaming;		/* A read filled the read buffer since the
+				 * dispatch last looked. */
     MpClient **recipients;	/* Scratch list for fan-outs that run no
 				 * Tcl code (so are never nested). */
     int recipientsCap;

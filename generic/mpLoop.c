@@ -31,6 +31,16 @@ static Tcl_ThreadDataKey dataKey;
 #define MP_DISPATCH_ROUNDS 64
 #define MP_DISPATCH_BUDGET_MS 10
 
+/*
+ * While a client streams (its reads fill the read buffer), a round that
+ * finds nothing ready waits this long for more before returning to Tcl's
+ * event loop: waking up through Tcl's notifier (a thread hop with the
+ * threaded notifier of Tcl 8.6) costs far more than this wait, and the
+ * next chunk is usually microseconds away. Bounded by the budget above.
+ */
+
+#define MP_DISPATCH_LINGER_MS 1
+
 static void		LoopExitHandler(ClientData clientData);
 static void		IdleFlushProc(ClientData clientData);
 static void		SourceSetup(ClientData clientData, int flags);
@@ -293,14 +303,16 @@ MpLoopDispatch(
     MpLoop *loop)
 {
     MpFired fired[MP_FIRED_MAX];
-    int n, i, rounds = 0;
+    int n, i, rounds = 0, timeout = 0;
     Tcl_WideInt start = MpNowMs();
 
     loop->refCount++;
     loop->dispatchDepth++;
     loop->epoch++;
-    do {
-	n = MpPollerWait(loop->poller, fired, MP_FIRED_MAX, 0);
+    loop->streaming = 0;
+    for (;;) {
+	n = MpPollerWait(loop->poller, fired, MP_FIRED_MAX, timeout);
+	timeout = 0;
 	for (i = 0; i < n; i++) {
 	    Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&loop->watches,
 		    (char *) (size_t) fired[i].fd);
@@ -319,12 +331,24 @@ MpLoopDispatch(
 	MpLoopFlushAll(loop);
 
 	/*
-	 * Keep serving while the poller reports events: each return to
-	 * Tcl's notifier costs a round trip through its thread. Bounded in
-	 * rounds and time so timers and other event sources get their turn.
+	 * Keep serving while the poller reports events (or, while a client
+	 * streams, for a short wait): each return to Tcl's notifier costs a
+	 * round trip through its thread. Bounded in rounds and time so
+	 * timers and other event sources get their turn.
 	 */
-    } while (n > 0 && ++rounds < MP_DISPATCH_ROUNDS
-	    && MpNowMs() - start < MP_DISPATCH_BUDGET_MS);
+
+	if (++rounds >= MP_DISPATCH_ROUNDS
+		|| MpNowMs() - start >= MP_DISPATCH_BUDGET_MS) {
+	    break;
+	}
+	if (n == 0) {
+	    if (!loop->streaming) {
+		break;
+	    }
+	    loop->streaming = 0;
+	    timeout = MP_DISPATCH_LINGER_MS;
+	}
+    }
     loop->dispatchDepth--;
     MpLoopRelease(loop);
 }
