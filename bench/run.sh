@@ -11,6 +11,9 @@
 #                 (default: cc)
 #   BENCH_OUT     results directory (default: bench/results, or
 #                 bench/results/quick with --quick)
+#   BENCH_PASSES  how many times the (R, B) matrix is run
+#                 (default 1); the report keeps each figure's best value over
+#                 the passes, for every server alike (see report.tcl)
 #   BENCH_RT      1 (default): the light-load phase runs the server and the
 #                 load generator under SCHED_FIFO (needs root or
 #                 CAP_SYS_NICE; silently normal otherwise), so that other
@@ -80,6 +83,9 @@ else
     LG_TIMEOUT=180
 fi
 RATE=100
+PASSES=${BENCH_PASSES:-1}
+case $PASSES in ''|*[!0-9]*|0) echo "run.sh: BENCH_PASSES must be a positive integer" >&2; exit 2 ;; esac
+PASS=1
 RT_ARGS=()
 [ "${BENCH_RT:-1}" != 0 ] && RT_ARGS=(--rt-light)
 
@@ -116,7 +122,7 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     || cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo "?")
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full)"
+    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full), passes: $PASSES (best value of each figure over the passes)"
     echo "- CPU: $cpu_model, nproc $(nproc), cpuidle: $idle_gov"
     echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"
@@ -226,7 +232,7 @@ run_cell() {
 	fi
 	stop_server
     fi
-    line="workload=$workload server=$name cellR=$cellR cellB=$cellB load1=$load ${line#RESULT }$extra"
+    line="workload=$workload server=$name cellR=$cellR cellB=$cellB pass=$PASS load1=$load ${line#RESULT }$extra"
     echo "$line" >> "$RAW"
     status=$(sed -n 's/.*status=\([A-Za-z]*\).*/\1/p' <<<"$line")
     case $status in
@@ -241,16 +247,21 @@ run_cell() {
 
 t0=$(date +%s)
 
-# (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server).
-for R in $RS; do
-    for B in $BS; do
-	for s in $SERVERS; do
-	    run_cell matrix "$s" "matrix-$s-R$R-B$B" -R "$R" -B "$B" \
-		--light "$LIGHT" --rate "$RATE" "${RT_ARGS[@]}" \
-		--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
+# (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server),
+# the servers of a cell one after the other; with several passes, the whole
+# matrix again.
+for ((PASS = 1; PASS <= PASSES; PASS++)); do
+    for R in $RS; do
+	for B in $BS; do
+	    for s in $SERVERS; do
+		run_cell matrix "$s" "matrix-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
+		    --light "$LIGHT" --rate "$RATE" "${RT_ARGS[@]}" \
+		    --sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
+	    done
 	done
     done
 done
+PASS=1
 
 # (c) capacity: idle clients up to the descriptor limit, one broadcast.
 for s in $SERVERS; do

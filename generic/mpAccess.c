@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include "mpInt.h"
 
 /*
@@ -65,9 +66,18 @@ ParseCidr(
     cidr->bits = maxBits;
     if (slash != NULL) {
 	char *end;
-	long bits = strtol(slash + 1, &end, 10);
+	long bits;
 
-	if (slash[1] == '\0' || *end != '\0') {
+	/*
+	 * One to three decimal digits, nothing else (strtol alone would
+	 * take signs, blanks and huge values).
+	 */
+
+	if (!isdigit((unsigned char) slash[1]) || strlen(slash + 1) > 3) {
+	    return -1;
+	}
+	bits = strtol(slash + 1, &end, 10);
+	if (*end != '\0') {
 	    return -1;
 	}
 	if (mapped) {

@@ -289,9 +289,10 @@ ChanInput(
  *
  *	puts $chan: appends the bytes to the client's queue, after anything
  *	already queued, and never blocks. A full queue is an error (ENOBUFS);
- *	under "overflow disconnect" the client is also disconnected (when
- *	the event loop is next idle); a closed client gives EPIPE. The
- *	bytes are written when the event loop is next idle.
+ *	under "overflow disconnect" the client is also disconnected (at the
+ *	end of the event being served or when the event loop is next idle);
+ *	a closed client gives EPIPE. Outside events the bytes are written at
+ *	once.
  *
  * Results:
  *	toWrite, or -1 with *errorCodePtr set.
@@ -334,13 +335,27 @@ ChanOutput(
     if (rc == 0 && toWrite >= Tcl_GetChannelBufferSize(cd->chan)) {
 	c->writeEpoch = loop->epoch;
     }
+    if (rc == -1 && continued && !c->pendingClose) {
+	/*
+	 * The write was begun and cannot be completed (past twice
+	 * maxqueue): the client would get a cut message, so it goes.
+	 */
+
+	c->pendingClose = MP_REASON_OVERFLOW;
+	MpLoopScheduleFlush(loop, c);
+    }
 
     /*
      * No Tcl code may run here (a disconnect runs exit filters, which may
-     * close this very channel): writing, and any disconnect decided while
-     * queueing, happen when the event loop is next idle.
+     * close this very channel). Outside an event the bytes are written at
+     * once; the rest of the work (a disconnect decided while queueing,
+     * what the socket did not take) is done at the end of the event being
+     * served or when the event loop is next idle.
      */
 
+    if (rc == 0 && loop->dispatchDepth == 0) {
+	MpClientWriteNow(c);
+    }
     MpLoopFlushSoon(loop);
     if (rc == -2) {
 	*errorCodePtr = EPIPE;

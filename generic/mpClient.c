@@ -570,6 +570,41 @@ MpClientFlush(
 /*
  *----------------------------------------------------------------------
  *
+ * MpClientWriteNow --
+ *
+ *	Writes what the socket takes now of a client's queue, running no Tcl
+ *	code: for callers that must not (a channel driver's output
+ *	procedure). A write error only marks the client for closing.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Socket writes; puts the client on the flush list, where the rest of
+ *	the queue, the poller interest and any close are dealt with.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientWriteNow(
+    MpClient *c)
+{
+    int err = 0;
+
+    if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->out.count == 0) {
+	return;
+    }
+    if (WriteQueued(c, &err) != 0) {
+	c->errCode = err;
+	c->pendingClose = MpReasonForError(err);
+    }
+    MpLoopScheduleFlush(c->mp->loop, c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * ClientReady --
  *
  *	The loop's callback for a client socket.

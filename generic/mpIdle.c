@@ -111,6 +111,10 @@ MpIdleReschedule(
     Tcl_WideInt due;
     MpClient *oldest = NULL;
 
+    if (mp->idleTimer != NULL && !mp->destroyed
+	    && mp->config.idleTimeout > 0) {
+	return;			/* Armed; it re-arms itself when it fires. */
+    }
     if (!mp->destroyed && mp->config.idleTimeout > 0) {
 	oldest = OldestAdmitted(mp);
     }

@@ -379,6 +379,7 @@ MODULE_SCOPE void	MpClientRef(MpClient *c);
 MODULE_SCOPE void	MpClientUnref(MpClient *c);
 MODULE_SCOPE void	MpClientClose(MpClient *c, int reason,
 			    Tcl_Obj *reasonObj);
+MODULE_SCOPE void	MpClientWriteNow(MpClient *c);
 MODULE_SCOPE void	MpClientFlush(MpClient *c);
 MODULE_SCOPE Tcl_Obj *	MpClientName(MpClient *c);
 MODULE_SCOPE Tcl_Channel MpClientChannel(MpClient *c);

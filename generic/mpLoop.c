@@ -39,7 +39,11 @@ static Tcl_ThreadDataKey dataKey;
  * next chunk is usually microseconds away. Bounded by the budget above.
  */
 
-#define MP_DISPATCH_LINGER_MS 1
+#ifdef _WIN32
+#   define MP_DISPATCH_LINGER_MS 0	/* WSAPoll rounds 1 ms up to a tick. */
+#else
+#   define MP_DISPATCH_LINGER_MS 1
+#endif
 
 static void		LoopExitHandler(ClientData clientData);
 static void		IdleFlushProc(ClientData clientData);
@@ -341,8 +345,11 @@ MpLoopDispatch(
 		|| MpNowMs() - start >= MP_DISPATCH_BUDGET_MS) {
 	    break;
 	}
+	if (n < 0) {
+	    break;		/* Poller failure: let Tcl's loop call again. */
+	}
 	if (n == 0) {
-	    if (!loop->streaming) {
+	    if (!loop->streaming || MP_DISPATCH_LINGER_MS == 0) {
 		break;
 	    }
 	    loop->streaming = 0;
@@ -471,8 +478,9 @@ MpLoopFlushIfIdle(
  *	For callers that must not run Tcl code (a channel driver's output
  *	procedure: closing a client runs exit filters and closes channels):
  *	queued output, and disconnects decided while queueing, are carried
- *	out when the event loop is next idle, or at the end of the dispatch
- *	round in progress.
+ *	out at the end of the dispatch round in progress or when the event
+ *	loop is next idle, whichever comes first (a filter that writes and
+ *	then waits in vwait gets its output written).
  *
  * Results:
  *	None.
@@ -487,7 +495,7 @@ void
 MpLoopFlushSoon(
     MpLoop *loop)
 {
-    if (loop->dispatchDepth > 0 || loop->idleFlushPending) {
+    if (loop->idleFlushPending) {
 	return;
     }
     loop->idleFlushPending = 1;

@@ -13,6 +13,9 @@ if {[info exists ::env(MP_BUILD_DIR)]
 }
 package require multiplexer 0.3
 
+# Platform constraints shared by the test files.
+testConstraint linux [expr {$::tcl_platform(os) eq "Linux"}]
+
 namespace eval ::mptest {
     variable buffers
     variable eofs
