@@ -335,15 +335,6 @@ ChanOutput(
     if (rc == 0 && toWrite >= Tcl_GetChannelBufferSize(cd->chan)) {
 	c->writeEpoch = loop->epoch;
     }
-    if (rc == -1 && continued && !c->pendingClose) {
-	/*
-	 * The write was begun and cannot be completed (past twice
-	 * maxqueue): the client would get a cut message, so it goes.
-	 */
-
-	c->pendingClose = MP_REASON_OVERFLOW;
-	MpLoopScheduleFlush(loop, c);
-    }
 
     /*
      * No Tcl code may run here (a disconnect runs exit filters, which may

@@ -10,6 +10,7 @@
 #include "mpInt.h"
 
 static int		WriteQueued(MpClient *c, int *errPtr);
+static void		RunExitFilters(MpClient *c);
 static void		ClientReady(void *clientData, int mask);
 
 static const char *const reasonNames[] = {
@@ -405,6 +406,44 @@ WriteQueued(
 /*
  *----------------------------------------------------------------------
  *
+ * RunExitFilters --
+ *
+ *	Runs a departing client's exit filters with the client on the
+ *	instance's "exiting" list, so that its name (Reason, Clients ...)
+ *	still resolves after close $chan has removed its channel.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs Tcl code; names the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+RunExitFilters(
+    MpClient *c)
+{
+    MpInstance *mp = c->mp;
+    MpClient **pp;
+
+    (void) MpClientName(c);
+    c->exitingNext = mp->exiting;
+    mp->exiting = c;
+    MpRunExitFilters(c);
+    for (pp = &mp->exiting; *pp != NULL; pp = &(*pp)->exitingNext) {
+	if (*pp == c) {
+	    *pp = c->exitingNext;
+	    break;
+	}
+    }
+    c->exitingNext = NULL;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpClientClose --
  *
  *	Disconnects a client, once: stops watching it, closes its socket,
@@ -497,20 +536,7 @@ MpClientClose(
 	mp->stats.disconnected++;
 	MpLog(mp, MP_LOG_DEBUG, "client %s port %d gone: %s", c->peer.host,
 		c->peer.port, MpReasonText(reason));
-	(void) MpClientName(c);
-	c->exitingNext = mp->exiting;
-	mp->exiting = c;
-	MpRunExitFilters(c);
-	{
-	    MpClient **pp = &mp->exiting;
-
-	    while (*pp != NULL && *pp != c) {
-		pp = &(*pp)->exitingNext;
-	    }
-	    if (*pp == c) {
-		*pp = c->exitingNext;
-	    }
-	}
+	RunExitFilters(c);
     }
     c->state = MP_CLIENT_DEAD;
     MpChannelDetach(c);

@@ -50,7 +50,9 @@ MpEncodeMessage(
  *
  *	Queues a buffer for a client unless its queue would exceed maxqueue
  *	(an empty queue always takes one message, so a message larger than
- *	maxqueue can still be sent).
+ *	maxqueue can still be sent). The rest of a begun channel write
+ *	("continued") may go up to twice maxqueue; past that the client is
+ *	disconnected under either policy.
  *
  * Results:
  *	0 if queued, -1 if dropped or the client is to be disconnected.
@@ -92,7 +94,13 @@ QueueOrOverflow(
 	if (mp->config.overflow == MP_OVERFLOW_DROP) {
 	    c->drops++;
 	    mp->stats.drops++;
-	    return -1;
+	    if (!continued) {
+		return -1;
+	    }
+	    /*
+	     * A begun write that cannot be completed: the client would be
+	     * left with a cut message, so it goes whatever the policy.
+	     */
 	}
 	c->pendingClose = MP_REASON_OVERFLOW;
 	MpLoopScheduleFlush(mp->loop, c);

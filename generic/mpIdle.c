@@ -109,16 +109,9 @@ MpIdleReschedule(
     MpInstance *mp)
 {
     Tcl_WideInt due;
-    MpClient *oldest = NULL;
+    MpClient *oldest;
 
-    if (mp->idleTimer != NULL && !mp->destroyed
-	    && mp->config.idleTimeout > 0) {
-	return;			/* Armed; it re-arms itself when it fires. */
-    }
-    if (!mp->destroyed && mp->config.idleTimeout > 0) {
-	oldest = OldestAdmitted(mp);
-    }
-    if (oldest == NULL) {
+    if (mp->destroyed || mp->config.idleTimeout <= 0) {
 	if (mp->idleTimer != NULL) {
 	    Tcl_DeleteTimerHandler(mp->idleTimer);
 	    mp->idleTimer = NULL;
@@ -126,6 +119,10 @@ MpIdleReschedule(
 	return;
     }
     if (mp->idleTimer != NULL) {
+	return;			/* Armed; it re-arms itself when it fires. */
+    }
+    oldest = OldestAdmitted(mp);
+    if (oldest == NULL) {
 	return;
     }
     due = oldest->lastActive + mp->config.idleTimeout - MpNowMs();
