@@ -355,7 +355,7 @@ MpClientReasonObj(
  * WriteQueued --
  *
  *	Writes as much of the client's queue as the socket takes without
- *	blocking, in batches of up to MP_IOV_MAX buffers per writev.
+ *	blocking (MpQueueWrite) and counts it.
  *
  * Results:
  *	0 (all written, or the socket is full), or -1 with *errPtr set on a
@@ -372,35 +372,11 @@ WriteQueued(
     MpClient *c,
     int *errPtr)
 {
-    MpIovec iov[MP_IOV_MAX];
+    size_t written = 0;
+    int rc = MpQueueWrite(c->watch.fd, &c->out, &written, errPtr);
 
-    while (c->out.count > 0) {
-	int n = MpQueueFillIov(&c->out, iov, MP_IOV_MAX);
-	size_t total = 0;
-	ptrdiff_t w;
-	int i;
-
-	for (i = 0; i < n; i++) {
-#ifdef _WIN32
-	    total += iov[i].len;
-#else
-	    total += iov[i].iov_len;
-#endif
-	}
-	w = MpSockWritev(c->watch.fd, iov, n, errPtr);
-	if (w == MP_IO_AGAIN) {
-	    break;
-	}
-	if (w < 0) {
-	    return -1;
-	}
-	MpQueueConsume(&c->out, (size_t) w);
-	c->mp->stats.bytesOut += (Tcl_WideUInt) w;
-	if ((size_t) w < total) {
-	    break;
-	}
-    }
-    return 0;
+    c->mp->stats.bytesOut += (Tcl_WideUInt) written;
+    return rc;
 }
 
 /*
@@ -467,10 +443,12 @@ MpClientClose(
     Tcl_Obj *reasonObj)
 {
     MpInstance *mp = c->mp;
+    int wasOpen;
 
     if (c->state >= MP_CLIENT_CLOSING) {
 	return;
     }
+    wasOpen = (c->state == MP_CLIENT_OPEN);
     MpClientRef(c);
     MpInstanceRef(mp);
     c->state = MP_CLIENT_CLOSING;
@@ -485,23 +463,22 @@ MpClientClose(
     }
     MpLoopUnwatch(mp->loop, &c->watch);
     MpLoopCancelFlush(mp->loop, c);
-    if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
+    if (c->watch.fd == MP_INVALID_SOCKET) {
+	/* Nothing to close. */
+    } else if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
 	MpSockAbort(c->watch.fd);	/* Discard what the kernel holds. */
+    } else if (!wasOpen || reason == MP_REASON_ERROR
+	    || reason == MP_REASON_RESET || reason == MP_REASON_CONNECTFAILED) {
+	MpSockClose(c->watch.fd);
     } else {
 	/*
-	 * An orderly close (close $chan, Kick, timeout, destroy, EOF) first
-	 * hands the socket what it takes now of the queue, so that what was
-	 * sent just before is not lost; it never waits.
+	 * An orderly close (close $chan, Kick, timeout, destroy, EOF) hands
+	 * the socket and what is still queued to a linger, which delivers
+	 * the queue and closes without resetting the connection, within
+	 * Config linger milliseconds (mpLinger.c).
 	 */
 
-	if (c->out.count > 0 && c->watch.fd != MP_INVALID_SOCKET
-		&& reason != MP_REASON_ERROR && reason != MP_REASON_RESET
-		&& reason != MP_REASON_CONNECTFAILED) {
-	    int err;
-
-	    (void) WriteQueued(c, &err);
-	}
-	MpSockClose(c->watch.fd);
+	MpLingerStart(mp, c->watch.fd, &c->out, reason == MP_REASON_EOF);
     }
     c->watch.fd = MP_INVALID_SOCKET;
     MpQueueClear(&c->out);

@@ -522,6 +522,7 @@ StatsObjCmd(
     PUT("accept_errors", s->acceptErrors);
     PUT("queued_bytes", queued);
     PUT("queue_highwater", s->queueHighWater);
+    PUT("lingering", s->lingering);
 #undef PUT
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;

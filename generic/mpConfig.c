@@ -12,16 +12,17 @@
 
 #define MP_DEFAULT_MAXMESSAGE (1024 * 1024)
 #define MP_DEFAULT_MAXQUEUE (4 * 1024 * 1024)
+#define MP_DEFAULT_LINGER 5000
 
 static const char *const configKeys[] = {
     "sendtoorigin", "debuglevel", "framing", "maxmessage", "maxqueue",
     "overflow", "idletimeout", "maxclients", "maxperaddr", "route",
-    "allow", "deny", NULL
+    "allow", "deny", "linger", NULL
 };
 enum {
     CFG_SENDTOORIGIN, CFG_DEBUGLEVEL, CFG_FRAMING, CFG_MAXMESSAGE,
     CFG_MAXQUEUE, CFG_OVERFLOW, CFG_IDLETIMEOUT, CFG_MAXCLIENTS,
-    CFG_MAXPERADDR, CFG_ROUTE, CFG_ALLOW, CFG_DENY
+    CFG_MAXPERADDR, CFG_ROUTE, CFG_ALLOW, CFG_DENY, CFG_LINGER
 };
 
 static const char *const framingNames[] = {"raw", "line", "length", NULL};
@@ -56,6 +57,7 @@ MpConfigInit(
     cfg->maxQueue = MP_DEFAULT_MAXQUEUE;
     cfg->overflow = MP_OVERFLOW_DISCONNECT;
     cfg->idleTimeout = 0;
+    cfg->linger = MP_DEFAULT_LINGER;
     cfg->maxClients = 0;
     cfg->maxPerAddr = 0;
     cfg->route = MP_ROUTE_ALL;
@@ -117,6 +119,8 @@ GetValue(
 	return cfg->allow.specObj ? cfg->allow.specObj : Tcl_NewObj();
     case CFG_DENY:
 	return cfg->deny.specObj ? cfg->deny.specObj : Tcl_NewObj();
+    case CFG_LINGER:
+	return Tcl_NewWideIntObj((Tcl_WideInt) cfg->linger);
     }
     return Tcl_NewObj();
 }
@@ -251,6 +255,12 @@ SetValue(
 	    mp->idleTimer = NULL;
 	}
 	MpIdleReschedule(mp);
+	break;
+    case CFG_LINGER:
+	if (GetSize(interp, name, valueObj, 0, 0x7FFFFFFF, &w) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	cfg->linger = (long) w;
 	break;
     case CFG_MAXCLIENTS:
 	if (GetSize(interp, name, valueObj, 0, 0x7FFFFFFF, &w) != TCL_OK) {

@@ -171,6 +171,7 @@ MpInstanceUnref(
     if (--mp->refCount > 0) {
 	return;
     }
+    MpLingerForget(mp);
     MpConfigFree(&mp->config);
     Tcl_DeleteHashTable(&mp->peerCounts);
     Tcl_DeleteHashTable(&mp->groups);

@@ -43,6 +43,7 @@ typedef int Tcl_Size;
 typedef struct MpLoop MpLoop;
 typedef struct MpInstance MpInstance;
 typedef struct MpClient MpClient;
+typedef struct MpLinger MpLinger;
 typedef struct MpListener MpListener;
 
 /*
@@ -146,6 +147,8 @@ typedef struct MpConfig {
     size_t maxQueue;		/* Output queue bound per client, bytes. */
     int overflow;		/* MP_OVERFLOW_*. */
     long idleTimeout;		/* Milliseconds, 0 = none. */
+    long linger;		/* Milliseconds an orderly close may take
+				 * to deliver the queue, 0 = none. */
     int maxClients;		/* 0 = limited by descriptors only. */
     int maxPerAddr;		/* Clients per peer address, 0 = any. */
     int route;			/* MP_ROUTE_*. */
@@ -173,6 +176,8 @@ typedef struct MpStats {
     Tcl_WideUInt timeouts;	/* Clients disconnected for idleness. */
     Tcl_WideUInt acceptErrors;	/* accept() failures (EMFILE ...). */
     size_t queueHighWater;	/* Largest queue seen, bytes. */
+    int lingering;		/* Sockets of departed clients still being
+				 * closed (Config linger). */
 } MpStats;
 
 /*
@@ -303,6 +308,11 @@ struct MpLoop {
     MpClient **recipients;	/* Scratch list for fan-outs that run no
 				 * Tcl code (so are never nested). */
     int recipientsCap;
+    MpLinger *lingerFirst;	/* Sockets of departed clients still being
+				 * closed (mpLinger.c). */
+    int lingerCount;
+    Tcl_TimerToken lingerTimer;	/* Ends lingers whose time is up. */
+    Tcl_WideInt lingerDue;	/* When lingerTimer fires. */
 };
 
 /*
@@ -320,6 +330,17 @@ MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
+
+/*
+ * mpLinger.c, mpWrite.c
+ */
+
+MODULE_SCOPE void	MpLingerStart(MpInstance *mp, MpSocket fd,
+			    MpOutQueue *q, int peerDone);
+MODULE_SCOPE void	MpLingerForget(MpInstance *mp);
+MODULE_SCOPE void	MpLingerCloseAll(MpLoop *loop);
+MODULE_SCOPE int	MpQueueWrite(MpSocket fd, MpOutQueue *q,
+			    size_t *writtenPtr, int *errPtr);
 MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
 
 /*

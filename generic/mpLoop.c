@@ -152,6 +152,7 @@ MpLoopRelease(
     if (tsdPtr->loop == loop) {
 	tsdPtr->loop = NULL;
     }
+    MpLingerCloseAll(loop);
     if (loop->attached) {
 	MpNotifyDetach(loop);
     }

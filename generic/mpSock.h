@@ -22,6 +22,7 @@ typedef SOCKET MpSocket;
 typedef WSABUF MpIovec;
 #   define MP_IOV_SET(iov, base, n) \
 	((iov).buf = (char *) (base), (iov).len = (ULONG) (n))
+#   define MP_IOV_LEN(iov) ((size_t) (iov).len)
 #else
 #   include <sys/types.h>
 #   include <sys/uio.h>
@@ -30,6 +31,7 @@ typedef int MpSocket;
 typedef struct iovec MpIovec;
 #   define MP_IOV_SET(iov, base, n) \
 	((iov).iov_base = (void *) (base), (iov).iov_len = (size_t) (n))
+#   define MP_IOV_LEN(iov) ((iov).iov_len)
 #endif
 
 #ifndef MODULE_SCOPE
@@ -89,6 +91,7 @@ MODULE_SCOPE ptrdiff_t	MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt,
 			    int *errPtr);
 MODULE_SCOPE void	MpSockClose(MpSocket sock);
 MODULE_SCOPE void	MpSockAbort(MpSocket sock);
+MODULE_SCOPE void	MpSockShutdownWrite(MpSocket sock);
 MODULE_SCOPE int	MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockParseAddr(const char *text, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockIsExhausted(int err);

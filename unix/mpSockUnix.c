@@ -634,6 +634,29 @@ MpSockAbort(MpSocket sock)
 /*
  *----------------------------------------------------------------------
  *
+ * MpSockShutdownWrite --
+ *
+ *	Ends the sending direction (the peer reads end of file once it has
+ *	read what was sent), keeping the socket open for reading.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Sends FIN after any data the kernel still holds.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpSockShutdownWrite(MpSocket sock)
+{
+    (void) shutdown(sock, SHUT_WR);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpSockLocalAddr, MpSockParseAddr --
  *
  *	The local address of a socket (getsockname); the parse of a numeric

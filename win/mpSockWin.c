@@ -575,6 +575,29 @@ MpSockAbort(MpSocket sock)
 /*
  *----------------------------------------------------------------------
  *
+ * MpSockShutdownWrite --
+ *
+ *	Ends the sending direction (the peer reads end of file once it has
+ *	read what was sent), keeping the socket open for reading.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Sends FIN after any data the kernel still holds.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpSockShutdownWrite(MpSocket sock)
+{
+    (void) shutdown(sock, SD_SEND);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpSockLocalAddr, MpSockParseAddr --
  *
  *	The local address of a socket; the parse of a numeric IPv4 or IPv6

@@ -1,0 +1,60 @@
+/*
+ * mpWrite.c --
+ *
+ *	Writing an output queue to a socket: used for connected clients and
+ *	for sockets lingering after their client is gone (mpLinger.c).
+ */
+
+#include "mpInt.h"
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpQueueWrite --
+ *
+ *	Writes as much of a queue as the socket takes without blocking, in
+ *	batches of up to MP_IOV_MAX buffers per gathered write.
+ *
+ * Results:
+ *	0 (all written, or the socket is full), or -1 with *errPtr set on a
+ *	write error. *writtenPtr gets the bytes written.
+ *
+ * Side effects:
+ *	Socket writes; consumes the queue.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpQueueWrite(
+    MpSocket fd,
+    MpOutQueue *q,
+    size_t *writtenPtr,
+    int *errPtr)
+{
+    MpIovec iov[MP_IOV_MAX];
+
+    *writtenPtr = 0;
+    while (q->count > 0) {
+	int i, n = MpQueueFillIov(q, iov, MP_IOV_MAX);
+	size_t total = 0;
+	ptrdiff_t w;
+
+	for (i = 0; i < n; i++) {
+	    total += MP_IOV_LEN(iov[i]);
+	}
+	w = MpSockWritev(fd, iov, n, errPtr);
+	if (w == MP_IO_AGAIN) {
+	    break;
+	}
+	if (w < 0) {
+	    return -1;
+	}
+	MpQueueConsume(q, (size_t) w);
+	*writtenPtr += (size_t) w;
+	if ((size_t) w < total) {
+	    break;
+	}
+    }
+    return 0;
+}
