@@ -16,6 +16,10 @@ package require multiplexer 0.3
 # Platform constraints shared by the test files.
 testConstraint linux [expr {$::tcl_platform(os) eq "Linux"}]
 
+# Tests that look at the package's logging need tcllib's logger (without
+# it the package writes its messages to stderr instead).
+testConstraint logger [expr {![catch {package require logger}]}]
+
 namespace eval ::mptest {
     variable buffers
     variable eofs
