@@ -68,6 +68,35 @@ MpError(
 /*
  *----------------------------------------------------------------------
  *
+ * MpWrongArgs --
+ *
+ *	Tcl_WrongNumArgs's usage message, with the error code
+ *	{MULTIPLEXER WRONGARGS} like every other error of the package.
+ *
+ * Results:
+ *	TCL_ERROR, for "return MpWrongArgs(...)".
+ *
+ * Side effects:
+ *	Sets the interpreter's result and errorCode.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpWrongArgs(
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[],
+    const char *message)
+{
+    Tcl_WrongNumArgs(interp, objc, objv, message);
+    Tcl_SetErrorCode(interp, "MULTIPLEXER", "WRONGARGS", NULL);
+    return TCL_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpCheckAlive --
  *
  *	Fails commands of an instance that has been destroyed (possible while
@@ -206,7 +235,7 @@ InitObjCmd(
     int port, backlog = 0, reusePort = 0, i, idx;
 
     if (objc < 2 || (objc % 2) != 0) {
-	Tcl_WrongNumArgs(interp, 1, objv,
+	(void) MpWrongArgs(interp, 1, objv,
 		"port ?-myaddr addr? ?-backlog n? ?-reuseport bool?");
 	return TCL_ERROR;
     }
@@ -282,7 +311,7 @@ PortObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
 
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -328,7 +357,7 @@ PauseObjCmd(
     int pause = (len >= 5 && strcmp(name + len - 5, "Pause") == 0);
 
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -374,7 +403,7 @@ AddFilterObjCmd(
     int priority = 50;
 
     if (objc != 2 && objc != 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "cmdprefix ?priority?");
+	(void) MpWrongArgs(interp, 1, objv, "cmdprefix ?priority?");
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -423,7 +452,7 @@ DestroyObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
 
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (mp->destroyed) {

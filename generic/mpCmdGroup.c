@@ -75,7 +75,7 @@ JoinObjCmd(
     int changed;
 
     if (objc != 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "chan group");
+	(void) MpWrongArgs(interp, 1, objv, "chan group");
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -127,7 +127,7 @@ GroupsObjCmd(
     int code;
 
     if (objc != 1 && objc != 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "?chan?");
+	(void) MpWrongArgs(interp, 1, objv, "?chan?");
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {

@@ -168,7 +168,7 @@ MultiPlexObjCmd(
     size_t len;
 
     if (objc != 2 && objc != 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "data ?chan?");
+	(void) MpWrongArgs(interp, 1, objv, "data ?chan?");
 	return TCL_ERROR;
     }
     if (mp->destroyed) {
@@ -225,7 +225,7 @@ BroadcastObjCmd(
     Tcl_WideUInt before;
 
     if (objc < 2 || (objc % 2) != 0) {
-	Tcl_WrongNumArgs(interp, 1, objv,
+	(void) MpWrongArgs(interp, 1, objv,
 		"data ?-exclude chan? ?-group name?");
 	return TCL_ERROR;
     }
@@ -299,7 +299,7 @@ SendObjCmd(
     int ok;
 
     if (objc != 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "chan data");
+	(void) MpWrongArgs(interp, 1, objv, "chan data");
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -355,7 +355,7 @@ ClientsObjCmd(
     MpClient *c;
 
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -404,7 +404,7 @@ KickObjCmd(
     MpClient *c;
 
     if (objc != 2 && objc != 3) {
-	Tcl_WrongNumArgs(interp, 1, objv, "chan ?reason?");
+	(void) MpWrongArgs(interp, 1, objv, "chan ?reason?");
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
@@ -453,7 +453,7 @@ ReasonObjCmd(
     MpClient *c;
 
     if (objc != 2) {
-	Tcl_WrongNumArgs(interp, 1, objv, "chan");
+	(void) MpWrongArgs(interp, 1, objv, "chan");
 	return TCL_ERROR;
     }
     c = MpLookupClient(interp, mp, objv[1]);
@@ -494,7 +494,7 @@ StatsObjCmd(
     size_t queued = 0;
 
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {

@@ -332,7 +332,7 @@ MpConfigObjCmd(
 	return TCL_OK;
     }
     if (objc > 2 && (objc % 2) == 0) {
-	Tcl_WrongNumArgs(interp, 1, objv, "?key? ?value? ?key value ...?");
+	(void) MpWrongArgs(interp, 1, objv, "?key? ?value? ?key value ...?");
 	return TCL_ERROR;
     }
     for (i = 1; i < objc; i += 2) {

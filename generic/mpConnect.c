@@ -81,7 +81,7 @@ MpConnectObjCmd(
     MpClient *c;
 
     if (objc < 3 || (objc % 2) == 0) {
-	Tcl_WrongNumArgs(interp, 1, objv,
+	(void) MpWrongArgs(interp, 1, objv,
 		"host port ?-timeout ms? ?-command cmdprefix?");
 	return TCL_ERROR;
     }

@@ -100,7 +100,7 @@ CreateObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     if (MpInstanceCreate(interp, &nameObj) != TCL_OK) {
@@ -137,7 +137,7 @@ BuildInfoObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     dict = Tcl_NewDictObj();
@@ -181,7 +181,7 @@ FdLimitObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	Tcl_WrongNumArgs(interp, 1, objv, NULL);
+	(void) MpWrongArgs(interp, 1, objv, NULL);
 	return TCL_ERROR;
     }
     limit = MpSockRaiseFdLimit();

@@ -378,6 +378,8 @@ MODULE_SCOPE int	MpError(Tcl_Interp *interp, const char *code1,
 #endif
 			    ;
 MODULE_SCOPE int	MpCheckAlive(Tcl_Interp *interp, MpInstance *mp);
+MODULE_SCOPE int	MpWrongArgs(Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[], const char *message);
 
 /*
  * mpListener.c

@@ -13,8 +13,13 @@ namespace eval ::multiplexer {
 #	The live instances of this interpreter.
 #
 # Results:
-#	A list of instance namespaces (::multiplexer::mp0 ...).
+#	A list of instance namespaces (::multiplexer::mp0 ...). Arguments
+#	are an error {MULTIPLEXER WRONGARGS}, as for the C commands.
 
-proc ::multiplexer::instances {} {
+proc ::multiplexer::instances {args} {
+    if {[llength $args]} {
+	return -code error -errorcode {MULTIPLEXER WRONGARGS} \
+	    "wrong # args: should be \"::multiplexer::instances\""
+    }
     lsort -dictionary [namespace children ::multiplexer]
 }
