@@ -372,11 +372,8 @@ WriteQueued(
     MpClient *c,
     int *errPtr)
 {
-    size_t written = 0;
-    int rc = MpQueueWrite(c->watch.fd, &c->out, &written, errPtr);
-
-    c->mp->stats.bytesOut += (Tcl_WideUInt) written;
-    return rc;
+    return MpQueueWrite(c->watch.fd, &c->out, &c->mp->stats.bytesOut,
+	    errPtr);
 }
 
 /*

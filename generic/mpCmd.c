@@ -235,9 +235,8 @@ InitObjCmd(
     int port, backlog = 0, reusePort = 0, i, idx;
 
     if (objc < 2 || (objc % 2) != 0) {
-	(void) MpWrongArgs(interp, 1, objv,
+	return MpWrongArgs(interp, 1, objv,
 		"port ?-myaddr addr? ?-backlog n? ?-reuseport bool?");
-	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -311,8 +310,7 @@ PortObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
 
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -357,8 +355,7 @@ PauseObjCmd(
     int pause = (len >= 5 && strcmp(name + len - 5, "Pause") == 0);
 
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -403,8 +400,7 @@ AddFilterObjCmd(
     int priority = 50;
 
     if (objc != 2 && objc != 3) {
-	(void) MpWrongArgs(interp, 1, objv, "cmdprefix ?priority?");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "cmdprefix ?priority?");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -452,8 +448,7 @@ DestroyObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
 
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (mp->destroyed) {
 	/* Teardown already running (destroy from an exit filter). */

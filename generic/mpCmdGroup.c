@@ -75,8 +75,7 @@ JoinObjCmd(
     int changed;
 
     if (objc != 3) {
-	(void) MpWrongArgs(interp, 1, objv, "chan group");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "chan group");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -127,8 +126,7 @@ GroupsObjCmd(
     int code;
 
     if (objc != 1 && objc != 2) {
-	(void) MpWrongArgs(interp, 1, objv, "?chan?");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "?chan?");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;

@@ -168,8 +168,7 @@ MultiPlexObjCmd(
     size_t len;
 
     if (objc != 2 && objc != 3) {
-	(void) MpWrongArgs(interp, 1, objv, "data ?chan?");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "data ?chan?");
     }
     if (mp->destroyed) {
 	/*
@@ -225,9 +224,8 @@ BroadcastObjCmd(
     Tcl_WideUInt before;
 
     if (objc < 2 || (objc % 2) != 0) {
-	(void) MpWrongArgs(interp, 1, objv,
+	return MpWrongArgs(interp, 1, objv,
 		"data ?-exclude chan? ?-group name?");
-	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -299,8 +297,7 @@ SendObjCmd(
     int ok;
 
     if (objc != 3) {
-	(void) MpWrongArgs(interp, 1, objv, "chan data");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "chan data");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -355,8 +352,7 @@ ClientsObjCmd(
     MpClient *c;
 
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -404,8 +400,7 @@ KickObjCmd(
     MpClient *c;
 
     if (objc != 2 && objc != 3) {
-	(void) MpWrongArgs(interp, 1, objv, "chan ?reason?");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "chan ?reason?");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -453,8 +448,7 @@ ReasonObjCmd(
     MpClient *c;
 
     if (objc != 2) {
-	(void) MpWrongArgs(interp, 1, objv, "chan");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "chan");
     }
     c = MpLookupClient(interp, mp, objv[1]);
     if (c == NULL) {
@@ -494,8 +488,7 @@ StatsObjCmd(
     size_t queued = 0;
 
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;

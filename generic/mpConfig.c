@@ -332,8 +332,7 @@ MpConfigObjCmd(
 	return TCL_OK;
     }
     if (objc > 2 && (objc % 2) == 0) {
-	(void) MpWrongArgs(interp, 1, objv, "?key? ?value? ?key value ...?");
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, "?key? ?value? ?key value ...?");
     }
     for (i = 1; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key",

@@ -81,9 +81,8 @@ MpConnectObjCmd(
     MpClient *c;
 
     if (objc < 3 || (objc % 2) == 0) {
-	(void) MpWrongArgs(interp, 1, objv,
+	return MpWrongArgs(interp, 1, objv,
 		"host port ?-timeout ms? ?-command cmdprefix?");
-	return TCL_ERROR;
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;

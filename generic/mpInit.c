@@ -100,8 +100,7 @@ CreateObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpInstanceCreate(interp, &nameObj) != TCL_OK) {
 	return TCL_ERROR;
@@ -137,8 +136,7 @@ BuildInfoObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     dict = Tcl_NewDictObj();
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("version", -1),
@@ -181,8 +179,7 @@ FdLimitObjCmd(
 
     (void) clientData;
     if (objc != 1) {
-	(void) MpWrongArgs(interp, 1, objv, NULL);
-	return TCL_ERROR;
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     limit = MpSockRaiseFdLimit();
     Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt) limit));

@@ -310,7 +310,6 @@ struct MpLoop {
     int recipientsCap;
     MpLinger *lingerFirst;	/* Sockets of departed clients still being
 				 * closed (mpLinger.c). */
-    int lingerCount;
     Tcl_TimerToken lingerTimer;	/* Ends lingers whose time is up. */
     Tcl_WideInt lingerDue;	/* When lingerTimer fires. */
 };
@@ -330,6 +329,7 @@ MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
+MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
 
 /*
  * mpLinger.c, mpWrite.c
@@ -340,8 +340,7 @@ MODULE_SCOPE void	MpLingerStart(MpInstance *mp, MpSocket fd,
 MODULE_SCOPE void	MpLingerForget(MpInstance *mp);
 MODULE_SCOPE void	MpLingerCloseAll(MpLoop *loop);
 MODULE_SCOPE int	MpQueueWrite(MpSocket fd, MpOutQueue *q,
-			    size_t *writtenPtr, int *errPtr);
-MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
+			    Tcl_WideUInt *bytesOutPtr, int *errPtr);
 
 /*
  * Platform notifier glue (unix/mpNotifyUnix.c, win/mpNotifyWin.c).

@@ -74,13 +74,9 @@ MpLingerStart(
     MpLinger *lg;
 
     if (timeoutMs <= 0) {
-	size_t written;
 	int err = 0;
 
-	if (q->count > 0) {
-	    (void) MpQueueWrite(fd, q, &written, &err);
-	    mp->stats.bytesOut += (Tcl_WideUInt) written;
-	}
+	(void) MpQueueWrite(fd, q, &mp->stats.bytesOut, &err);
 	MpQueueClear(q);
 	MpSockClose(fd);
 	return;
@@ -102,7 +98,6 @@ MpLingerStart(
 	lg->next->prev = lg;
     }
     loop->lingerFirst = lg;
-    loop->lingerCount++;
     if (LingerProgress(lg)) {
 	LingerEnd(lg, 0);
 	return;
@@ -136,16 +131,9 @@ LingerProgress(
 {
     int err = 0, mask;
 
-    if (lg->out.count > 0) {
-	size_t written = 0;
-	int rc = MpQueueWrite(lg->watch.fd, &lg->out, &written, &err);
-
-	if (lg->mp != NULL) {
-	    lg->mp->stats.bytesOut += (Tcl_WideUInt) written;
-	}
-	if (rc != 0) {
-	    return 1;
-	}
+    if (MpQueueWrite(lg->watch.fd, &lg->out,
+	    lg->mp != NULL ? &lg->mp->stats.bytesOut : NULL, &err) != 0) {
+	return 1;
     }
     if (lg->out.count == 0 && !lg->shut) {
 	MpSockShutdownWrite(lg->watch.fd);
@@ -255,7 +243,6 @@ LingerEnd(
     if (lg->next != NULL) {
 	lg->next->prev = lg->prev;
     }
-    loop->lingerCount--;
     if (lg->mp != NULL) {
 	lg->mp->stats.lingering--;
     }

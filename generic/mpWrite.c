@@ -17,7 +17,8 @@
  *
  * Results:
  *	0 (all written, or the socket is full), or -1 with *errPtr set on a
- *	write error. *writtenPtr gets the bytes written.
+ *	write error. The bytes written are added to *bytesOutPtr (a Stats
+ *	counter) unless it is NULL.
  *
  * Side effects:
  *	Socket writes; consumes the queue.
@@ -29,12 +30,11 @@ int
 MpQueueWrite(
     MpSocket fd,
     MpOutQueue *q,
-    size_t *writtenPtr,
+    Tcl_WideUInt *bytesOutPtr,
     int *errPtr)
 {
     MpIovec iov[MP_IOV_MAX];
 
-    *writtenPtr = 0;
     while (q->count > 0) {
 	int i, n = MpQueueFillIov(q, iov, MP_IOV_MAX);
 	size_t total = 0;
@@ -51,7 +51,9 @@ MpQueueWrite(
 	    return -1;
 	}
 	MpQueueConsume(q, (size_t) w);
-	*writtenPtr += (size_t) w;
+	if (bytesOutPtr != NULL) {
+	    *bytesOutPtr += (Tcl_WideUInt) w;
+	}
 	if ((size_t) w < total) {
 	    break;
 	}
