@@ -245,15 +245,42 @@ run_cell() {
 	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_cpu_per_M|light_p99_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
 }
 
+# settle: waits (at most 3 s) until the TCP sockets in use are back near
+# what they were before the first run, so a run does not start while the
+# kernel still tears down the previous run's thousands of connections.
+tcp_inuse() {
+    awk '$1 == "TCP:" { print $3 }' /proc/net/sockstat 2>/dev/null || echo 0
+}
+BASE_INUSE=$(tcp_inuse)
+settle() {
+    local i
+    for i in $(seq 60); do
+	[ "$(tcp_inuse)" -le $((BASE_INUSE + 20)) ] && return 0
+	sleep 0.05
+    done
+}
+
+# rotated N: the server list rotated left by N places, so that over the
+# passes each server runs first, second, ... in its cell in turn (what ran
+# just before must not favour one server in every pass).
+rotated() {
+    local n=$1 list=($SERVERS)
+    local k=${#list[@]} i
+    for ((i = 0; i < k; i++)); do
+	printf '%s ' "${list[(i + n) % k]}"
+    done
+}
+
 t0=$(date +%s)
 
 # (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server),
-# the servers of a cell one after the other; with several passes, the whole
-# matrix again.
+# the servers of a cell one after the other, in an order rotated every pass;
+# with several passes, the whole matrix again.
 for ((PASS = 1; PASS <= PASSES; PASS++)); do
     for R in $RS; do
 	for B in $BS; do
-	    for s in $SERVERS; do
+	    for s in $(rotated $((PASS - 1))); do
+		settle
 		run_cell matrix "$s" "matrix-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
 		    --light "$LIGHT" --rate "$RATE" "${RT_ARGS[@]}" \
 		    --sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
@@ -265,6 +292,7 @@ PASS=1
 
 # (c) capacity: idle clients up to the descriptor limit, one broadcast.
 for s in $SERVERS; do
+    settle
     run_cell capacity "$s" "capacity-$s" --capacity --limit "$CAP_LIMIT" \
 	--batch 500 -B 64
 done
@@ -281,6 +309,7 @@ for R in $FILTER_RS; do
 		cref-line)   s=cref; la=(--line); sa=() ;;
 	    esac
 	    case " $SERVERS " in *" $s "*) ;; *) continue ;; esac
+	    settle
 	    run_cell "$v" "$s" "$v-R$R-B$B" -R "$R" -B "$B" "${la[@]}" \
 		--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX" -- "${sa[@]}"
 	done
