@@ -2,8 +2,9 @@
  * mpSock.h --
  *
  *	The narrow socket interface the core uses. Each platform implements it
- *	in one file (unix/mpSockUnix.c, win/mpSockWin.c); the generic code never
- *	includes a system socket header itself.
+ *	in one file (unix/mpSockUnix.c, win/mpSockWin.c), with the address
+ *	conversion both share in generic/mpAddr.c; the rest of the generic
+ *	code never includes a system socket header itself.
  *
  *	Error codes are the platform's own (errno on Unix, WSAGetLastError() on
  *	Windows) and are only ever interpreted through the functions below.
@@ -94,6 +95,14 @@ MODULE_SCOPE void	MpSockAbort(MpSocket sock);
 MODULE_SCOPE void	MpSockShutdownWrite(MpSocket sock);
 MODULE_SCOPE int	MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockParseAddr(const char *text, MpAddr *addrPtr);
+
+/*
+ * For the platform files (generic/mpAddr.c).
+ */
+
+struct sockaddr;
+MODULE_SCOPE int	MpAddrFromSockaddr(const struct sockaddr *sa,
+			    MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockIsExhausted(int err);
 MODULE_SCOPE const char *MpSockErrorText(int err);
 MODULE_SCOPE const char *MpSockErrorId(int err);

@@ -126,9 +126,6 @@ clang-analyzer-core.UndefinedBinaryOperatorResult	generic/mpConfig.c	w > 0
 # MpConfigObjCmd: 'key' is set by the loop, which runs at least once since
 # objc >= 2 there (objc == 1 returned earlier; Tcl never passes objc 0).
 clang-analyzer-core.CallAndMessage	generic/mpConfig.c	GetValue\(mp, key\)
-# MpSockAccept: FillAddr() reads the peer address accept4()/accept()
-# stored in 'ss'; the analyzer does not model the kernel filling it in.
-clang-analyzer-core.UndefinedBinaryOperatorResult	unix/mpSockUnix.c	sa->sa_family == AF_INET
 SUPP
 
 # One process per file, LINT_JOBS at a time; each writes its own log.

@@ -3,7 +3,8 @@
  *
  *	POSIX implementation of mpSock.h: listening, accepting and connecting
  *	non-blocking TCP sockets, reads and writes that never raise SIGPIPE,
- *	numeric address conversion and the naming of error codes.
+ *	and the naming of error codes (numeric address conversion is shared
+ *	with Windows, in generic/mpAddr.c).
  */
 
 #ifndef _GNU_SOURCE
@@ -16,7 +17,6 @@
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -200,71 +200,19 @@ ListenOn(const struct sockaddr *sa, socklen_t len, int backlog, int flags,
 /*
  *----------------------------------------------------------------------
  *
- * FormatRaw, IsMapped, FillAddr, GaiError --
+ * GaiError --
  *
- *	Address helpers: write the numeric text of addrPtr->raw into
- *	addrPtr->host; test for an IPv4-mapped IPv6 address; convert a
- *	sockaddr into an MpAddr (mapped addresses become IPv4); map a
- *	getaddrinfo() failure to an errno value (resolution failures all
- *	become EADDRNOTAVAIL, whose text mentions an unknown host).
+ *	Maps a getaddrinfo() failure to an errno value (resolution failures
+ *	all become EADDRNOTAVAIL, whose text mentions an unknown host).
  *
  * Results:
- *	FillAddr: 0, or -1 for a family other than IPv4/IPv6. GaiError: an
- *	errno value.
+ *	An errno value.
  *
  * Side effects:
- *	FormatRaw and FillAddr overwrite *addrPtr.
+ *	None.
  *
  *----------------------------------------------------------------------
  */
-
-static void
-FormatRaw(MpAddr *addrPtr)
-{
-    if (inet_ntop(addrPtr->family == 4 ? AF_INET : AF_INET6, addrPtr->raw,
-	    addrPtr->host, sizeof(addrPtr->host)) == NULL) {
-	addrPtr->host[0] = '\0';
-    }
-}
-
-static int
-IsMapped(const unsigned char *b)
-{
-    static const unsigned char prefix[12] =
-	    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-    return memcmp(b, prefix, sizeof(prefix)) == 0;
-}
-
-static int
-FillAddr(const struct sockaddr *sa, MpAddr *addrPtr)
-{
-    memset(addrPtr, 0, sizeof(MpAddr));
-    if (sa->sa_family == AF_INET) {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
-
-	addrPtr->family = 4;
-	addrPtr->port = ntohs(sin->sin_port);
-	memcpy(addrPtr->raw, &sin->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
-	const unsigned char *b = sin6->sin6_addr.s6_addr;
-
-	addrPtr->port = ntohs(sin6->sin6_port);
-	addrPtr->family = IsMapped(b) ? 4 : 6;
-	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
-		addrPtr->family == 4 ? 4 : 16);
-	if (addrPtr->family == 6 && sin6->sin6_scope_id != 0
-		&& getnameinfo(sa, sizeof(*sin6), addrPtr->host,
-		sizeof(addrPtr->host), NULL, 0, NI_NUMERICHOST) == 0) {
-	    return 0;		/* With "%scope". */
-	}
-    } else {
-	return -1;
-    }
-    FormatRaw(addrPtr);
-    return 0;
-}
 
 static int
 GaiError(int rc)
@@ -430,7 +378,7 @@ MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
 #endif
     TuneStream(fd);
     if (peerPtr != NULL) {
-	(void) FillAddr((struct sockaddr *) &ss, peerPtr);
+	(void) MpAddrFromSockaddr((struct sockaddr *) &ss, peerPtr);
     }
     *sockPtr = fd;
     return 0;
@@ -494,7 +442,7 @@ MpSockConnect(const char *host, int port, MpSocket *sockPtr,
 	    continue;
 	}
 	if (peerPtr != NULL) {
-	    (void) FillAddr(ai->ai_addr, peerPtr);
+	    (void) MpAddrFromSockaddr(ai->ai_addr, peerPtr);
 	}
 	break;
     }
@@ -657,14 +605,13 @@ MpSockShutdownWrite(MpSocket sock)
 /*
  *----------------------------------------------------------------------
  *
- * MpSockLocalAddr, MpSockParseAddr --
+ * MpSockLocalAddr --
  *
- *	The local address of a socket (getsockname); the parse of a numeric
- *	IPv4 or IPv6 address text (never DNS), normalising the text. In both,
- *	IPv4-mapped IPv6 addresses come out as IPv4.
+ *	The local address of a socket (getsockname), an IPv4-mapped IPv6
+ *	address as IPv4.
  *
  * Results:
- *	0 with *addrPtr set (port 0 for a parsed text), or -1.
+ *	0 with *addrPtr set, or -1.
  *
  * Side effects:
  *	Overwrites *addrPtr.
@@ -682,30 +629,7 @@ MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr)
     if (getsockname(sock, (struct sockaddr *) &ss, &len) == -1) {
 	return -1;
     }
-    return FillAddr((struct sockaddr *) &ss, addrPtr);
-}
-
-int
-MpSockParseAddr(const char *text, MpAddr *addrPtr)
-{
-    unsigned char b[16];
-
-    memset(addrPtr, 0, sizeof(MpAddr));
-    if (text == NULL) {
-	return -1;
-    }
-    if (inet_pton(AF_INET, text, b) == 1) {
-	addrPtr->family = 4;
-	memcpy(addrPtr->raw, b, 4);
-    } else if (inet_pton(AF_INET6, text, b) == 1) {
-	addrPtr->family = IsMapped(b) ? 4 : 6;
-	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
-		addrPtr->family == 4 ? 4 : 16);
-    } else {
-	return -1;
-    }
-    FormatRaw(addrPtr);
-    return 0;
+    return MpAddrFromSockaddr((struct sockaddr *) &ss, addrPtr);
 }
 
 /*

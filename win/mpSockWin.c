@@ -4,7 +4,8 @@
  *	Winsock2 implementation of mpSock.h. Error codes are WSAGetLastError()
  *	values; MpSockErrorId gives them their POSIX names so that the Tcl
  *	-errorcode of a failure is the same on every platform. Needs Windows
- *	Vista or later (inet_pton, inet_ntop, WSAPoll); link with ws2_32.
+ *	Vista or later (WSAPoll here, inet_pton and inet_ntop in
+ *	generic/mpAddr.c); link with ws2_32.
  */
 
 #if !defined(_WIN32_WINNT) || (_WIN32_WINNT < 0x0600)
@@ -140,69 +141,19 @@ TuneStream(SOCKET s)
 /*
  *----------------------------------------------------------------------
  *
- * FormatRaw, IsMapped, FillAddr, GaiError --
+ * GaiError --
  *
- *	Address helpers, as in the Unix file: numeric text of addrPtr->raw;
- *	IPv4-mapped test; sockaddr to MpAddr (mapped addresses become IPv4);
- *	getaddrinfo() failures other than lack of memory or of WSAStartup
- *	become WSAEADDRNOTAVAIL.
+ *	Maps a getaddrinfo() failure: failures other than lack of memory or
+ *	of WSAStartup become WSAEADDRNOTAVAIL.
  *
  * Results:
- *	FillAddr: 0 or -1 (not IP). GaiError: a Winsock error.
+ *	A Winsock error.
  *
  * Side effects:
- *	FormatRaw and FillAddr overwrite *addrPtr.
+ *	None.
  *
  *----------------------------------------------------------------------
  */
-
-static void
-FormatRaw(MpAddr *addrPtr)
-{
-    if (inet_ntop(addrPtr->family == 4 ? AF_INET : AF_INET6, addrPtr->raw,
-	    addrPtr->host, sizeof(addrPtr->host)) == NULL) {
-	addrPtr->host[0] = '\0';
-    }
-}
-
-static int
-IsMapped(const unsigned char *b)
-{
-    static const unsigned char prefix[12] =
-	    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-    return memcmp(b, prefix, sizeof(prefix)) == 0;
-}
-
-static int
-FillAddr(const struct sockaddr *sa, MpAddr *addrPtr)
-{
-    memset(addrPtr, 0, sizeof(MpAddr));
-    if (sa->sa_family == AF_INET) {
-	const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
-
-	addrPtr->family = 4;
-	addrPtr->port = ntohs(sin->sin_port);
-	memcpy(addrPtr->raw, &sin->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
-	const unsigned char *b = sin6->sin6_addr.s6_addr;
-
-	addrPtr->port = ntohs(sin6->sin6_port);
-	addrPtr->family = IsMapped(b) ? 4 : 6;
-	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
-		addrPtr->family == 4 ? 4 : 16);
-	if (addrPtr->family == 6 && sin6->sin6_scope_id != 0
-		&& getnameinfo(sa, sizeof(*sin6), addrPtr->host,
-		sizeof(addrPtr->host), NULL, 0, NI_NUMERICHOST) == 0) {
-	    return 0;		/* With "%scope". */
-	}
-    } else {
-	return -1;
-    }
-    FormatRaw(addrPtr);
-    return 0;
-}
 
 static int
 GaiError(int rc)
@@ -387,7 +338,7 @@ MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
     }
     TuneStream(s);
     if (peerPtr != NULL) {
-	(void) FillAddr((struct sockaddr *) &ss, peerPtr);
+	(void) MpAddrFromSockaddr((struct sockaddr *) &ss, peerPtr);
     }
     *sockPtr = s;
     return 0;
@@ -452,7 +403,7 @@ MpSockConnect(const char *host, int port, MpSocket *sockPtr,
 	    continue;
 	}
 	if (peerPtr != NULL) {
-	    (void) FillAddr(ai->ai_addr, peerPtr);
+	    (void) MpAddrFromSockaddr(ai->ai_addr, peerPtr);
 	}
 	break;
     }
@@ -598,14 +549,12 @@ MpSockShutdownWrite(MpSocket sock)
 /*
  *----------------------------------------------------------------------
  *
- * MpSockLocalAddr, MpSockParseAddr --
+ * MpSockLocalAddr --
  *
- *	The local address of a socket; the parse of a numeric IPv4 or IPv6
- *	text (never DNS) with normalised text. IPv4-mapped addresses come out
- *	as IPv4.
+ *	The local address of a socket, an IPv4-mapped address as IPv4.
  *
  * Results:
- *	0 with *addrPtr set (port 0 for a parsed text), or -1.
+ *	0 with *addrPtr set, or -1.
  *
  * Side effects:
  *	Overwrites *addrPtr.
@@ -623,30 +572,7 @@ MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr)
     if (getsockname(sock, (struct sockaddr *) &ss, &len) == SOCKET_ERROR) {
 	return -1;
     }
-    return FillAddr((struct sockaddr *) &ss, addrPtr);
-}
-
-int
-MpSockParseAddr(const char *text, MpAddr *addrPtr)
-{
-    unsigned char b[16];
-
-    memset(addrPtr, 0, sizeof(MpAddr));
-    if (text == NULL) {
-	return -1;
-    }
-    if (inet_pton(AF_INET, text, b) == 1) {
-	addrPtr->family = 4;
-	memcpy(addrPtr->raw, b, 4);
-    } else if (inet_pton(AF_INET6, text, b) == 1) {
-	addrPtr->family = IsMapped(b) ? 4 : 6;
-	memcpy(addrPtr->raw, addrPtr->family == 4 ? b + 12 : b,
-		addrPtr->family == 4 ? 4 : 16);
-    } else {
-	return -1;
-    }
-    FormatRaw(addrPtr);
-    return 0;
+    return MpAddrFromSockaddr((struct sockaddr *) &ss, addrPtr);
 }
 
 /*
