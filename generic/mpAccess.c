@@ -123,11 +123,11 @@ MpCidrListSet(
 	return TCL_ERROR;
     }
     if (n > 0) {
-	items = (MpCidr *) ckalloc(sizeof(MpCidr) * (size_t) n);
+	items = (MpCidr *) MpAlloc(sizeof(MpCidr) * (size_t) n);
     }
     for (i = 0; i < n; i++) {
 	if (ParseCidr(Tcl_GetString(elems[i]), &items[i]) != 0) {
-	    ckfree(items);
+	    MpFree(items);
 	    return MpError(interp, "VALUE", "CIDR",
 		    "expected an address or address/prefix-length but got "
 		    "\"%s\"", Tcl_GetString(elems[i]));
@@ -162,7 +162,7 @@ MpCidrListFree(
     MpCidrList *list)
 {
     if (list->items != NULL) {
-	ckfree(list->items);
+	MpFree(list->items);
     }
     if (list->specObj != NULL) {
 	Tcl_DecrRefCount(list->specObj);

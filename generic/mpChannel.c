@@ -104,7 +104,7 @@ MpChannelCreate(
     const char *name)
 {
     Tcl_Interp *interp = c->mp->interp;
-    ChanData *cd = (ChanData *) ckalloc(sizeof(ChanData));
+    ChanData *cd = (ChanData *) MpAlloc(sizeof(ChanData));
 
     cd->client = c;
     cd->listener = NULL;
@@ -176,7 +176,7 @@ MpListenerChannelCreate(
     MpListener *l,
     const char *name)
 {
-    ChanData *cd = (ChanData *) ckalloc(sizeof(ChanData));
+    ChanData *cd = (ChanData *) MpAlloc(sizeof(ChanData));
 
     cd->client = NULL;
     cd->listener = l;
@@ -247,7 +247,7 @@ ChanClose2(
 	l->chan = NULL;
 	MpListenerClose(l->mp);
     }
-    ckfree(cd);
+    MpFree(cd);
     return 0;
 }
 

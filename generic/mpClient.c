@@ -120,7 +120,7 @@ MpClientNew(
     MpSocket fd,
     const MpAddr *peer)
 {
-    MpClient *c = (MpClient *) ckalloc(sizeof(MpClient));
+    MpClient *c = (MpClient *) MpAlloc(sizeof(MpClient));
 
     memset(c, 0, sizeof(MpClient));
     c->watch.fd = fd;
@@ -248,7 +248,7 @@ MpClientUnref(
     MpQueueClear(&c->out);
     MpFrameFree(&c->in);
     MpInstanceUnref(c->mp);
-    ckfree(c);
+    MpFree(c);
 }
 
 /*

@@ -179,7 +179,7 @@ MpCmdRegister(
 	Tcl_DecrRefCount(cmdName);
     }
     for (i = 0; filterCmds[i].name != NULL; i++) {
-	FilterCmdData *fd = (FilterCmdData *) ckalloc(sizeof(FilterCmdData));
+	FilterCmdData *fd = (FilterCmdData *) MpAlloc(sizeof(FilterCmdData));
 
 	fd->mp = mp;
 	fd->kind = filterCmds[i].kind;
@@ -196,7 +196,7 @@ static void
 FreeFilterCmdData(
     ClientData clientData)
 {
-    ckfree(clientData);
+    MpFree(clientData);
 }
 
 /*

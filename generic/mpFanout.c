@@ -393,18 +393,18 @@ FanoutTo(
 
 	if (loop->recipientsCap < mp->clientCount) {
 	    loop->recipientsCap = mp->clientCount * 2;
-	    loop->recipients = (MpClient **) ckrealloc(loop->recipients,
+	    loop->recipients = (MpClient **) MpRealloc(loop->recipients,
 		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
 	}
 	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
 	Deliver(mp, from, loop->recipients, n, data, len);
 	return;
     }
-    list = (MpClient **) ckalloc(sizeof(MpClient *)
+    list = (MpClient **) MpAlloc(sizeof(MpClient *)
 	    * (size_t) (mp->clientCount + 1));
     n = Collect(mp, exclude, group, groupsOf, list);
     Deliver(mp, from, list, n, data, len);
-    ckfree(list);
+    MpFree(list);
 }
 
 void

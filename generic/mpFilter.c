@@ -56,7 +56,7 @@ SnapTake(
 
     snap->count = list->count;
     snap->cmds = (list->count <= MP_SNAP_LOCAL) ? snap->local
-	    : (Tcl_Obj **) ckalloc(sizeof(Tcl_Obj *) * (size_t) list->count);
+	    : (Tcl_Obj **) MpAlloc(sizeof(Tcl_Obj *) * (size_t) list->count);
     for (i = 0; i < list->count; i++) {
 	snap->cmds[i] = list->items[i].cmdObj;
 	Tcl_IncrRefCount(snap->cmds[i]);
@@ -89,7 +89,7 @@ SnapRelease(
 	Tcl_DecrRefCount(snap->cmds[i]);
     }
     if (snap->cmds != snap->local) {
-	ckfree(snap->cmds);
+	MpFree(snap->cmds);
     }
     snap->count = 0;
 }
@@ -120,7 +120,7 @@ MpFilterAdd(
 
     if (list->count == list->capacity) {
 	list->capacity = list->capacity ? list->capacity * 2 : 4;
-	list->items = (MpFilter *) ckrealloc(list->items,
+	list->items = (MpFilter *) MpRealloc(list->items,
 		sizeof(MpFilter) * (size_t) list->capacity);
     }
     pos = list->count;
@@ -161,7 +161,7 @@ MpFilterListFree(
 	Tcl_DecrRefCount(list->items[i].cmdObj);
     }
     if (list->items != NULL) {
-	ckfree(list->items);
+	MpFree(list->items);
     }
     list->items = NULL;
     list->count = list->capacity = 0;

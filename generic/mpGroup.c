@@ -61,7 +61,7 @@ MpGroupJoin(
 
     hPtr = Tcl_CreateHashEntry(&mp->groups, name, &isNew);
     if (isNew) {
-	g = (MpGroup *) ckalloc(sizeof(MpGroup));
+	g = (MpGroup *) MpAlloc(sizeof(MpGroup));
 	g->hPtr = hPtr;
 	Tcl_InitHashTable(&g->members, TCL_ONE_WORD_KEYS);
 	Tcl_SetHashValue(hPtr, g);
@@ -98,7 +98,7 @@ FreeGroup(
 {
     Tcl_DeleteHashEntry(g->hPtr);
     Tcl_DeleteHashTable(&g->members);
-    ckfree(g);
+    MpFree(g);
 }
 
 /*

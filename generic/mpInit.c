@@ -117,7 +117,8 @@ CreateObjCmd(
  *	::multiplexer::build-info: how this build was made.
  *
  * Results:
- *	A dict: version, poller, tcl (the headers' version), stubs.
+ *	A dict: version, poller, tcl (the headers' version), readchunk,
+ *	allocator ("tcl", or "system" in the sanitizer builds: MpAlloc).
  *
  * Side effects:
  *	None.
@@ -147,6 +148,13 @@ BuildInfoObjCmd(
 	    Tcl_NewStringObj(TCL_PATCH_LEVEL, -1));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("readchunk", -1),
 	    Tcl_NewIntObj(MP_READ_CHUNK));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("allocator", -1),
+#ifdef MP_SYSTEM_ALLOC
+	    Tcl_NewStringObj("system", -1)
+#else
+	    Tcl_NewStringObj("tcl", -1)
+#endif
+	    );
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;
 }

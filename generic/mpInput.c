@@ -46,7 +46,7 @@ MpClientReadable(
 	return;
     }
     if (loop->readBufBusy) {
-	buf = (char *) ckalloc(MP_READ_CHUNK);
+	buf = (char *) MpAlloc(MP_READ_CHUNK);
 	ownBuf = 1;
     } else {
 	buf = loop->readBuf;
@@ -84,7 +84,7 @@ MpClientReadable(
 
     c->reading = 0;
     if (ownBuf) {
-	ckfree(buf);
+	MpFree(buf);
     } else {
 	loop->readBufBusy = 0;
     }

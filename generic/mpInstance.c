@@ -47,7 +47,7 @@ GetRegistry(
 	    Tcl_GetAssocData(interp, MP_REGISTRY_KEY, NULL);
 
     if (reg == NULL) {
-	reg = (Registry *) ckalloc(sizeof(Registry));
+	reg = (Registry *) MpAlloc(sizeof(Registry));
 	reg->counter = 0;
 	Tcl_SetAssocData(interp, MP_REGISTRY_KEY, RegistryDelete, reg);
     }
@@ -60,7 +60,7 @@ RegistryDelete(
     Tcl_Interp *interp)
 {
     (void) interp;
-    ckfree(clientData);
+    MpFree(clientData);
 }
 
 /*
@@ -106,7 +106,7 @@ MpInstanceCreate(
     }
     Tcl_IncrRefCount(nameObj);
 
-    mp = (MpInstance *) ckalloc(sizeof(MpInstance));
+    mp = (MpInstance *) MpAlloc(sizeof(MpInstance));
     memset(mp, 0, sizeof(MpInstance));
     mp->interp = interp;
     mp->nameObj = nameObj;
@@ -177,7 +177,7 @@ MpInstanceUnref(
     Tcl_DeleteHashTable(&mp->groups);
     Tcl_DecrRefCount(mp->nameObj);
     MpLoopRelease(mp->loop);
-    ckfree(mp);
+    MpFree(mp);
 }
 
 /*

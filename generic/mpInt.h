@@ -40,6 +40,40 @@ typedef int Tcl_Size;
 #   define TCL_SIZE_MAX INT_MAX
 #endif
 
+/*
+ * Memory for the package's own records (clients, instances, lists).
+ * Normally Tcl's allocator. With MP_SYSTEM_ALLOC (set by the sanitizer
+ * build, make test-asan) the C library's: Tcl's threaded allocator keeps
+ * small freed blocks in caches of its own, where AddressSanitizer and
+ * valgrind cannot see a use after free, an overrun or a leak. Like
+ * ckalloc, both panic when memory is exhausted. Blocks handed to Tcl to
+ * free (events for Tcl_QueueEvent) must come from ckalloc itself.
+ */
+
+#ifdef MP_SYSTEM_ALLOC
+#   include <stdlib.h>
+static inline void *
+MpSysRealloc(
+    void *ptr,
+    size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+
+    if (p == NULL) {
+	Tcl_Panic("multiplexer: unable to allocate %lu bytes",
+		(unsigned long) size);
+    }
+    return p;
+}
+#   define MpAlloc(size)	MpSysRealloc(NULL, (size))
+#   define MpRealloc(ptr, size)	MpSysRealloc((ptr), (size))
+#   define MpFree(ptr)		free(ptr)
+#else
+#   define MpAlloc(size)	((void *) ckalloc(size))
+#   define MpRealloc(ptr, size)	((void *) ckrealloc((char *) (ptr), (size)))
+#   define MpFree(ptr)		ckfree((char *) (ptr))
+#endif
+
 typedef struct MpLoop MpLoop;
 typedef struct MpInstance MpInstance;
 typedef struct MpClient MpClient;

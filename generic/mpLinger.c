@@ -81,7 +81,7 @@ MpLingerStart(
 	MpSockClose(fd);
 	return;
     }
-    lg = (MpLinger *) ckalloc(sizeof(MpLinger));
+    lg = (MpLinger *) MpAlloc(sizeof(MpLinger));
     memset(lg, 0, sizeof(MpLinger));
     lg->loop = loop;
     lg->mp = mp;
@@ -246,7 +246,7 @@ LingerEnd(
     if (lg->mp != NULL) {
 	lg->mp->stats.lingering--;
     }
-    ckfree(lg);
+    MpFree(lg);
     if (loop->lingerFirst == NULL && loop->lingerTimer != NULL) {
 	Tcl_DeleteTimerHandler(loop->lingerTimer);
 	loop->lingerTimer = NULL;

@@ -64,7 +64,7 @@ MpListenerOpen(
 		"couldn't open socket on %s port %d: %s",
 		host ? host : "all interfaces", port, MpSockErrorText(err));
     }
-    l = (MpListener *) ckalloc(sizeof(MpListener));
+    l = (MpListener *) MpAlloc(sizeof(MpListener));
     memset(l, 0, sizeof(MpListener));
     l->mp = mp;
     l->watch.fd = fd;
@@ -77,7 +77,7 @@ MpListenerOpen(
     if (werr != 0) {
 	MpLoopUnwatch(mp->loop, &l->watch);
 	MpSockClose(fd);
-	ckfree(l);
+	MpFree(l);
 	return MpError(interp, "POLLER", MpSockErrorId(werr),
 		"cannot watch the listening socket: %s",
 		MpSockErrorText(werr));
@@ -125,7 +125,7 @@ MpListenerClose(
     MpLoopUnwatch(mp->loop, &l->watch);
     MpSockClose(l->watch.fd);
     MpListenerChannelDetach(l);
-    ckfree(l);
+    MpFree(l);
 }
 
 /*

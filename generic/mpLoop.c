@@ -81,13 +81,13 @@ MpLoopAcquire(
 	loop->refCount++;
 	return loop;
     }
-    loop = (MpLoop *) ckalloc(sizeof(MpLoop));
+    loop = (MpLoop *) MpAlloc(sizeof(MpLoop));
     memset(loop, 0, sizeof(MpLoop));
     loop->notifyFd = -1;
     loop->epoch = 1;
     loop->poller = MpPollerCreate(&err);
     if (loop->poller == NULL) {
-	ckfree(loop);
+	MpFree(loop);
 	if (interp != NULL) {
 	    MpError(interp, "POLLER", MpSockErrorId(err),
 		    "cannot create %s poller: %s", MpPollerName(),
@@ -96,12 +96,12 @@ MpLoopAcquire(
 	return NULL;
     }
     Tcl_InitHashTable(&loop->watches, TCL_ONE_WORD_KEYS);
-    loop->readBuf = (char *) ckalloc(MP_READ_CHUNK);
+    loop->readBuf = (char *) MpAlloc(MP_READ_CHUNK);
     if (MpNotifyAttach(loop) != TCL_OK) {
 	MpPollerFree(loop->poller);
 	Tcl_DeleteHashTable(&loop->watches);
-	ckfree(loop->readBuf);
-	ckfree(loop);
+	MpFree(loop->readBuf);
+	MpFree(loop);
 	if (interp != NULL) {
 	    MpError(interp, "POLLER", "NOTIFIER",
 		    "cannot hook the %s poller into Tcl's event loop",
@@ -161,11 +161,11 @@ MpLoopRelease(
     }
     MpPollerFree(loop->poller);
     Tcl_DeleteHashTable(&loop->watches);
-    ckfree(loop->readBuf);
+    MpFree(loop->readBuf);
     if (loop->recipients != NULL) {
-	ckfree(loop->recipients);
+	MpFree(loop->recipients);
     }
-    ckfree(loop);
+    MpFree(loop);
 }
 
 /*
