@@ -6,8 +6,8 @@
  *	getnameinfo): a kernel socket address into an MpAddr, and a numeric
  *	address text into an MpAddr. The platform files (unix/mpSockUnix.c,
  *	win/mpSockWin.c) call MpAddrFromSockaddr; the core calls
- *	MpSockParseAddr. The only generic file that includes the system's
- *	socket headers.
+ *	MpSockParseAddr. The only generic file that includes POSIX socket
+ *	headers (on Windows, mpSock.h brings in Winsock's for every file).
  */
 
 #ifdef _WIN32

@@ -42,8 +42,8 @@ typedef int Tcl_Size;
 
 /*
  * Memory for the package's own records (clients, instances, lists).
- * Normally Tcl's allocator. With MP_SYSTEM_ALLOC (set by the sanitizer
- * build, make test-asan) the C library's: Tcl's threaded allocator keeps
+ * Normally Tcl's allocator. With MP_SYSTEM_ALLOC (set by the builds of
+ * make test-asan and make test-valgrind) the C library's: Tcl's threaded allocator keeps
  * small freed blocks in caches of its own, where AddressSanitizer and
  * valgrind cannot see a use after free, an overrun or a leak. Like
  * ckalloc, both panic when memory is exhausted. Blocks handed to Tcl to
