@@ -614,7 +614,7 @@ MpClientWriteNow(
  *
  * Side effects:
  *	Writes queued output, reads and handles input, completes outbound
- *	connects.
+ *	connects; closes a client marked for closing.
  *
  *----------------------------------------------------------------------
  */
@@ -632,7 +632,15 @@ ClientReady(
     if (c->state == MP_CLIENT_CONNECTING) {
 	MpConnectFinish(c);
     } else {
-	if ((mask & MP_EV_WRITE) && c->state == MP_CLIENT_OPEN) {
+	/*
+	 * A client marked for closing where no Tcl code could run (a write
+	 * error during a fan-out, an overflow) is closed now, with that
+	 * reason, rather than read: after a reset was reported by a write,
+	 * a read would only see end-of-file.
+	 */
+
+	if (((mask & MP_EV_WRITE) || c->pendingClose)
+		&& c->state == MP_CLIENT_OPEN) {
 	    MpClientFlush(c);
 	}
 	if ((mask & MP_EV_READ) && c->state == MP_CLIENT_OPEN) {

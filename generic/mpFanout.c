@@ -1,16 +1,33 @@
 /*
  * mpFanout.c --
  *
- *	One-to-many delivery. A message is encoded once (framing applied)
- *	into one shared buffer and a reference to it is queued for every
- *	recipient: no per-recipient copy and, without output filters, no
- *	per-recipient Tcl call. Queues are bounded by Config maxqueue; a full
- *	queue drops the message for that client or marks it for disconnect,
- *	per Config overflow.
+ *	One-to-many delivery. A recipient with nothing queued gets the
+ *	message written straight to its socket, gathered from the message
+ *	and its framing without a copy; for the others (and the part a
+ *	socket did not take) the message is encoded once into one shared
+ *	buffer and a reference to it is queued: no per-recipient copy and,
+ *	without output filters, no per-recipient Tcl call. Queues are bounded
+ *	by Config maxqueue; a full queue drops the message for that client or
+ *	marks it for disconnect, per Config overflow.
  */
 
 #include <stdlib.h>
 #include "mpInt.h"
+
+/*
+ * Fetches the start of a recipient's record (its fan-out fields, see
+ * MpClient) into the cache while the previous recipient's socket write
+ * runs: with thousands of recipients each record is otherwise a miss.
+ */
+
+#if defined(__GNUC__)
+#   define MP_PREFETCH_CLIENT(c) \
+	(__builtin_prefetch((const char *) (c)), \
+	 __builtin_prefetch((const char *) (c) + 64), \
+	 __builtin_prefetch((const char *) (c) + 128))
+#else
+#   define MP_PREFETCH_CLIENT(c) ((void) (c))
+#endif
 
 /*
  *----------------------------------------------------------------------
@@ -52,7 +69,9 @@ MpEncodeMessage(
  *	(an empty queue always takes one message, so a message larger than
  *	maxqueue can still be sent). The rest of a begun channel write
  *	("continued") may go up to twice maxqueue; past that the client is
- *	disconnected under either policy.
+ *	disconnected under either policy. The first "off" bytes of the
+ *	buffer have already been written to the socket (only with an empty
+ *	queue) and are not queued.
  *
  * Results:
  *	0 if queued, -1 if dropped or the client is to be disconnected.
@@ -69,6 +88,7 @@ static int
 QueueOrOverflow(
     MpClient *c,
     MpBuf *buf,
+    size_t off,
     int continued)
 {
     MpInstance *mp = c->mp;
@@ -111,6 +131,9 @@ QueueOrOverflow(
 	MpLoopScheduleFlush(mp->loop, c);
 	return -1;
     }
+    if (off > 0) {
+	MpQueueConsume(&c->out, off);
+    }
     mp->stats.messagesOut++;
     if (c->out.bytes > mp->stats.queueHighWater) {
 	mp->stats.queueHighWater = c->out.bytes;
@@ -143,7 +166,7 @@ MpEnqueue(
     if (c->state != MP_CLIENT_OPEN || !c->admitted) {
 	return -1;
     }
-    return QueueOrOverflow(c, buf, 0);
+    return QueueOrOverflow(c, buf, 0, 0);
 }
 
 /*
@@ -186,9 +209,160 @@ MpEnqueueBytes(
 	return -1;
     }
     memcpy(buf->data, data, len);
-    rc = QueueOrOverflow(c, buf, continued);
+    rc = QueueOrOverflow(c, buf, 0, continued);
     MpBufUnref(buf);
     return rc;
+}
+
+/*
+ * A message as it goes on the wire: framing prefix, message, suffix,
+ * gathered without copying, and the shared encoded buffer for the
+ * recipients that must queue it, made on first need.
+ */
+
+typedef struct Wire {
+    MpIovec iov[3];
+    int iovCount;
+    size_t len;			/* Bytes on the wire. */
+    char prefix[MP_FRAME_HEADER];
+    const char *data;		/* The message (not owned). */
+    size_t dataLen;
+    MpBuf *buf;			/* Encoded copy, or NULL until needed. */
+    int noMem;			/* Encoding it failed (logged once). */
+} Wire;
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * WireInit, WireFree --
+ *
+ *	Describe a message as it goes on the wire with the instance's
+ *	framing; release the encoded copy if one was made.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	WireFree drops the buffer reference.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+WireInit(
+    MpInstance *mp,
+    Wire *w,
+    const char *data,
+    size_t len)
+{
+    int mode = mp->config.framing;
+    size_t pre = MpFramePrefix(mode, len, w->prefix), sufLen;
+    const char *suf = MpFrameSuffix(mode, &sufLen);
+
+    w->iovCount = 0;
+    if (pre > 0) {
+	MP_IOV_SET(w->iov[w->iovCount], w->prefix, pre);
+	w->iovCount++;
+    }
+    if (len > 0) {
+	MP_IOV_SET(w->iov[w->iovCount], data, len);
+	w->iovCount++;
+    }
+    if (sufLen > 0) {
+	MP_IOV_SET(w->iov[w->iovCount], suf, sufLen);
+	w->iovCount++;
+    }
+    w->len = pre + len + sufLen;
+    w->data = data;
+    w->dataLen = len;
+    w->buf = NULL;
+    w->noMem = 0;
+}
+
+static void
+WireFree(
+    Wire *w)
+{
+    if (w->buf != NULL) {
+	MpBufUnref(w->buf);
+	w->buf = NULL;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SendTo --
+ *
+ *	Delivers a message to one admitted, open client. When nothing is
+ *	queued for it and it has not been written directly since the loop
+ *	last flushed, the message is written straight to its socket (so a
+ *	round that carries many messages still sends each client one
+ *	gathered write of the rest); what the socket does not take, or the
+ *	whole message otherwise, is queued as the shared encoded copy.
+ *
+ * Results:
+ *	0 if written or queued, -1 if not (closed, not admitted, dropped,
+ *	overflow, write error, no memory).
+ *
+ * Side effects:
+ *	Socket writes; see QueueOrOverflow. A write error, or no memory for
+ *	the rest of a message partly written, marks the client for closing
+ *	at the flush (no Tcl code runs here).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SendTo(
+    MpClient *c,
+    Wire *w)
+{
+    MpInstance *mp = c->mp;
+    MpLoop *loop = mp->loop;
+    size_t done = 0;
+
+    if (c->state != MP_CLIENT_OPEN || !c->admitted || c->pendingClose) {
+	return -1;
+    }
+    if (w->len > 0 && c->out.count == 0
+	    && c->directCycle != loop->flushCycle) {
+	int err = 0;
+	ptrdiff_t n = MpSockWritev(c->watch.fd, w->iov, w->iovCount, &err);
+
+	c->directCycle = loop->flushCycle;
+	if (n == MP_IO_AGAIN) {
+	    n = 0;
+	} else if (n < 0) {
+	    c->errCode = err;
+	    c->pendingClose = MpReasonForError(err);
+	    MpLoopScheduleFlush(loop, c);
+	    return -1;
+	}
+	mp->stats.bytesOut += (Tcl_WideUInt) n;
+	if ((size_t) n == w->len) {
+	    c->writeEpoch = 0;
+	    mp->stats.messagesOut++;
+	    return 0;
+	}
+	done = (size_t) n;
+    }
+    if (w->buf == NULL && !w->noMem) {
+	w->buf = MpEncodeMessage(mp, w->data, w->dataLen);
+	if (w->buf == NULL) {
+	    w->noMem = 1;
+	    MpLog(mp, MP_LOG_ERROR, "out of memory encoding a message of %lu"
+		    " bytes", (unsigned long) w->dataLen);
+	}
+    }
+    if (w->buf == NULL) {
+	if (done > 0) {
+	    c->pendingClose = MP_REASON_ERROR;	/* Cut message. */
+	    MpLoopScheduleFlush(loop, c);
+	}
+	return -1;
+    }
+    return QueueOrOverflow(c, w->buf, done, 0);
 }
 
 /*
@@ -267,15 +441,15 @@ Collect(
  *
  * Deliver --
  *
- *	Sends one message to a list of recipients: one shared buffer, or,
- *	with output filters, one filter chain call and encoding per
- *	recipient.
+ *	Sends one message to a list of recipients (SendTo): one shared
+ *	buffer at most, or, with output filters, one filter chain call and
+ *	message per recipient.
  *
  * Results:
- *	Number of recipients it was queued for.
+ *	Number of recipients it was written or queued for.
  *
  * Side effects:
- *	Queues output; output filters run Tcl code.
+ *	Socket writes, queued output; output filters run Tcl code.
  *
  *----------------------------------------------------------------------
  */
@@ -292,19 +466,18 @@ Deliver(
     int i, sent = 0;
 
     if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
-	MpBuf *buf = MpEncodeMessage(mp, data, len);
+	Wire wire;
 
-	if (buf == NULL) {
-	    MpLog(mp, MP_LOG_ERROR, "out of memory encoding a message of %lu"
-		    " bytes", (unsigned long) len);
-	    return 0;
-	}
+	WireInit(mp, &wire, data, len);
 	for (i = 0; i < n; i++) {
-	    if (MpEnqueue(list[i], buf) == 0) {
+	    if (i + 1 < n) {
+		MP_PREFETCH_CLIENT(list[i + 1]);
+	    }
+	    if (SendTo(list[i], &wire) == 0) {
 		sent++;
 	    }
 	}
-	MpBufUnref(buf);
+	WireFree(&wire);
     } else {
 	Tcl_Obj *dataObj = Tcl_NewByteArrayObj((const unsigned char *) data,
 		(Tcl_Size) len);
@@ -326,15 +499,13 @@ Deliver(
 		Tcl_Size outLen;
 		const unsigned char *out = Tcl_GetByteArrayFromObj(resObj,
 			&outLen);
-		MpBuf *buf = MpEncodeMessage(mp, (const char *) out,
-			(size_t) outLen);
+		Wire wire;
 
-		if (buf != NULL) {
-		    if (MpEnqueue(to, buf) == 0) {
-			sent++;
-		    }
-		    MpBufUnref(buf);
+		WireInit(mp, &wire, (const char *) out, (size_t) outLen);
+		if (SendTo(to, &wire) == 0) {
+		    sent++;
 		}
+		WireFree(&wire);
 	    }
 	    if (resObj != NULL) {
 		Tcl_DecrRefCount(resObj);

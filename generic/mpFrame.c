@@ -350,10 +350,57 @@ MpFrameFree(
 /*
  *----------------------------------------------------------------------
  *
+ * MpFramePrefix, MpFrameSuffix --
+ *
+ *	The bytes a framing puts before and after a message on the wire:
+ *	length framing a 4-byte big-endian length before it, line framing a
+ *	LF after it, raw nothing. The fan-out gathers them around the
+ *	message itself, so a message written straight to a socket is never
+ *	copied.
+ *
+ * Results:
+ *	MpFramePrefix: the prefix length (0 or MP_FRAME_HEADER), its bytes
+ *	written to out (room for MP_FRAME_HEADER). MpFrameSuffix: the suffix
+ *	(static storage), its length in *lenPtr.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+size_t
+MpFramePrefix(
+    int mode,
+    size_t len,
+    char *out)
+{
+    if (mode != MP_FRAME_LENGTH) {
+	return 0;
+    }
+    out[0] = (char) ((len >> 24) & 0xFF);
+    out[1] = (char) ((len >> 16) & 0xFF);
+    out[2] = (char) ((len >> 8) & 0xFF);
+    out[3] = (char) (len & 0xFF);
+    return MP_FRAME_HEADER;
+}
+
+const char *
+MpFrameSuffix(
+    int mode,
+    size_t *lenPtr)
+{
+    *lenPtr = (mode == MP_FRAME_LINE) ? 1 : 0;
+    return "\n";
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpFrameEncodedSize, MpFrameEncode --
  *
- *	Size and bytes of a message as sent to recipients: raw as is, line
- *	followed by LF, length behind its 4-byte big-endian prefix.
+ *	Size and bytes of a message as sent to recipients: its prefix, the
+ *	message, its suffix (see MpFramePrefix).
  *
  * Results:
  *	The size; the encoding is written to out.
@@ -386,20 +433,9 @@ MpFrameEncode(
     size_t len,
     char *out)
 {
-    switch (mode) {
-    case MP_FRAME_LINE:
-	memcpy(out, data, len);
-	out[len] = '\n';
-	break;
-    case MP_FRAME_LENGTH:
-	out[0] = (char) ((len >> 24) & 0xFF);
-	out[1] = (char) ((len >> 16) & 0xFF);
-	out[2] = (char) ((len >> 8) & 0xFF);
-	out[3] = (char) (len & 0xFF);
-	memcpy(out + MP_FRAME_HEADER, data, len);
-	break;
-    default:
-	memcpy(out, data, len);
-	break;
-    }
+    size_t pre = MpFramePrefix(mode, len, out), sufLen;
+    const char *suf = MpFrameSuffix(mode, &sufLen);
+
+    memcpy(out + pre, data, len);
+    memcpy(out + pre + len, suf, sufLen);
 }

@@ -57,5 +57,7 @@ MODULE_SCOPE void	MpFrameFree(MpFrameIn *in);
 MODULE_SCOPE size_t	MpFrameEncodedSize(int mode, size_t len);
 MODULE_SCOPE void	MpFrameEncode(int mode, const char *data, size_t len,
 			    char *out);
+MODULE_SCOPE size_t	MpFramePrefix(int mode, size_t len, char *out);
+MODULE_SCOPE const char *MpFrameSuffix(int mode, size_t *lenPtr);
 
 #endif /* MP_FRAME_H */

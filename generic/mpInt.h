@@ -250,12 +250,40 @@ enum {
 };
 
 struct MpClient {
+    /*
+     * What every fan-out reads or writes for each recipient comes first,
+     * together (Collect, SendTo, the flush): with thousands of clients
+     * each of these records is cold in the cache by the time it is used.
+     */
+
     MpWatch watch;
     MpInstance *mp;
-    int refCount;
+    MpClient *prev, *next;	/* Instance list, least recently active
+				 * first. */
     int state;
+    int admitted;		/* Access filters passed: exit filters
+				 * will run. */
+    int pendingClose;		/* MP_REASON_* to close with at the next
+				 * flush (set where Tcl code must not run),
+				 * or 0. */
+    int onFlushList;
+    Tcl_WideUInt fanoutStamp;	/* Last broadcast that reached it. */
+    Tcl_WideUInt directCycle;	/* Loop flushCycle of its last direct
+				 * write by a fan-out (mpFanout.c). */
+    Tcl_WideUInt writeEpoch;	/* Loop epoch of the last channel write
+				 * that filled Tcl's channel buffer (more
+				 * of the same puts may follow), or 0. */
+    MpOutQueue out;		/* Pending output. */
+    MpClient *flushPrev, *flushNext; /* Loop's pending-flush list. */
+
+    int refCount;
     int reason;			/* MP_REASON_* once closing. */
     int errCode;		/* Socket error behind MP_REASON_ERROR. */
+    int outbound;		/* Made by Connect. */
+    int groupCount;		/* Groups joined. */
+    int reading;		/* Inside its read handler. */
+    int readSuspended;		/* Read interest dropped while a nested
+				 * event loop runs inside the handler. */
     Tcl_Obj *reasonObj;		/* Extra text (kick reason). */
     Tcl_WideUInt id;		/* Unique number, names the channel. */
     Tcl_Channel chan;		/* Created on first need. */
@@ -263,30 +291,11 @@ struct MpClient {
     MpAddr peer;
     Tcl_Obj *addrObj;		/* Cached Tcl forms of the peer. */
     Tcl_Obj *portObj;
-    MpOutQueue out;		/* Pending output. */
     MpFrameIn in;		/* Partial input message. */
     Tcl_WideInt lastActive;	/* Milliseconds (monotonic). */
-    int outbound;		/* Made by Connect. */
-    int groupCount;		/* Groups joined. */
     Tcl_Obj *connectCallback;	/* Outbound: -command prefix. */
     Tcl_TimerToken connectTimer;
-    MpClient *prev, *next;	/* Instance list, least recently active
-				 * first. */
-    MpClient *flushPrev, *flushNext; /* Loop's pending-flush list. */
-    int onFlushList;
-    int admitted;		/* Access filters passed: exit filters
-				 * will run. */
-    int reading;		/* Inside its read handler. */
-    int readSuspended;		/* Read interest dropped while a nested
-				 * event loop runs inside the handler. */
-    int pendingClose;		/* MP_REASON_* to close with at the next
-				 * flush (set where Tcl code must not run),
-				 * or 0. */
     Tcl_WideUInt drops;		/* Messages dropped for this client. */
-    Tcl_WideUInt fanoutStamp;	/* Last broadcast that reached it. */
-    Tcl_WideUInt writeEpoch;	/* Loop epoch of the last channel write
-				 * that filled Tcl's channel buffer (more
-				 * of the same puts may follow), or 0. */
     MpClient *exitingNext;	/* See MpInstance.exiting. */
 };
 
@@ -336,6 +345,10 @@ struct MpLoop {
     Tcl_WideUInt fanoutStamp;	/* Counts broadcasts (deduplication). */
     Tcl_WideUInt epoch;		/* Counts returns to the event loop
 				 * (dispatch rounds, idle flushes). */
+    Tcl_WideUInt flushCycle;	/* Counts MpLoopFlushAll calls: a fan-out
+				 * writes a client directly at most once
+				 * per cycle, the rest goes out in one
+				 * gathered write at the flush. */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
     int streaming;		/* A read filled the read buffer since the
 				 * dispatch last looked. */

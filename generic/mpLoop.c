@@ -85,6 +85,7 @@ MpLoopAcquire(
     memset(loop, 0, sizeof(MpLoop));
     loop->notifyFd = -1;
     loop->epoch = 1;
+    loop->flushCycle = 1;
     loop->poller = MpPollerCreate(&err);
     if (loop->poller == NULL) {
 	MpFree(loop);
@@ -421,7 +422,8 @@ MpLoopCancelFlush(
  * MpLoopFlushAll --
  *
  *	Writes the queued output of every client on the flush list. Clients
- *	whose socket is full are left to their writable event.
+ *	whose socket is full are left to their writable event. Starts a new
+ *	flush cycle (see MpLoop.flushCycle).
  *
  * Results:
  *	None.
@@ -436,6 +438,7 @@ void
 MpLoopFlushAll(
     MpLoop *loop)
 {
+    loop->flushCycle++;
     while (loop->flushFirst != NULL) {
 	MpClient *c = loop->flushFirst;
 
