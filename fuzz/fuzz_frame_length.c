@@ -8,7 +8,7 @@
  *	MP_FRAME_OK. Also round-trips every message through MpFrameEncode.
  *
  *	Input layout:
- *	    byte 0-1   maxMessage selector (see MaxMessage below)
+ *	    byte 0-1   maxMessage selector (see FuzzMaxMessage, fuzzUtil.h)
  *	    byte 2-3   chunking seed
  *	    byte 4     index of the message at which the emit callback asks
  *		       to stop (255: never)
@@ -29,19 +29,11 @@
  *	ASan/LSan/UBSan catch memory errors, leaks and undefined behaviour.
  */
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "mpFrame.h"
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-	    fprintf(stderr, "fuzz_frame_length: check failed at line %d: %s\n", \
-		    __LINE__, #cond); \
-	    abort(); \
-	} \
-    } while (0)
+#define FUZZ_NAME "fuzz_frame_length"
+#include "fuzzUtil.h"
 
 typedef struct State {
     const unsigned char *in;
@@ -53,15 +45,6 @@ typedef struct State {
     int stopped;
     size_t chunkEnd;
 } State;
-
-static uint32_t
-Next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
 
 static size_t
 BE32(const unsigned char *p)
@@ -106,20 +89,6 @@ Emit(void *ctx, const char *msg, size_t len)
     return 0;
 }
 
-static size_t
-MaxMessage(unsigned sel)
-{
-    switch (sel >> 14) {
-    case 0:
-    case 1:
-	return 1 + (sel & 0x3F);		/* 1..64 */
-    case 2:
-	return 1 + (sel & 0xFFF);		/* 1..4096 */
-    default:
-	return (sel & 1) ? 0x7FFFFFFF : 1024 * 1024;
-    }
-}
-
 /*
  * ViolationAt --
  *	Offset of the last header byte of the frame at 'start' if that
@@ -151,7 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&fin, 0, sizeof(fin));
     memset(&st, 0, sizeof(st));
-    st.maxMessage = MaxMessage(((unsigned) data[0] << 8) | data[1]);
+    st.maxMessage = FuzzMaxMessage(((unsigned) data[0] << 8) | data[1], 0xFFF);
     seed = ((uint32_t) data[2] << 8 | data[3]) * 2654435761u + 1;
     st.stopAt = data[4] == 255 ? (size_t) -1 : data[4];
     st.in = data + 5;
@@ -165,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (;;) {
-	size_t n = Next(&seed) % (chunkMax + 1);
+	size_t n = FuzzNext(&seed) % (chunkMax + 1);
 	size_t before = st.emitted, viol;
 
 	if (n > st.inLen - pos) {

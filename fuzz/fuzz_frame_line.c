@@ -7,7 +7,7 @@
  *	call, and feeding stops at the first result other than MP_FRAME_OK.
  *
  *	Input layout:
- *	    byte 0-1   maxMessage selector (see MaxMessage below)
+ *	    byte 0-1   maxMessage selector (see FuzzMaxMessage, fuzzUtil.h)
  *	    byte 2-3   chunking seed (sizes drawn from a small PRNG)
  *	    byte 4     index of the message at which the emit callback asks
  *		       to stop (255: never)
@@ -33,19 +33,11 @@
  *	by UBSan (tools/run-fuzz.sh builds with all three).
  */
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "mpFrame.h"
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-	    fprintf(stderr, "fuzz_frame_line: check failed at line %d: %s\n", \
-		    __LINE__, #cond); \
-	    abort(); \
-	} \
-    } while (0)
+#define FUZZ_NAME "fuzz_frame_line"
+#include "fuzzUtil.h"
 
 typedef struct State {
     const unsigned char *in;	/* The whole stream. */
@@ -57,19 +49,6 @@ typedef struct State {
     int stopped;		/* The callback has asked to stop. */
     size_t chunkEnd;		/* End offset of the chunk being fed. */
 } State;
-
-/*
- * Small deterministic generator for the chunk sizes.
- */
-
-static uint32_t
-Next(uint32_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 17;
-    *s ^= *s << 5;
-    return *s;
-}
 
 /*
  * Emit callback: the message must be the next line of the stream.
@@ -124,26 +103,6 @@ Emit(void *ctx, const char *msg, size_t len)
 }
 
 /*
- * MaxMessage --
- *	Mostly small limits (so that the limit is hit often), sometimes the
- *	server's default and its largest allowed value.
- */
-
-static size_t
-MaxMessage(unsigned sel)
-{
-    switch (sel >> 14) {
-    case 0:
-    case 1:
-	return 1 + (sel & 0x3F);		/* 1..64 */
-    case 2:
-	return 1 + (sel & 0x3FF);		/* 1..1024 */
-    default:
-	return (sel & 1) ? 0x7FFFFFFF : 1024 * 1024;
-    }
-}
-
-/*
  * ViolationAt --
  *	Where the line starting at 'start' becomes too long, given the bytes
  *	available so far (limit 'end'): the offset of the byte that breaks
@@ -187,7 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&fin, 0, sizeof(fin));
     memset(&st, 0, sizeof(st));
-    st.maxMessage = MaxMessage(((unsigned) data[0] << 8) | data[1]);
+    st.maxMessage = FuzzMaxMessage(((unsigned) data[0] << 8) | data[1], 0x3FF);
     seed = ((uint32_t) data[2] << 8 | data[3]) * 2654435761u + 1;
     st.stopAt = data[4] == 255 ? (size_t) -1 : data[4];
     st.in = data + 5;
@@ -202,7 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     while (pos < st.inLen || (pos == st.inLen && pos == 0)) {
-	size_t n = Next(&seed) % (chunkMax + 1);	/* 0 is allowed. */
+	size_t n = FuzzNext(&seed) % (chunkMax + 1);	/* 0 is allowed. */
 	size_t before = st.emitted, viol;
 
 	if (n > st.inLen - pos) {

@@ -24,19 +24,11 @@
  *	LSan leaks.
  */
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "mpBuf.h"
 
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-	    fprintf(stderr, "fuzz_queue: check failed at line %d: %s\n", \
-		    __LINE__, #cond); \
-	    abort(); \
-	} \
-    } while (0)
+#define FUZZ_NAME "fuzz_queue"
+#include "fuzzUtil.h"
 
 #define MAX_BUFS 64
 #define MAX_ITEMS 2048
