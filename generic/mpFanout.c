@@ -8,7 +8,11 @@
  *	buffer and a reference to it is queued: no per-recipient copy and,
  *	without output filters, no per-recipient Tcl call. Queues are bounded
  *	by Config maxqueue; a full queue drops the message for that client or
- *	marks it for disconnect, per Config overflow.
+ *	marks it for disconnect, per Config overflow. A span (several framed
+ *	messages forwarded as they arrived, see MpFrameFeedSpans) goes the
+ *	same way as one message, with one write per recipient; a recipient
+ *	whose queue cannot take all of it gets its messages one by one, so
+ *	the bound applies to each message as if they had come separately.
  */
 
 #include <stdlib.h>
@@ -63,15 +67,42 @@ MpEncodeMessage(
 /*
  *----------------------------------------------------------------------
  *
+ * QueueHasRoom --
+ *
+ *	Whether a client's queue can take len more bytes within a bound: an
+ *	empty queue always takes one message, so a message larger than the
+ *	bound can still be sent.
+ *
+ * Results:
+ *	1 or 0.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+QueueHasRoom(
+    const MpClient *c,
+    size_t len,
+    size_t bound)
+{
+    return c->out.bytes == 0
+	    || (len <= bound && c->out.bytes <= bound - len);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * QueueOrOverflow --
  *
- *	Queues a buffer for a client unless its queue would exceed maxqueue
- *	(an empty queue always takes one message, so a message larger than
- *	maxqueue can still be sent). The rest of a begun channel write
- *	("continued") may go up to twice maxqueue; past that the client is
- *	disconnected under either policy. The first "off" bytes of the
- *	buffer have already been written to the socket (only with an empty
- *	queue) and are not queued.
+ *	Queues a buffer holding count messages for a client unless its
+ *	queue would exceed maxqueue (see QueueHasRoom). The rest of a begun
+ *	channel write ("continued") may go up to twice maxqueue; past that
+ *	the client is disconnected under either policy. The first "off"
+ *	bytes of the buffer have already been written to the socket (only
+ *	with an empty queue) and are not queued.
  *
  * Results:
  *	0 if queued, -1 if dropped or the client is to be disconnected.
@@ -88,6 +119,7 @@ static int
 QueueOrOverflow(
     MpClient *c,
     MpBuf *buf,
+    size_t count,
     size_t off,
     int continued)
 {
@@ -109,11 +141,10 @@ QueueOrOverflow(
 
 	bound = (bound > ((size_t) -1) / 2) ? (size_t) -1 : bound * 2;
     }
-    if (c->out.bytes > 0 && (buf->len > bound
-	    || c->out.bytes > bound - buf->len)) {
+    if (!QueueHasRoom(c, buf->len, bound)) {
 	if (mp->config.overflow == MP_OVERFLOW_DROP) {
-	    c->drops++;
-	    mp->stats.drops++;
+	    c->drops += count;
+	    mp->stats.drops += count;
 	    if (!continued) {
 		return -1;
 	    }
@@ -134,7 +165,7 @@ QueueOrOverflow(
     if (off > 0) {
 	MpQueueConsume(&c->out, off);
     }
-    mp->stats.messagesOut++;
+    mp->stats.messagesOut += count;
     if (c->out.bytes > mp->stats.queueHighWater) {
 	mp->stats.queueHighWater = c->out.bytes;
     }
@@ -166,7 +197,7 @@ MpEnqueue(
     if (c->state != MP_CLIENT_OPEN || !c->admitted) {
 	return -1;
     }
-    return QueueOrOverflow(c, buf, 0, 0);
+    return QueueOrOverflow(c, buf, 1, 0, 0);
 }
 
 /*
@@ -209,15 +240,15 @@ MpEnqueueBytes(
 	return -1;
     }
     memcpy(buf->data, data, len);
-    rc = QueueOrOverflow(c, buf, 0, continued);
+    rc = QueueOrOverflow(c, buf, 1, 0, continued);
     MpBufUnref(buf);
     return rc;
 }
 
 /*
  * A message as it goes on the wire: framing prefix, message, suffix,
- * gathered without copying, and the shared encoded buffer for the
- * recipients that must queue it, made on first need.
+ * gathered without copying, or a span of messages already framed; and the
+ * shared buffer for the recipients that must queue it, made on first need.
  */
 
 typedef struct Wire {
@@ -225,19 +256,23 @@ typedef struct Wire {
     int iovCount;
     size_t len;			/* Bytes on the wire. */
     char prefix[MP_FRAME_HEADER];
-    const char *data;		/* The message (not owned). */
+    const char *data;		/* The message, or the span (not owned). */
     size_t dataLen;
+    size_t count;		/* 0: one message, to be framed; N > 0: a
+				 * span of N messages, framed already. */
     MpBuf *buf;			/* Encoded copy, or NULL until needed. */
-    int noMem;			/* Encoding it failed (logged once). */
+    int noMem;			/* Encoding it failed (logged once the
+				 * fan-out is over). */
 } Wire;
 
 /*
  *----------------------------------------------------------------------
  *
- * WireInit, WireFree --
+ * WireInit, WireInitSpan, WireFree --
  *
  *	Describe a message as it goes on the wire with the instance's
- *	framing; release the encoded copy if one was made.
+ *	framing, or a span of framed messages as it is; release the encoded
+ *	copy if one was made.
  *
  * Results:
  *	None.
@@ -275,6 +310,24 @@ WireInit(
     w->len = pre + len + sufLen;
     w->data = data;
     w->dataLen = len;
+    w->count = 0;
+    w->buf = NULL;
+    w->noMem = 0;
+}
+
+static void
+WireInitSpan(
+    Wire *w,
+    const char *bytes,
+    size_t len,
+    size_t count)
+{
+    MP_IOV_SET(w->iov[0], bytes, len);
+    w->iovCount = 1;
+    w->len = len;
+    w->data = bytes;
+    w->dataLen = len;
+    w->count = count;
     w->buf = NULL;
     w->noMem = 0;
 }
@@ -292,14 +345,100 @@ WireFree(
 /*
  *----------------------------------------------------------------------
  *
+ * WireBuffer --
+ *
+ *	The shared buffer of a message or span, made on first need: the
+ *	message encoded with the instance's framing, or a copy of the span.
+ *
+ * Results:
+ *	The buffer (owned by the Wire), or NULL when memory is exhausted
+ *	(noMem is then set, for the caller to log once the fan-out is over:
+ *	logging runs Tcl code).
+ *
+ * Side effects:
+ *	Allocates.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static MpBuf *
+WireBuffer(
+    MpInstance *mp,
+    Wire *w)
+{
+    if (w->buf == NULL && !w->noMem) {
+	if (w->count == 0) {
+	    w->buf = MpEncodeMessage(mp, w->data, w->dataLen);
+	} else if ((w->buf = MpBufNew(w->len)) != NULL) {
+	    memcpy(w->buf->data, w->data, w->len);
+	}
+	w->noMem = (w->buf == NULL);
+    }
+    return w->buf;
+}
+
+static int		SendTo(MpClient *c, Wire *w);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SendSpanByMessage --
+ *
+ *	Sends the messages of a span to one client one by one: for a client
+ *	whose queue cannot take the whole span, so that as many of them are
+ *	queued as fit and the rest dropped or refused one at a time, exactly
+ *	as if they had come separately. Each message queued is encoded for
+ *	this client alone (a copy, on this rare path only).
+ *
+ * Results:
+ *	0 if at least one message was queued, -1 otherwise.
+ *
+ * Side effects:
+ *	See SendTo.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SendSpanByMessage(
+    MpClient *c,
+    Wire *span)
+{
+    MpInstance *mp = c->mp;
+    const char *p = span->data;
+    size_t left = span->dataLen;
+    int sent = 0;
+
+    while (left > 0) {
+	const char *msg;
+	size_t msgLen, wireLen;
+	Wire w;
+
+	wireLen = MpFrameSpanFirst(mp->config.framing, p, left, &msg,
+		&msgLen);
+	WireInit(mp, &w, msg, msgLen);
+	if (SendTo(c, &w) == 0) {
+	    sent = 1;
+	}
+	span->noMem |= w.noMem;
+	WireFree(&w);
+	p += wireLen;
+	left -= wireLen;
+    }
+    return sent ? 0 : -1;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * SendTo --
  *
- *	Delivers a message to one admitted, open client. When nothing is
- *	queued for it and it has not been written directly since the loop
- *	last flushed, the message is written straight to its socket (so a
+ *	Delivers a message or span to one admitted, open client. When
+ *	nothing is queued for it and it has not been written directly since
+ *	the loop last flushed, it is written straight to its socket (so a
  *	round that carries many messages still sends each client one
  *	gathered write of the rest); what the socket does not take, or the
- *	whole message otherwise, is queued as the shared encoded copy.
+ *	whole of it otherwise, is queued as the shared buffer.
  *
  * Results:
  *	0 if written or queued, -1 if not (closed, not admitted, dropped,
@@ -320,7 +459,7 @@ SendTo(
 {
     MpInstance *mp = c->mp;
     MpLoop *loop = mp->loop;
-    size_t done = 0;
+    size_t done = 0, count = w->count ? w->count : 1;
 
     if (c->state != MP_CLIENT_OPEN || !c->admitted || c->pendingClose) {
 	return -1;
@@ -342,27 +481,49 @@ SendTo(
 	mp->stats.bytesOut += (Tcl_WideUInt) n;
 	if ((size_t) n == w->len) {
 	    c->writeEpoch = 0;
-	    mp->stats.messagesOut++;
+	    mp->stats.messagesOut += count;
 	    return 0;
 	}
 	done = (size_t) n;
     }
-    if (w->buf == NULL && !w->noMem) {
-	w->buf = MpEncodeMessage(mp, w->data, w->dataLen);
-	if (w->buf == NULL) {
-	    w->noMem = 1;
-	    MpLog(mp, MP_LOG_ERROR, "out of memory encoding a message of %lu"
-		    " bytes", (unsigned long) w->dataLen);
-	}
+    if (count > 1 && done == 0
+	    && !QueueHasRoom(c, w->len, mp->config.maxQueue)) {
+	return SendSpanByMessage(c, w);
     }
-    if (w->buf == NULL) {
+    if (WireBuffer(mp, w) == NULL) {
 	if (done > 0) {
 	    c->pendingClose = MP_REASON_ERROR;	/* Cut message. */
 	    MpLoopScheduleFlush(loop, c);
 	}
 	return -1;
     }
-    return QueueOrOverflow(c, w->buf, done, 0);
+    return QueueOrOverflow(c, w->buf, count, done, 0);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * NoMemLog --
+ *
+ *	Logs that a message or span could not be queued for want of memory.
+ *	Called once the fan-out of it is over (the logger runs Tcl code).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Logs at level error.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+NoMemLog(
+    MpInstance *mp,
+    const Wire *w)
+{
+    MpLog(mp, MP_LOG_ERROR, "out of memory encoding a message of %lu bytes",
+	    (unsigned long) w->dataLen);
 }
 
 /*
@@ -441,9 +602,10 @@ Collect(
  *
  * Deliver --
  *
- *	Sends one message to a list of recipients (SendTo): one shared
- *	buffer at most, or, with output filters, one filter chain call and
- *	message per recipient.
+ *	Sends one message, or a span of count framed messages, to a list of
+ *	recipients (SendTo): one shared buffer at most, or, with output
+ *	filters (never with a span), one filter chain call and message per
+ *	recipient.
  *
  * Results:
  *	Number of recipients it was written or queued for.
@@ -461,14 +623,19 @@ Deliver(
     MpClient **list,
     int n,
     const char *data,
-    size_t len)
+    size_t len,
+    size_t count)		/* 0: one message; N: a span of N. */
 {
     int i, sent = 0;
 
     if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
 	Wire wire;
 
-	WireInit(mp, &wire, data, len);
+	if (count == 0) {
+	    WireInit(mp, &wire, data, len);
+	} else {
+	    WireInitSpan(&wire, data, len, count);
+	}
 	for (i = 0; i < n; i++) {
 	    if (i + 1 < n) {
 		MP_PREFETCH_CLIENT(list[i + 1]);
@@ -476,6 +643,9 @@ Deliver(
 	    if (SendTo(list[i], &wire) == 0) {
 		sent++;
 	    }
+	}
+	if (wire.noMem) {
+	    NoMemLog(mp, &wire);
 	}
 	WireFree(&wire);
     } else {
@@ -505,6 +675,9 @@ Deliver(
 		if (SendTo(to, &wire) == 0) {
 		    sent++;
 		}
+		if (wire.noMem) {
+		    NoMemLog(mp, &wire);
+		}
 		WireFree(&wire);
 	    }
 	    if (resObj != NULL) {
@@ -523,12 +696,14 @@ Deliver(
 /*
  *----------------------------------------------------------------------
  *
- * FanoutTo, MpFanout, MpFanoutGroups --
+ * FanoutTo, MpFanout, MpFanoutGroups, MpFanoutSpan --
  *
  *	Broadcast a message from a client (or from the server when from is
  *	NULL) to every client or one group (MpFanout), or to the groups the
  *	sender belongs to (MpFanoutGroups, Config route groups). In raw mode
- *	an empty message sends nothing.
+ *	an empty message sends nothing. MpFanoutSpan broadcasts a span of
+ *	count messages framed already (see MpFrameFeedSpans) from a client,
+ *	as MpFanout or, with groups set, MpFanoutGroups would each of them.
  *
  * Results:
  *	None.
@@ -545,6 +720,7 @@ FanoutTo(
     MpClient *from,
     const char *data,
     size_t len,
+    size_t count,		/* 0: one message; N: a span of N. */
     MpClient *exclude,
     MpGroup *group,
     MpClient *groupsOf)
@@ -568,13 +744,29 @@ FanoutTo(
 		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
 	}
 	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
-	Deliver(mp, from, loop->recipients, n, data, len);
+	Deliver(mp, from, loop->recipients, n, data, len, count);
+	return;
+    }
+    if (count > 0) {
+	/*
+	 * Output filters see each message: take the span apart.
+	 */
+
+	while (len > 0) {
+	    const char *msg;
+	    size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
+		    data, len, &msg, &msgLen);
+
+	    FanoutTo(mp, from, msg, msgLen, 0, exclude, group, groupsOf);
+	    data += wireLen;
+	    len -= wireLen;
+	}
 	return;
     }
     list = (MpClient **) MpAlloc(sizeof(MpClient *)
 	    * (size_t) (mp->clientCount + 1));
     n = Collect(mp, exclude, group, groupsOf, list);
-    Deliver(mp, from, list, n, data, len);
+    Deliver(mp, from, list, n, data, len, 0);
     MpFree(list);
 }
 
@@ -587,7 +779,7 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    FanoutTo(mp, from, data, len, exclude, group, NULL);
+    FanoutTo(mp, from, data, len, 0, exclude, group, NULL);
 }
 
 void
@@ -598,5 +790,19 @@ MpFanoutGroups(
     size_t len,
     MpClient *exclude)
 {
-    FanoutTo(mp, from, data, len, exclude, NULL, from);
+    FanoutTo(mp, from, data, len, 0, exclude, NULL, from);
+}
+
+void
+MpFanoutSpan(
+    MpInstance *mp,
+    MpClient *from,
+    const char *bytes,
+    size_t len,
+    size_t count,
+    MpClient *exclude,
+    int groups)			/* Non-zero: to the sender's groups. */
+{
+    FanoutTo(mp, from, bytes, len, count, exclude, NULL,
+	    groups ? from : NULL);
 }

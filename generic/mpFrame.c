@@ -52,32 +52,186 @@ Append(
 }
 
 /*
+ * Where complete messages go: each one to emit, or, when span is not NULL,
+ * runs of consecutive messages that stand in the input exactly as they are
+ * encoded for recipients gathered into spans for span (see
+ * MpFrameFeedSpans). Every message goes one way or the other, once, in
+ * order.
+ */
+
+typedef struct Sink {
+    MpFrameEmitProc *emit;	/* One message, decoded. */
+    MpFrameSpanProc *span;	/* A run of encoded messages, or NULL. */
+    void *ctx;			/* Passed to both. */
+    size_t maxSpan;		/* Most bytes in one span. */
+    const char *start;		/* First byte of the span being gathered. */
+    size_t len;			/* Its length. */
+    size_t count;		/* Its messages (0: none gathered). */
+} Sink;
+
+/*
  *----------------------------------------------------------------------
  *
- * EmitLine --
+ * SinkFlush --
  *
- *	Hands one line to the callback without its LF or CRLF terminator.
+ *	Hands the span being gathered, if any, to the span callback.
  *
  * Results:
- *	The callback's result.
+ *	The callback's result (0 when there was nothing to hand over).
  *
  * Side effects:
- *	Whatever the callback does.
+ *	Whatever the callback does; the sink is empty afterwards.
  *
  *----------------------------------------------------------------------
  */
 
 static int
-EmitLine(
+SinkFlush(
+    Sink *s)
+{
+    size_t count = s->count;
+
+    if (count == 0) {
+	return 0;
+    }
+    s->count = 0;
+    return s->span(s->ctx, s->start, s->len, count);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SinkMessage --
+ *
+ *	Delivers one message that cannot join a span (it was assembled from
+ *	several reads, or its bytes differ from its encoding): the span
+ *	gathered so far first, then the message.
+ *
+ * Results:
+ *	Non-zero if a callback asked to stop.
+ *
+ * Side effects:
+ *	Whatever the callbacks do.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SinkMessage(
+    Sink *s,
+    const char *msg,
+    size_t len)
+{
+    if (SinkFlush(s)) {
+	return 1;
+    }
+    return s->emit(s->ctx, msg, len);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SinkVerbatim --
+ *
+ *	Delivers one complete message whose encoding is exactly the input
+ *	bytes wire[0..wireLen): it joins the span being gathered if the span
+ *	stays within maxSpan, or starts a new one. It always follows the
+ *	span in the input: whatever comes between two such messages goes
+ *	through SinkMessage, which hands the span over first. Without a span
+ *	callback, or when it alone exceeds maxSpan, it goes to emit like any
+ *	other.
+ *
+ * Results:
+ *	Non-zero if a callback asked to stop.
+ *
+ * Side effects:
+ *	May hand the previous span over.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SinkVerbatim(
+    Sink *s,
+    const char *wire,		/* The message as it stands in the input. */
+    size_t wireLen,
+    const char *msg,		/* Its content (inside wire). */
+    size_t len)
+{
+    if (s->span == NULL || wireLen > s->maxSpan) {
+	return SinkMessage(s, msg, len);
+    }
+    if (s->count > 0 && wireLen > s->maxSpan - s->len) {
+	if (SinkFlush(s)) {
+	    return 1;
+	}
+    }
+    if (s->count == 0) {
+	s->start = wire;
+	s->len = 0;
+    }
+    s->len += wireLen;
+    s->count++;
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SinkLine --
+ *
+ *	Delivers a complete line found whole in the input, without its LF or
+ *	CRLF terminator: verbatim when it ends in a bare LF (its encoding),
+ *	as a single message when a CR precedes the LF.
+ *
+ * Results:
+ *	Non-zero if a callback asked to stop.
+ *
+ * Side effects:
+ *	See SinkVerbatim and SinkMessage.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SinkLine(
+    Sink *s,
     const char *line,
-    size_t len,			/* Length up to, not including, the LF. */
-    MpFrameEmitProc *emit,
-    void *ctx)
+    size_t len)			/* Length up to, not including, the LF. */
+{
+    if (len > 0 && line[len - 1] == '\r') {
+	return SinkMessage(s, line, len - 1);
+    }
+    return SinkVerbatim(s, line, len + 1, line, len);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SinkBufferedLine --
+ *
+ *	Delivers a line assembled in the partial-message buffer, without
+ *	its LF or CRLF terminator.
+ *
+ * Results:
+ *	Non-zero if a callback asked to stop.
+ *
+ * Side effects:
+ *	See SinkMessage.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SinkBufferedLine(
+    Sink *s,
+    const char *line,
+    size_t len)			/* Length up to, not including, the LF. */
 {
     if (len > 0 && line[len - 1] == '\r') {
 	len--;
     }
-    return emit(ctx, line, len);
+    return SinkMessage(s, line, len);
 }
 
 /*
@@ -94,7 +248,7 @@ EmitLine(
  *	An MP_FRAME_* code.
  *
  * Side effects:
- *	Calls emit; buffers a trailing partial line.
+ *	Delivers messages to the sink; buffers a trailing partial line.
  *
  *----------------------------------------------------------------------
  */
@@ -105,8 +259,7 @@ FeedLine(
     size_t maxMessage,
     const char *data,
     size_t len,
-    MpFrameEmitProc *emit,
-    void *ctx)
+    Sink *s)
 {
     while (len > 0) {
 	const char *nl = (const char *) memchr(data, '\n', len);
@@ -129,7 +282,7 @@ FeedLine(
 		    || (take == maxMessage + 1 && data[take - 1] != '\r')) {
 		return MP_FRAME_TOOBIG;
 	    }
-	    if (EmitLine(data, take, emit, ctx)) {
+	    if (SinkLine(s, data, take)) {
 		return MP_FRAME_STOPPED;
 	    }
 	} else {
@@ -144,7 +297,7 @@ FeedLine(
 		return MP_FRAME_NOMEM;
 	    }
 	    in->len = 0;
-	    if (EmitLine(in->data, total, emit, ctx)) {
+	    if (SinkBufferedLine(s, in->data, total)) {
 		return MP_FRAME_STOPPED;
 	    }
 	}
@@ -193,7 +346,7 @@ HeaderLength(
  *	An MP_FRAME_* code.
  *
  * Side effects:
- *	Calls emit; buffers a trailing partial message.
+ *	Delivers messages to the sink; buffers a trailing partial message.
  *
  *----------------------------------------------------------------------
  */
@@ -204,8 +357,7 @@ FeedLength(
     size_t maxMessage,
     const char *data,
     size_t len,
-    MpFrameEmitProc *emit,
-    void *ctx)
+    Sink *s)
 {
     while (len > 0) {
 	size_t need, msgLen;
@@ -224,7 +376,8 @@ FeedLength(
 		return MP_FRAME_TOOBIG;
 	    }
 	    if (len - MP_FRAME_HEADER >= msgLen) {
-		if (emit(ctx, data + MP_FRAME_HEADER, msgLen)) {
+		if (SinkVerbatim(s, data, MP_FRAME_HEADER + msgLen,
+			data + MP_FRAME_HEADER, msgLen)) {
 		    return MP_FRAME_STOPPED;
 		}
 		data += MP_FRAME_HEADER + msgLen;
@@ -273,7 +426,7 @@ FeedLength(
 	data += need;
 	len -= need;
 	in->len = 0;
-	if (emit(ctx, in->data + MP_FRAME_HEADER, msgLen)) {
+	if (SinkMessage(s, in->data + MP_FRAME_HEADER, msgLen)) {
 	    return MP_FRAME_STOPPED;
 	}
     }
@@ -309,16 +462,127 @@ MpFrameFeed(
     MpFrameEmitProc *emit,
     void *ctx)
 {
+    return MpFrameFeedSpans(in, mode, maxMessage, 0, data, len, emit, NULL,
+	    ctx);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFrameFeedSpans --
+ *
+ *	Like MpFrameFeed, but consecutive complete messages that stand in
+ *	the chunk exactly as they are encoded for recipients (line framing:
+ *	lines ending in a bare LF; length framing: every message found whole
+ *	in the chunk) are handed to span together, up to maxSpan bytes at a
+ *	time, so that they can be forwarded with one write per recipient.
+ *	The other messages (assembled across reads, lines ending in CRLF)
+ *	go to emit one by one. Raw mode is as for MpFrameFeed. With span
+ *	NULL, every message goes to emit (MpFrameFeed).
+ *
+ * Results:
+ *	As for MpFrameFeed.
+ *
+ * Side effects:
+ *	Calls emit and span: every complete message once, in order.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFrameFeedSpans(
+    MpFrameIn *in,
+    int mode,
+    size_t maxMessage,
+    size_t maxSpan,
+    const char *data,
+    size_t len,
+    MpFrameEmitProc *emit,
+    MpFrameSpanProc *span,
+    void *ctx)
+{
+    Sink s;
+    int rc;
+
+    memset(&s, 0, sizeof(s));
+    s.emit = emit;
+    s.span = span;
+    s.ctx = ctx;
+    s.maxSpan = maxSpan;
     switch (mode) {
     case MP_FRAME_LINE:
-	return FeedLine(in, maxMessage, data, len, emit, ctx);
+	rc = FeedLine(in, maxMessage, data, len, &s);
+	break;
     case MP_FRAME_LENGTH:
-	return FeedLength(in, maxMessage, data, len, emit, ctx);
+	rc = FeedLength(in, maxMessage, data, len, &s);
+	break;
     default:
 	if (len == 0) {
 	    return MP_FRAME_OK;
 	}
 	return emit(ctx, data, len) ? MP_FRAME_STOPPED : MP_FRAME_OK;
+    }
+
+    /*
+     * Hand over the span still being gathered, whatever the result: the
+     * messages before a fault are delivered as they would be one by one.
+     */
+
+    if (rc != MP_FRAME_STOPPED && SinkFlush(&s)) {
+	rc = MP_FRAME_STOPPED;
+    }
+    return rc;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFrameSpanFirst --
+ *
+ *	Takes the first message of a span (see MpFrameFeedSpans) apart.
+ *
+ * Results:
+ *	The length of its encoding, the bytes to skip to reach the next
+ *	message; its content in *msgPtr and *msgLenPtr. Bytes that are not
+ *	a whole message (never the case in a span) are taken as one message
+ *	running to the end of len.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+size_t
+MpFrameSpanFirst(
+    int mode,
+    const char *bytes,
+    size_t len,
+    const char **msgPtr,
+    size_t *msgLenPtr)
+{
+    if (mode == MP_FRAME_LENGTH) {
+	size_t msgLen;
+
+	if (len < MP_FRAME_HEADER) {
+	    *msgPtr = bytes + len;	/* Not a span: skip what is left. */
+	    *msgLenPtr = 0;
+	    return len;
+	}
+	msgLen = HeaderLength(bytes);
+	if (msgLen > len - MP_FRAME_HEADER) {
+	    msgLen = len - MP_FRAME_HEADER;
+	}
+	*msgPtr = bytes + MP_FRAME_HEADER;
+	*msgLenPtr = msgLen;
+	return MP_FRAME_HEADER + msgLen;
+    } else {
+	const char *nl = (const char *) memchr(bytes, '\n', len);
+	size_t msgLen = nl ? (size_t) (nl - bytes) : len;
+
+	*msgPtr = bytes;
+	*msgLenPtr = msgLen;
+	return nl ? msgLen + 1 : len;
     }
 }
 

@@ -50,9 +50,26 @@ typedef struct MpFrameIn {
 
 typedef int (MpFrameEmitProc)(void *ctx, const char *msg, size_t len);
 
+/*
+ * Called once per span: a run of count complete messages whose bytes in the
+ * input are exactly their encoding for recipients (MpFrameEncode), so they
+ * can be forwarded as they are; returns 0 to go on, non-zero to stop.
+ */
+
+typedef int (MpFrameSpanProc)(void *ctx, const char *bytes, size_t len,
+			    size_t count);
+
 MODULE_SCOPE int	MpFrameFeed(MpFrameIn *in, int mode, size_t maxMessage,
 			    const char *data, size_t len,
 			    MpFrameEmitProc *emit, void *ctx);
+MODULE_SCOPE int	MpFrameFeedSpans(MpFrameIn *in, int mode,
+			    size_t maxMessage, size_t maxSpan,
+			    const char *data, size_t len,
+			    MpFrameEmitProc *emit, MpFrameSpanProc *span,
+			    void *ctx);
+MODULE_SCOPE size_t	MpFrameSpanFirst(int mode, const char *bytes,
+			    size_t len, const char **msgPtr,
+			    size_t *msgLenPtr);
 MODULE_SCOPE void	MpFrameFree(MpFrameIn *in);
 MODULE_SCOPE size_t	MpFrameEncodedSize(int mode, size_t len);
 MODULE_SCOPE void	MpFrameEncode(int mode, const char *data, size_t len,

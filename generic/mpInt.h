@@ -481,6 +481,9 @@ MODULE_SCOPE void	MpFanout(MpInstance *mp, MpClient *from,
 			    MpGroup *group);
 MODULE_SCOPE void	MpFanoutGroups(MpInstance *mp, MpClient *from,
 			    const char *data, size_t len, MpClient *exclude);
+MODULE_SCOPE void	MpFanoutSpan(MpInstance *mp, MpClient *from,
+			    const char *bytes, size_t len, size_t count,
+			    MpClient *exclude, int groups);
 
 /*
  * mpFilter.c
