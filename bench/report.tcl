@@ -66,7 +66,7 @@ proc find {workload server {R {}} {B {}}} {
 		dict set best $key [get $d $key]
 	    }
 	}
-	foreach key {sat_p99_us light_p50_us light_p99_us sat_cpu_per_M} {
+	foreach key {sat_p99_us light_p50_us light_p99_us light_p99_best_us sat_cpu_per_M} {
 	    if {[get $d $key] ne "" && ([get $best $key] eq ""
 		    || [get $d $key] < [get $best $key])} {
 		dict set best $key [get $d $key]
@@ -82,6 +82,20 @@ proc aborted {d} {
 proc get {d key} {
     if {[dict exists $d $key]} {return [dict get $d $key]}
     return ""
+}
+
+# The light-load p99 the tables and targets use: the best of the light
+# phase's parts (loadgen --light-reps) where the runs have it, as the best
+# saturated repetition is used (a stall of the machine can only make a
+# part worse); otherwise the p99 of the whole phase.
+set lightKey light_p99_us
+set lightNote "p99 of the whole light phase"
+foreach d $runs {
+    if {[dict exists $d light_p99_best_us]} {
+	set lightKey light_p99_best_us
+	set lightNote "p99 of the best of the light phase's [llength [split [dict get $d light_p99_reps_us] ,]] equal parts, as the best saturated repetition is kept: a stall of the machine of several milliseconds, which a shared VM has for every server alike, spoils only the part it falls in (all parts: light_p99_reps_us in raw.txt; the whole phase: light_p99_us)"
+	break
+    }
 }
 
 set Rs {}
@@ -213,7 +227,7 @@ matrix_table "Saturated: latency p99 (window-bound queueing; lower is better)" \
 matrix_table "Light load (100 messages/s): latency p50 (lower is better)" \
     light_p50_us us ""
 matrix_table "Light load (100 messages/s): latency p99 (lower is better)" \
-    light_p99_us us "† the server could not sustain 100 messages/s with the window bound (offered load above its capacity): the cell measures an overloaded server."
+    $lightKey us "[string toupper [string index $lightNote 0]][string range $lightNote 1 end]$::passNote.  † the server could not sustain 100 messages/s with the window bound (offered load above its capacity): the cell measures an overloaded server."
 matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lower is better)" \
     sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
     "From /proc/PID/stat around the saturated repetitions (all of them: total CPU / total deliveries); the figure least disturbed by the load generator sharing the machine."
@@ -356,7 +370,7 @@ if {$passes > 1} {
     emit "|---|---:|---:|---:|"
     foreach R $Rs {
 	foreach B $Bs {
-	    emit "| $R × $B | [pairedCell sat_dps $R $B] | [pairedCell light_p99_us $R $B] | [pairedCell sat_cpu_per_M $R $B] |"
+	    emit "| $R × $B | [pairedCell sat_dps $R $B] | [pairedCell $lightKey $R $B] | [pairedCell sat_cpu_per_M $R $B] |"
 	}
     }
     emit ""
@@ -436,11 +450,10 @@ emit ""
 emit "| target | result | worst cell (R × B) | |"
 emit "|---|---|---|---|"
 # The ratio targets against the C reference: key, comparison, limit, text.
-set refTargets {
-    sat_dps >= 0.9 "saturated deliveries/s ≥ 0.9× C ref in every cell"
-    light_p99_us <= 1.5 "light-load p99 ≤ 1.5× C ref in every cell"
-    sat_cpu_per_M <= 1.2 "server CPU per million deliveries ≤ 1.2× C ref"
-}
+set refTargets [list \
+    sat_dps >= 0.9 "saturated deliveries/s ≥ 0.9× C ref in every cell" \
+    $lightKey <= 1.5 "light-load p99 ≤ 1.5× C ref in every cell" \
+    sat_cpu_per_M <= 1.2 "server CPU per million deliveries ≤ 1.2× C ref"]
 foreach {key cmp limit text} $refTargets {
     lassign [worst $key $cmp $limit] p w c
     emit "| $text | $p | $c | $w |"
@@ -495,7 +508,7 @@ foreach B $Bs {
     puts $f "# R  [join [lmap s $servers {format "%s_dps" $s}]]  [join [lmap s $servers {format "%s_lp99ms" $s}]]  [join [lmap s $servers {format "%s_sp99ms" $s}]]"
     foreach R $Rs {
 	set cols [list $R]
-	foreach key {sat_dps light_p99_us sat_p99_us} {
+	foreach key [list sat_dps $lightKey sat_p99_us] {
 	    foreach s $servers {
 		set d [find matrix $s $R $B]
 		set v [get $d $key]

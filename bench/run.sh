@@ -71,13 +71,13 @@ FDHARD=$(ulimit -Hn)
 [ "$FDHARD" = unlimited ] && FDHARD=1048576
 if [ $QUICK = 1 ]; then
     RS="10 100"; BS="64 1024"
-    LIGHT=0.5; SAT=0.9; SATREPS=3; SATMAX=3000000
+    LIGHT=0.6; LIGHTREPS=3; SAT=0.9; SATREPS=3; SATMAX=3000000
     CAP_LIMIT=1500
     FILTER_RS="10"; FILTER_BS="64 1024"
     LG_TIMEOUT=30
 else
     RS="10 100 1000 10000"; BS="64 1024 16384"
-    LIGHT=3; SAT=4.5; SATREPS=3; SATMAX=60000000
+    LIGHT=4.5; LIGHTREPS=3; SAT=4.5; SATREPS=3; SATMAX=60000000
     CAP_LIMIT=$((FDHARD - 50))
     FILTER_RS="10 100"; FILTER_BS="64 1024"
     LG_TIMEOUT=180
@@ -242,7 +242,7 @@ run_cell() {
 	*) FAILED=1 ;;
     esac
     printf 'run.sh: %-8s %-7s %-28s %s\n' "$workload" "$name" "${lgargs[*]:0:4}" \
-	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_cpu_per_M|light_p99_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
+	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_cpu_per_M|light_p99_us|light_p99_best_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
 }
 
 # settle: waits (at most 3 s) until the TCP sockets in use are back near
@@ -282,7 +282,8 @@ for ((PASS = 1; PASS <= PASSES; PASS++)); do
 	    for s in $(rotated $((PASS - 1))); do
 		settle
 		run_cell matrix "$s" "matrix-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
-		    --light "$LIGHT" --rate "$RATE" "${RT_ARGS[@]}" \
+		    --light "$LIGHT" --light-reps "$LIGHTREPS" --rate "$RATE" \
+		    "${RT_ARGS[@]}" \
 		    --sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
 	    done
 	done
