@@ -703,7 +703,8 @@ Deliver(
  *	sender belongs to (MpFanoutGroups, Config route groups). In raw mode
  *	an empty message sends nothing. MpFanoutSpan broadcasts a span of
  *	count messages framed already (see MpFrameFeedSpans) from a client,
- *	as MpFanout or, with groups set, MpFanoutGroups would each of them.
+ *	as MpFanout or, with groups set, MpFanoutGroups would each of them;
+ *	only while no output filter is registered (they see each message).
  *
  * Results:
  *	None.
@@ -745,22 +746,6 @@ FanoutTo(
 	}
 	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
 	Deliver(mp, from, loop->recipients, n, data, len, count);
-	return;
-    }
-    if (count > 0) {
-	/*
-	 * Output filters see each message: take the span apart.
-	 */
-
-	while (len > 0) {
-	    const char *msg;
-	    size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
-		    data, len, &msg, &msgLen);
-
-	    FanoutTo(mp, from, msg, msgLen, 0, exclude, group, groupsOf);
-	    data += wireLen;
-	    len -= wireLen;
-	}
 	return;
     }
     list = (MpClient **) MpAlloc(sizeof(MpClient *)

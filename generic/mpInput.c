@@ -176,10 +176,10 @@ EmitSpan(
  * HandleSpan --
  *
  *	Broadcasts a span of count messages from a client, framed already,
- *	as MpHandleMessage would broadcast each of them. Should a data
- *	filter have appeared since the read began (only Tcl code run by the
- *	logger could add one), the messages go through MpHandleMessage one
- *	by one instead.
+ *	as MpHandleMessage would broadcast each of them. Should a data or
+ *	output filter have appeared since the read began (only Tcl code run
+ *	by the logger could add one), the messages go through
+ *	MpHandleMessage one by one instead.
  *
  * Results:
  *	None.
@@ -199,7 +199,8 @@ HandleSpan(
 {
     MpInstance *mp = c->mp;
 
-    if (mp->filters[MP_FILTER_DATA].count > 0) {
+    if (mp->filters[MP_FILTER_DATA].count > 0
+	    || mp->filters[MP_FILTER_OUTPUT].count > 0) {
 	while (len > 0 && c->state == MP_CLIENT_OPEN && !mp->destroyed) {
 	    const char *msg;
 	    size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
