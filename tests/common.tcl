@@ -52,6 +52,29 @@ proc ::mptest::pause {ms} {
     vwait ::mptest::paused
 }
 
+# mptest::steadyQueue --
+#	Serves events until the server-side channel's queue (fconfigure
+#	-queued) has kept one value for three samples 100 ms apart, so that
+#	the kernel has stopped taking its bytes, or until ms elapse.
+#	Returns the queue's length.
+
+proc ::mptest::steadyQueue {chan {ms 5000}} {
+    set deadline [expr {[clock milliseconds] + $ms}]
+    set last [fconfigure $chan -queued]
+    set same 0
+    while {$same < 3 && [clock milliseconds] < $deadline} {
+	pause 100
+	set q [fconfigure $chan -queued]
+	if {$q == $last} {
+	    incr same
+	} else {
+	    set same 0
+	    set last $q
+	}
+    }
+    return $last
+}
+
 # mptest::connect --
 #	Opens a binary, non-blocking client socket to 127.0.0.1:port whose
 #	input accumulates in ::mptest::buffers($sock); EOF sets
