@@ -696,15 +696,16 @@ Deliver(
 /*
  *----------------------------------------------------------------------
  *
- * FanoutTo, MpFanout, MpFanoutGroups, MpFanoutSpan --
+ * FanoutTo, MpFanout, MpFanoutFrom --
  *
  *	Broadcast a message from a client (or from the server when from is
- *	NULL) to every client or one group (MpFanout), or to the groups the
- *	sender belongs to (MpFanoutGroups, Config route groups). In raw mode
- *	an empty message sends nothing. MpFanoutSpan broadcasts a span of
- *	count messages framed already (see MpFrameFeedSpans) from a client,
- *	as MpFanout or, with groups set, MpFanoutGroups would each of them;
- *	only while no output filter is registered (they see each message).
+ *	NULL) to every client or one group (MpFanout). MpFanoutFrom sends
+ *	what a client sent as the instance routes it: to every other client
+ *	(every client with Config sendtoorigin), or to the groups the sender
+ *	belongs to (Config route groups); count 0 is one message, count N a
+ *	span of N messages framed already (see MpFrameFeedSpans), sent as
+ *	each of them would be, only while no output filter is registered
+ *	(they see each message). In raw mode an empty message sends nothing.
  *
  * Results:
  *	None.
@@ -768,26 +769,15 @@ MpFanout(
 }
 
 void
-MpFanoutGroups(
-    MpInstance *mp,
+MpFanoutFrom(
     MpClient *from,
     const char *data,
     size_t len,
-    MpClient *exclude)
+    size_t count)		/* 0: one message; N: a span of N. */
 {
-    FanoutTo(mp, from, data, len, 0, exclude, NULL, from);
-}
+    MpInstance *mp = from->mp;
 
-void
-MpFanoutSpan(
-    MpInstance *mp,
-    MpClient *from,
-    const char *bytes,
-    size_t len,
-    size_t count,
-    MpClient *exclude,
-    int groups)			/* Non-zero: to the sender's groups. */
-{
-    FanoutTo(mp, from, bytes, len, count, exclude, NULL,
-	    groups ? from : NULL);
+    FanoutTo(mp, from, data, len, count,
+	    mp->config.sendToOrigin ? NULL : from, NULL,
+	    mp->config.route == MP_ROUTE_GROUPS ? from : NULL);
 }

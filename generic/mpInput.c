@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include "mpInt.h"
 
+static int		SpansAllowed(const MpInstance *mp);
 static int		EmitMessage(void *ctx, const char *msg, size_t len);
 static int		EmitSpan(void *ctx, const char *bytes, size_t len,
 			    size_t count);
@@ -76,9 +77,7 @@ MpClientReadable(
 	}
 	mp->stats.bytesIn += (Tcl_WideUInt) n;
 	MpIdleTouch(c);
-	if (mp->config.framing != MP_FRAME_RAW
-		&& mp->filters[MP_FILTER_DATA].count == 0
-		&& mp->filters[MP_FILTER_OUTPUT].count == 0) {
+	if (SpansAllowed(mp)) {
 	    rc = MpFrameFeedSpans(&c->in, mp->config.framing,
 		    mp->config.maxMessage, mp->config.maxQueue, buf,
 		    (size_t) n, EmitMessage, EmitSpan, c);
@@ -144,6 +143,32 @@ EmitMessage(
 /*
  *----------------------------------------------------------------------
  *
+ * SpansAllowed --
+ *
+ *	Whether a client's input may be forwarded in spans: line or length
+ *	framing, and no data or output filter (they see each message).
+ *
+ * Results:
+ *	1 or 0.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SpansAllowed(
+    const MpInstance *mp)
+{
+    return mp->config.framing != MP_FRAME_RAW
+	    && mp->filters[MP_FILTER_DATA].count == 0
+	    && mp->filters[MP_FILTER_OUTPUT].count == 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * EmitSpan --
  *
  *	Framer callback: handles a span of messages.
@@ -176,10 +201,10 @@ EmitSpan(
  * HandleSpan --
  *
  *	Broadcasts a span of count messages from a client, framed already,
- *	as MpHandleMessage would broadcast each of them. Should a data or
- *	output filter have appeared since the read began (only Tcl code run
- *	by the logger could add one), the messages go through
- *	MpHandleMessage one by one instead.
+ *	as MpHandleMessage would broadcast each of them. Should spans no
+ *	longer be allowed since the read began (a filter added or the
+ *	framing changed: only Tcl code run by the logger could do it), the
+ *	messages go through MpHandleMessage one by one instead.
  *
  * Results:
  *	None.
@@ -199,8 +224,7 @@ HandleSpan(
 {
     MpInstance *mp = c->mp;
 
-    if (mp->filters[MP_FILTER_DATA].count > 0
-	    || mp->filters[MP_FILTER_OUTPUT].count > 0) {
+    if (!SpansAllowed(mp)) {
 	while (len > 0 && c->state == MP_CLIENT_OPEN && !mp->destroyed) {
 	    const char *msg;
 	    size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
@@ -213,9 +237,7 @@ HandleSpan(
 	return;
     }
     mp->stats.messagesIn += count;
-    MpFanoutSpan(mp, c, bytes, len, count,
-	    mp->config.sendToOrigin ? NULL : c,
-	    mp->config.route == MP_ROUTE_GROUPS);
+    MpFanoutFrom(c, bytes, len, count);
 }
 
 /*
@@ -244,16 +266,10 @@ MpHandleMessage(
     size_t len)
 {
     MpInstance *mp = c->mp;
-    MpClient *exclude = mp->config.sendToOrigin ? NULL : c;
-    int routeGroups = (mp->config.route == MP_ROUTE_GROUPS);
 
     mp->stats.messagesIn++;
     if (mp->filters[MP_FILTER_DATA].count == 0) {
-	if (routeGroups) {
-	    MpFanoutGroups(mp, c, data, len, exclude);
-	} else {
-	    MpFanout(mp, c, data, len, exclude, NULL);
-	}
+	MpFanoutFrom(c, data, len, 0);
     } else {
 	Tcl_Obj *dataObj = Tcl_NewByteArrayObj((const unsigned char *) data,
 		(Tcl_Size) len);
@@ -268,13 +284,7 @@ MpHandleMessage(
 	    const unsigned char *out = Tcl_GetByteArrayFromObj(dataObj,
 		    &outLen);
 
-	    if (routeGroups) {
-		MpFanoutGroups(mp, c, (const char *) out, (size_t) outLen,
-			exclude);
-	    } else {
-		MpFanout(mp, c, (const char *) out, (size_t) outLen, exclude,
-			NULL);
-	    }
+	    MpFanoutFrom(c, (const char *) out, (size_t) outLen, 0);
 	}
 	Tcl_DecrRefCount(dataObj);
     }

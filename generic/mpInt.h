@@ -479,11 +479,8 @@ MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
 MODULE_SCOPE void	MpFanout(MpInstance *mp, MpClient *from,
 			    const char *data, size_t len, MpClient *exclude,
 			    MpGroup *group);
-MODULE_SCOPE void	MpFanoutGroups(MpInstance *mp, MpClient *from,
-			    const char *data, size_t len, MpClient *exclude);
-MODULE_SCOPE void	MpFanoutSpan(MpInstance *mp, MpClient *from,
-			    const char *bytes, size_t len, size_t count,
-			    MpClient *exclude, int groups);
+MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
+			    size_t len, size_t count);
 
 /*
  * mpFilter.c
