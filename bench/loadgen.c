@@ -1608,6 +1608,9 @@ main(int argc, char **argv)
 		p99 = hpct(&hist_light_rep[r], 0.99);
 		used += (size_t) snprintf(list + used, sizeof list - used,
 			"%s%.1f", have ? "," : "", (double) p99 / 1e3);
+		if (used >= sizeof list) {
+		    used = sizeof list - 1;	/* Cut: the list ends here. */
+		}
 		if (!have || p99 < best) {
 		    best = p99;
 		}
