@@ -11,9 +11,11 @@
 #                 (default: cc)
 #   BENCH_OUT     results directory (default: bench/results, or
 #                 bench/results/quick with --quick)
-#   BENCH_PASSES  how many times the (R, B) matrix is run
-#                 (default 1); the report keeps each figure's best value over
-#                 the passes, for every server alike (see report.tcl)
+#   BENCH_PASSES  how many times the (R, B) matrix is run (default 5 for
+#                 the full run, 1 for --quick); the report gives each
+#                 figure's median over the passes and each ratio the median
+#                 of the per-pass ratios, for every server alike (see
+#                 report.tcl)
 #   BENCH_RT      1 (default): the light-load phase runs the server and the
 #                 load generator under SCHED_FIFO (needs root or
 #                 CAP_SYS_NICE; silently normal otherwise), so that other
@@ -83,7 +85,7 @@ else
     LG_TIMEOUT=180
 fi
 RATE=100
-PASSES=${BENCH_PASSES:-1}
+PASSES=${BENCH_PASSES:-$([ $QUICK = 1 ] && echo 1 || echo 5)}
 case $PASSES in ''|*[!0-9]*|0) echo "run.sh: BENCH_PASSES must be a positive integer" >&2; exit 2 ;; esac
 PASS=1
 RT_ARGS=()
@@ -122,7 +124,7 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     || cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo "?")
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full), passes: $PASSES (best value of each figure over the passes)"
+    echo "- mode: $([ $QUICK = 1 ] && echo quick || echo full), passes: $PASSES$([ $PASSES -gt 1 ] && echo " (figures: median over the passes; ratios: median of the per-pass ratios)")"
     echo "- CPU: $cpu_model, nproc $(nproc), cpuidle: $idle_gov"
     echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "- kernel: $(uname -sr)"

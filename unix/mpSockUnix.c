@@ -490,7 +490,8 @@ MpSockConnectResult(MpSocket sock)
  * MpSockRead, MpSockWritev --
  *
  *	Read what is available, up to len bytes; gathered write of up to
- *	MP_IOV_MAX buffers that never raises SIGPIPE. Both retry on EINTR.
+ *	MP_IOV_MAX buffers (one buffer goes by send(), more by sendmsg())
+ *	that never raises SIGPIPE. Both retry on EINTR.
  *
  * Results:
  *	Bytes transferred (MpSockRead: 0 means orderly EOF), MP_IO_AGAIN, or
@@ -529,12 +530,23 @@ MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt, int *errPtr)
     if (iovcnt <= 0) {
 	return 0;
     }
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = iov;
-    msg.msg_iovlen = iovcnt;
-    do {
-	n = sendmsg(sock, &msg, MP_SEND_FLAGS);
-    } while (n == -1 && errno == EINTR);
+    if (iovcnt == 1) {
+	/*
+	 * One buffer, the common case of a recipient that keeps up: send()
+	 * spares the kernel the copy of a message header and iovec array.
+	 */
+
+	do {
+	    n = send(sock, iov[0].iov_base, iov[0].iov_len, MP_SEND_FLAGS);
+	} while (n == -1 && errno == EINTR);
+    } else {
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = iovcnt;
+	do {
+	    n = sendmsg(sock, &msg, MP_SEND_FLAGS);
+	} while (n == -1 && errno == EINTR);
+    }
     if (n >= 0) {
 	return (ptrdiff_t) n;
     }
