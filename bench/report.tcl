@@ -151,7 +151,7 @@ foreach d $runs {
 	set passes [dict get $d pass]
     }
 }
-set passNote [expr {$passes > 1 ? " in each run; $passes passes over the whole matrix: every figure in these tables is the median of the $passes runs' figures and every ratio the median of the $passes per-pass ratios, for every server alike" : ""}]
+set passNote [expr {$passes > 1 ? "  $passes passes over the whole matrix: every figure in these tables is the median of its $passes values, one per pass, and every ratio the median of the $passes per-pass ratios, for every server alike." : ""}]
 foreach d $runs {
     if {[dict exists $d sat_reps]} {set satreps [dict get $d sat_reps]; break}
 }
@@ -267,14 +267,14 @@ emit "checked delivered exactly once and in order to every receiver."
 emit ""
 
 matrix_table "Saturated: deliveries/s (higher is better)" sat_dps si \
-    "One delivery = one B-byte message arriving at one receiver.  The sender keeps at most W messages ahead of the slowest receiver (W = min(256 KiB / B, 256 MiB / (R·B)), at least 4) and writes up to 64 KiB of messages per write().  Best of $::satreps repetitions$::passNote (other work on the machine can only slow a repetition down; all repetitions: sat_dps_reps in raw.txt)."
+    "One delivery = one B-byte message arriving at one receiver.  The sender keeps at most W messages ahead of the slowest receiver (W = min(256 KiB / B, 256 MiB / (R·B)), at least 4) and writes up to 64 KiB of messages per write().  Best of a run's $::satreps repetitions (other work on the machine can only slow a repetition down; all repetitions: sat_dps_reps in raw.txt).$::passNote"
 matrix_table "Saturated: MB/s delivered (higher is better)" sat_mbps num ""
 matrix_table "Saturated: latency p99 (window-bound queueing; lower is better)" \
     sat_p99_us us "Under saturation latency is mostly the time W messages wait in queues; p50 and max are in raw.txt (sat_p50_us, sat_max_us)."
 matrix_table "Light load (100 messages/s): latency p50 (lower is better)" \
     light_p50_us us ""
 matrix_table "Light load (100 messages/s): latency p99 (lower is better)" \
-    $lightKey us "[string toupper [string index $lightNote 0]][string range $lightNote 1 end]$::passNote.  † the server could not sustain 100 messages/s with the window bound (offered load above its capacity): the cell measures an overloaded server."
+    $lightKey us "[string toupper [string index $lightNote 0]][string range $lightNote 1 end].$::passNote  † the server could not sustain 100 messages/s with the window bound (offered load above its capacity): the cell measures an overloaded server."
 matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lower is better)" \
     sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
     "From /proc/PID/stat around the saturated repetitions (all of them: total CPU / total deliveries); the figure least disturbed by the load generator sharing the machine."
@@ -392,6 +392,28 @@ if {$passes > 1} {
 	}
     }
     emit ""
+    # Every per-pass ratio of every cell together: whether this package
+    # is slower or faster than the C reference overall, apart from the
+    # noise of single cells.
+    set pooled {}
+    foreach {key text} [list sat_dps "saturated deliveries/s" \
+	    $lightKey "light-load p99" sat_cpu_per_M "CPU per million deliveries"] {
+	set all {}
+	foreach R $Rs {
+	    foreach B $Bs {
+		lappend all {*}[pairedRatios $key $R $B]
+	    }
+	}
+	if {[llength $all] == 0} continue
+	set sum 0.0
+	foreach r $all {set sum [expr {$sum + log($r)}]}
+	lappend pooled [format "%s ×%.2f" $text [expr {exp($sum / [llength $all])}]]
+	set n [llength $all]
+    }
+    if {[llength $pooled]} {
+	emit "All cells pooled, geometric mean of the $n per-pass ratios: [join $pooled {, }]."
+	emit ""
+    }
 }
 
 # worse cmp a b: whether ratio a is further from a target of the form
