@@ -407,11 +407,11 @@ if {$passes > 1} {
 	if {[llength $all] == 0} continue
 	set sum 0.0
 	foreach r $all {set sum [expr {$sum + log($r)}]}
-	lappend pooled [format "%s ×%.2f" $text [expr {exp($sum / [llength $all])}]]
-	set n [llength $all]
+	lappend pooled [format "%s ×%.2f (%d ratios)" $text \
+	    [expr {exp($sum / [llength $all])}] [llength $all]]
     }
     if {[llength $pooled]} {
-	emit "All cells pooled, geometric mean of the $n per-pass ratios: [join $pooled {, }]."
+	emit "All cells pooled, geometric mean of the per-pass ratios: [join $pooled {, }]."
 	emit ""
     }
 }
