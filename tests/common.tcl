@@ -75,6 +75,15 @@ proc ::mptest::steadyQueue {chan {ms 5000}} {
     return $last
 }
 
+# mptest::chanOf --
+#	The server-side channel of a client socket (matched on its local
+#	port), or "" if the instance has no such client.
+
+proc ::mptest::chanOf {mp sock} {
+    set port [lindex [fconfigure $sock -sockname] 2]
+    lindex [lsearch -inline -index 2 [${mp}::Clients] $port] 0
+}
+
 # mptest::connect --
 #	Opens a binary, non-blocking client socket to 127.0.0.1:port whose
 #	input accumulates in ::mptest::buffers($sock); EOF sets
