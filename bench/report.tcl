@@ -11,12 +11,16 @@
 lassign $argv dir mode
 if {$mode eq ""} {set mode full}
 
+# The servers of the plots and of the capacity table; the tables of the
+# matrix add "cref2", the control copy of the C reference, when the run
+# has it (run.sh, BENCH_CONTROL).
 set servers {cref mp tcllib relay}
 array set label {
     cref   "C ref"
     mp     "multiplexer 0.3"
     tcllib "tcllib 0.2"
     relay  "Tcl relay"
+    cref2  "C ref (control)"
 }
 
 # ---------------------------------------------------------------------------
@@ -134,6 +138,14 @@ foreach d $runs {
     }
 }
 
+set matrixServers $servers
+foreach d $runs {
+    if {[dict get $d server] eq "cref2"} {
+	lappend matrixServers cref2
+	break
+    }
+}
+
 set Rs {}
 set Bs {}
 foreach d $runs {
@@ -208,10 +220,10 @@ proc trouble {d} {
 
 set out {}
 proc emit {s} {lappend ::out $s}
-proc header {first} {
+proc header {first servers} {
     set h "| $first |"
     set u "|---|"
-    foreach s $::servers {
+    foreach s $servers {
 	append h " $::label($s) |"
 	append u "---:|"
     }
@@ -224,12 +236,12 @@ proc matrix_table {title key fmt note} {
     emit "### $title"
     emit ""
     if {$note ne ""} {emit $note; emit ""}
-    header "R × B"
+    header "R × B" $::matrixServers
     foreach R $::Rs {
 	foreach B $::Bs {
 	    set ref [get [find matrix cref $R $B] $key]
 	    set row "| $R × $B |"
-	    foreach s $::servers {
+	    foreach s $::matrixServers {
 		set d [find matrix $s $R $B]
 		set t [trouble $d]
 		if {$t eq ""} {
@@ -282,7 +294,7 @@ matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lo
 # Capacity.
 emit "### Capacity: idle clients held, one broadcast to all"
 emit ""
-header "metric"
+header "metric" $servers
 set rows {
     {clients held}            clients       {apply {{v} {num $v %.0f}}}
     {broadcast reached all}   bcast_ok      {apply {{v} {expr {$v eq "1" ? "yes" : "**no**"}}}}
@@ -372,36 +384,38 @@ if {[llength $fcells]} {
 # ratio of best values.
 # ---------------------------------------------------------------------------
 
-proc pairedCell {key R B} {
-    set q [pairedRatios $key $R $B]
+proc pairedCell {key R B {server mp}} {
+    set q [pairedRatios $key $R $B $server]
     if {[llength $q] == 0} {return "-"}
     set l [lsort -real $q]
     format "×%.2f (×%.2f–×%.2f)" [median $q] [lindex $l 0] [lindex $l end]
 }
 
-if {$passes > 1} {
-    emit "### Paired ratios: multiplexer 0.3 ÷ C ref, median over the $passes passes (range)"
+# pairedTable server: the table of per-pass ratios of server to the C
+# reference, and the line pooling them over all cells.
+proc pairedTable {server} {
+    emit "### Paired ratios: $::label($server) ÷ C ref, median over the $::passes passes (range)"
     emit ""
-    emit "Within a pass the two servers of a cell run back to back; each pass gives one ratio per figure. Higher is better for deliveries/s, lower for latency and CPU."
+    emit "Within a pass the servers of a cell run one after the other; each pass gives one ratio per figure. Higher is better for deliveries/s, lower for latency and CPU."
     emit ""
     emit "| R × B | saturated deliveries/s | light-load p99 | CPU per million deliveries |"
     emit "|---|---:|---:|---:|"
-    foreach R $Rs {
-	foreach B $Bs {
-	    emit "| $R × $B | [pairedCell sat_dps $R $B] | [pairedCell $lightKey $R $B] | [pairedCell sat_cpu_per_M $R $B] |"
+    foreach R $::Rs {
+	foreach B $::Bs {
+	    emit "| $R × $B | [pairedCell sat_dps $R $B $server] | [pairedCell $::lightKey $R $B $server] | [pairedCell sat_cpu_per_M $R $B $server] |"
 	}
     }
     emit ""
-    # Every per-pass ratio of every cell together: whether this package
-    # is slower or faster than the C reference overall, apart from the
-    # noise of single cells.
+    # Every per-pass ratio of every cell together: whether the server is
+    # slower or faster than the C reference overall, apart from the noise
+    # of single cells.
     set pooled {}
     foreach {key text} [list sat_dps "saturated deliveries/s" \
-	    $lightKey "light-load p99" sat_cpu_per_M "CPU per million deliveries"] {
+	    $::lightKey "light-load p99" sat_cpu_per_M "CPU per million deliveries"] {
 	set all {}
-	foreach R $Rs {
-	    foreach B $Bs {
-		lappend all {*}[pairedRatios $key $R $B]
+	foreach R $::Rs {
+	    foreach B $::Bs {
+		lappend all {*}[pairedRatios $key $R $B $server]
 	    }
 	}
 	if {[llength $all] == 0} continue
@@ -414,6 +428,10 @@ if {$passes > 1} {
 	emit "All cells pooled, geometric mean of the per-pass ratios: [join $pooled {, }]."
 	emit ""
     }
+}
+
+if {$passes > 1} {
+    pairedTable mp
 }
 
 # worse cmp a b: whether ratio a is further from a target of the form
@@ -430,20 +448,21 @@ proc meets {cmp v limit} {
 # Targets (issue #4), for this package.
 # ---------------------------------------------------------------------------
 
-# The worst ratio of this package to server "against" over the matrix
+# The worst ratio of server (this package unless told) to server
+# "against" over the matrix
 # cells where both ran: {PASS|**MISS** ratio cell}.  how = paired: the
 # ratio of a cell is the median of its per-pass ratios (with one pass, the
 # ratio of the two runs), the criterion; how = best: the ratio of the two
 # servers' best values over the passes, shown for comparison.  A run of
-# this package that failed is a MISS whatever the figures.
-proc worst {key cmp limit {against cref} {how paired}} {
+# server that failed is a MISS whatever the figures.
+proc worst {key cmp limit {against cref} {how paired} {server mp}} {
     set w {}
     set wc {}
     set pass 1
     set n 0
     foreach R $::Rs {
 	foreach B $::Bs {
-	    set d [find matrix mp $R $B]
+	    set d [find matrix $server $R $B]
 	    set r [find matrix $against $R $B]
 	    if {[get $d status] ne "ok"} {
 		set pass 0
@@ -453,10 +472,10 @@ proc worst {key cmp limit {against cref} {how paired}} {
 	    }
 	    if {[get $r status] ne "ok"} continue
 	    if {$how eq "paired"} {
-		set q [median [pairedRatios $key $R $B mp $against]]
+		set q [median [pairedRatios $key $R $B $server $against]]
 		if {$q eq ""} continue
 	    } else {
-		set v [get [find matrix mp $R $B best] $key]
+		set v [get [find matrix $server $R $B best] $key]
 		set rv [get [find matrix $against $R $B best] $key]
 		if {$v eq "" || $rv eq "" || $rv == 0} continue
 		set q [expr {double($v) / $rv}]
@@ -479,7 +498,7 @@ proc worst {key cmp limit {against cref} {how paired}} {
 emit "### Targets (issue #4) for this package"
 emit ""
 if {$passes > 1} {
-    emit "A ratio target is checked on each cell's median of the $passes per-pass ratios (the two servers of a pass ran back to back), as in the tables above."
+    emit "A ratio target is checked on each cell's median of the $passes per-pass ratios (in a pass the servers of a cell run one after the other), as in the tables above."
     emit ""
 }
 emit "| target | result | worst cell (R × B) | |"
@@ -531,6 +550,27 @@ if {$passes > 1} {
 	emit "| $text | [string trim $p *] | $c | $w |"
     }
     emit ""
+}
+
+# The control: a second copy of the C reference, run in every cell like
+# the other servers, checked on the same ratio targets.  Identical
+# servers would give ×1.00 on a quiet machine; how far from it they land
+# is what this machine's noise does to the criterion in this run.
+if {"cref2" in $matrixServers} {
+    emit "### Control: the C reference against a second copy of itself"
+    emit ""
+    emit "\"C ref (control)\" is the same C reference binary, started fresh in every cell like each server, in its own place in the pass order.  The ratio targets above, checked on it with the same statistic: a MISS here is run-to-run noise of this machine, since the two servers are identical."
+    emit ""
+    emit "| target, checked on C ref (control) ÷ C ref | result | worst cell (R × B) | |"
+    emit "|---|---|---|---|"
+    foreach {key cmp limit text} $refTargets {
+	lassign [worst $key $cmp $limit cref paired cref2] p w c
+	emit "| $text | [string trim $p *] | $c | $w |"
+    }
+    emit ""
+    if {$passes > 1} {
+	pairedTable cref2
+    }
 }
 emit "Raw per-run figures (latency max, light-load achieved rate, load-generator CPU, load average, ...): raw.txt.  Plots: deliveries.png, latency.png."
 

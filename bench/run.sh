@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- the multiplexer benchmark driver.
 #
-#   bench/run.sh [--quick] [--servers "cref mp tcllib relay"] [--out DIR]
+#   bench/run.sh [--quick] [--servers "cref mp tcllib relay cref2"] [--out DIR]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -20,6 +20,11 @@
 #                 load generator under SCHED_FIFO (needs root or
 #                 CAP_SYS_NICE; silently normal otherwise), so that other
 #                 work on the machine does not set the p99; 0: never
+#   BENCH_CONTROL 1 (default for the full run): the matrix also runs
+#                 "cref2", a second copy of the C reference, and the report
+#                 checks the ratio targets on it as on this package: the
+#                 run's own measure of how far two identical servers differ
+#                 on this machine; 0 (default for --quick): not run
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -37,7 +42,7 @@ TCLSH=${TCLSH:-tclsh}
 CC=${CC:-cc}
 MP_BUILD_DIR=${MP_BUILD_DIR:-}
 QUICK=0
-SERVERS="cref mp tcllib relay"
+SERVERS=""
 OUT=${BENCH_OUT:-}
 
 while [ $# -gt 0 ]; do
@@ -45,10 +50,20 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--servers) SERVERS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
+done
+
+if [ -z "$SERVERS" ]; then
+    SERVERS="cref mp tcllib relay"
+    [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
+fi
+for s in $SERVERS; do
+    case $s in cref|cref2|mp|tcllib|relay) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay)" >&2; exit 2 ;;
+    esac
 done
 
 if [ -z "$MP_BUILD_DIR" ] || [ ! -f "$MP_BUILD_DIR/pkgIndex.tcl" ]; then
@@ -155,7 +170,7 @@ start_server() {
     local out=$OUT/logs/$tag.port err=$OUT/logs/$tag.server.log i
     rm -f "$out"
     case $name in
-	cref)
+	cref|cref2)
 	    $PIN_SRV "$BIN/cref" 0 127.0.0.1 >"$out" 2>"$err" & ;;
 	mp)
 	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
@@ -293,8 +308,10 @@ for ((PASS = 1; PASS <= PASSES; PASS++)); do
 done
 PASS=1
 
-# (c) capacity: idle clients up to the descriptor limit, one broadcast.
+# (c) capacity: idle clients up to the descriptor limit, one broadcast
+# (the control copy of the C reference runs the matrix only).
 for s in $SERVERS; do
+    [ "$s" = cref2 ] && continue
     settle
     run_cell capacity "$s" "capacity-$s" --capacity --limit "$CAP_LIMIT" \
 	--batch 500 -B 64
