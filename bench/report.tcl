@@ -449,12 +449,11 @@ proc meets {cmp v limit} {
 # ---------------------------------------------------------------------------
 
 # The worst ratio of server (this package unless told) to server
-# "against" over the matrix
-# cells where both ran: {PASS|**MISS** ratio cell}.  how = paired: the
-# ratio of a cell is the median of its per-pass ratios (with one pass, the
-# ratio of the two runs), the criterion; how = best: the ratio of the two
-# servers' best values over the passes, shown for comparison.  A run of
-# server that failed is a MISS whatever the figures.
+# "against" over the matrix cells where both ran: {PASS|**MISS** ratio
+# cell}.  how = paired: the ratio of a cell is the median of its per-pass
+# ratios (with one pass, the ratio of the two runs), the criterion; how =
+# best: the ratio of the two servers' best values over the passes, shown
+# for comparison.  A failed run of server is a MISS whatever the figures.
 proc worst {key cmp limit {against cref} {how paired} {server mp}} {
     set w {}
     set wc {}
