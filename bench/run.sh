@@ -277,26 +277,48 @@ settle() {
     done
 }
 
-# rotated N: the server list rotated left by N places, so that over the
-# passes each server runs first, second, ... in its cell in turn (what ran
-# just before must not favour one server in every pass).
-rotated() {
+# ordered N: the order of the servers in a cell for pass N+1, from a
+# balanced Latin square (Williams design).  A plain rotation would put
+# every server first in turn but always behind the same neighbour (our
+# package right after the C reference, in every pass); here, over k
+# passes (2k when the number k of servers is odd), every server runs first
+# once and runs immediately after every other server equally often, so
+# what the previous run left behind falls on no server more than another.
+# Row 0 is 0, 1, k-1, 2, k-2, ...; row r adds r to each place (mod k); for
+# odd k, rows k to 2k-1 are rows 0 to k-1 reversed.
+ordered() {
     local n=$1 list=($SERVERS)
-    local k=${#list[@]} i
+    local k=${#list[@]} i j r rev=0 row=()
+    r=$((n % (k % 2 == 0 ? k : 2 * k)))
+    if [ $r -ge $k ]; then
+	r=$((r - k)); rev=1
+    fi
     for ((i = 0; i < k; i++)); do
-	printf '%s ' "${list[(i + n) % k]}"
+	if [ $i -eq 0 ]; then
+	    j=0
+	elif [ $((i % 2)) -eq 1 ]; then
+	    j=$(((i + 1) / 2))
+	else
+	    j=$((k - i / 2))
+	fi
+	row+=("${list[(j + r) % k]}")
     done
+    if [ $rev = 1 ]; then
+	for ((i = k - 1; i >= 0; i--)); do printf '%s ' "${row[i]}"; done
+    else
+	printf '%s ' "${row[@]}"
+    fi
 }
 
 t0=$(date +%s)
 
 # (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server),
-# the servers of a cell one after the other, in an order rotated every pass;
+# the servers of a cell one after the other, in the order ordered gives;
 # with several passes, the whole matrix again.
 for ((PASS = 1; PASS <= PASSES; PASS++)); do
     for R in $RS; do
 	for B in $BS; do
-	    for s in $(rotated $((PASS - 1))); do
+	    for s in $(ordered $((PASS - 1))); do
 		settle
 		run_cell matrix "$s" "matrix-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
 		    --light "$LIGHT" --light-reps "$LIGHTREPS" --rate "$RATE" \
