@@ -280,7 +280,7 @@ settle() {
 # ordered N: the order of the servers in a cell for pass N+1, from a
 # balanced Latin square (Williams design).  A plain rotation would put
 # every server first in turn but always behind the same neighbour (our
-# package right after the C reference, in every pass); here, over k
+# package right after the C reference whenever it was not first); over k
 # passes (2k when the number k of servers is odd), every server runs first
 # once and runs immediately after every other server equally often, so
 # what the previous run left behind falls on no server more than another.
