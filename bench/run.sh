@@ -280,10 +280,12 @@ settle() {
 # ordered N: the order of the servers in a cell for pass N+1, from a
 # balanced Latin square (Williams design).  A plain rotation would put
 # every server first in turn but always behind the same neighbour (our
-# package right after the C reference whenever it was not first); over k
-# passes (2k when the number k of servers is odd), every server runs first
-# once and runs immediately after every other server equally often, so
-# what the previous run left behind falls on no server more than another.
+# package right after the C reference whenever it was not first); over
+# each period of k passes (2k when the number k of servers is odd), every
+# server runs first equally often and runs immediately after every other
+# server equally often, so what the previous run left behind falls on no
+# server more than another.  A pass count that is not a multiple of the
+# period leaves the last, partial period unbalanced.
 # Row 0 is 0, 1, k-1, 2, k-2, ...; row r adds r to each place (mod k); for
 # odd k, rows k to 2k-1 are rows 0 to k-1 reversed.
 ordered() {
