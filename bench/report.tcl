@@ -17,7 +17,7 @@ if {$mode eq ""} {set mode full}
 set servers {cref mp tcllib relay}
 array set label {
     cref   "C ref"
-    mp     "multiplexer 0.3"
+    mp     "multiplexer 0.4"
     tcllib "tcllib 0.2"
     relay  "Tcl relay"
     cref2  "C ref (control)"

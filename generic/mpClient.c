@@ -465,7 +465,14 @@ MpClientClose(
     } else if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
 	MpSockAbort(c->watch.fd);	/* Discard what the kernel holds. */
     } else if (!wasOpen || reason == MP_REASON_ERROR
-	    || reason == MP_REASON_RESET || reason == MP_REASON_CONNECTFAILED) {
+	    || reason == MP_REASON_RESET || reason == MP_REASON_CONNECTFAILED
+	    || reason == MP_REASON_DENIED) {
+	/*
+	 * A denied client is closed at once, as tcllib closes it: what the
+	 * access filters wrote was flushed without blocking by the caller
+	 * (MpClientAdmit); there is no linger for it.
+	 */
+
 	MpSockClose(c->watch.fd);
     } else {
 	/*

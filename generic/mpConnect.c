@@ -316,6 +316,7 @@ ConnectCallback(
 	Tcl_ListObjAppendElement(NULL, cmd, msgObj);
     }
     MpInstanceRef(mp);
+    MpLoopNoteScript(mp->loop);
     code = Tcl_EvalObjEx(interp, cmd, TCL_EVAL_GLOBAL);
     if (code == TCL_ERROR) {
 	MpLogObj(mp, MP_LOG_ERROR, Tcl_ObjPrintf(

@@ -221,6 +221,7 @@ CallFilter(
     for (i = 0; i < objc; i++) {
 	Tcl_IncrRefCount(objv[i]);
     }
+    MpLoopNoteScript(mp->loop);
     code = Tcl_EvalObjv(mp->interp, objc, objv, TCL_EVAL_GLOBAL);
     for (i = 0; i < objc; i++) {
 	Tcl_DecrRefCount(objv[i]);

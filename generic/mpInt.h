@@ -28,7 +28,7 @@
 #include "mpBuf.h"
 
 #ifndef PACKAGE_VERSION
-#   define PACKAGE_VERSION "0.3"
+#   define PACKAGE_VERSION "0.4"
 #endif
 
 /*
@@ -350,6 +350,10 @@ struct MpLoop {
 				 * per cycle, the rest goes out in one
 				 * gathered write at the flush. */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
+    Tcl_WideUInt scriptCalls;	/* Counts calls into Tcl scripts made by
+				 * the package (filters, callbacks): a
+				 * socket event that ran one ends the
+				 * current Tcl event (MpLoopDispatch). */
     int streaming;		/* A read filled the read buffer since the
 				 * dispatch last looked. */
     MpClient **recipients;	/* Scratch list for fan-outs that run no
@@ -376,6 +380,7 @@ MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
+MODULE_SCOPE void	MpLoopNoteScript(MpLoop *loop);
 MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
 
 /*

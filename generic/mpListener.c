@@ -213,6 +213,8 @@ ListenerReady(
 {
     MpListener *l = (MpListener *) clientData;
     MpInstance *mp = l->mp;
+    MpLoop *loop = mp->loop;	/* Held by the dispatch that calls. */
+    Tcl_WideUInt scripts;
     int i;
 
     (void) mask;
@@ -268,7 +270,12 @@ ListenerReady(
 		    peer.host);
 	    continue;
 	}
+	scripts = loop->scriptCalls;
 	(void) MpClientAdmit(c);
+	if (loop->scriptCalls != scripts) {
+	    break;		/* One admission that ran access filters per
+				 * Tcl event (see MpLoopDispatch). */
+	}
     }
     {
 	Tcl_Interp *interp = mp->interp;

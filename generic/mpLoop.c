@@ -309,8 +309,9 @@ MpLoopDispatch(
     MpLoop *loop)
 {
     MpFired fired[MP_FIRED_MAX];
-    int n, i, rounds = 0, timeout = 0;
+    int n, i, rounds = 0, timeout = 0, ranScript = 0;
     Tcl_WideInt start = MpNowMs();
+    Tcl_WideUInt scripts = loop->scriptCalls;
 
     loop->refCount++;
     loop->dispatchDepth++;
@@ -332,9 +333,24 @@ MpLoopDispatch(
 	    mask = fired[i].mask & (w->mask ? w->mask : 0);
 	    if (mask) {
 		w->proc(w->clientData, mask);
+		if (loop->scriptCalls != scripts) {
+		    /*
+		     * The handler ran a script (a filter, a callback): as in
+		     * tcllib, where every socket event is one Tcl event, this
+		     * Tcl event ends here, so a script that waits for one
+		     * callback at a time (vwait) sees one. The events not
+		     * served are level-triggered and reported again.
+		     */
+
+		    ranScript = 1;
+		    break;
+		}
 	    }
 	}
 	MpLoopFlushAll(loop);
+	if (ranScript) {
+	    break;
+	}
 
 	/*
 	 * Keep serving while the poller reports events (or, while a client
@@ -360,6 +376,33 @@ MpLoopDispatch(
     }
     loop->dispatchDepth--;
     MpLoopRelease(loop);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopNoteScript --
+ *
+ *	Records that the package is about to call a Tcl script (a filter or
+ *	a callback) from a socket or timer event. MpLoopDispatch and the
+ *	listener use the count to end a Tcl event after the first socket
+ *	event that ran a script, as tcllib's package (one Tcl event per
+ *	socket event) does.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Increments loop->scriptCalls.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopNoteScript(
+    MpLoop *loop)
+{
+    loop->scriptCalls++;
 }
 
 /*

@@ -11,7 +11,7 @@ if {[info exists ::env(MP_BUILD_DIR)]
 	&& [lsearch -exact $::auto_path $::env(MP_BUILD_DIR)] < 0} {
     set ::auto_path [linsert $::auto_path 0 $::env(MP_BUILD_DIR)]
 }
-package require multiplexer 0.3
+package require multiplexer 0.4
 
 # Platform constraints shared by the test files.
 testConstraint linux [expr {$::tcl_platform(os) eq "Linux"}]
