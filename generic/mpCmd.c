@@ -18,16 +18,29 @@ static Tcl_ObjCmdProc PortObjCmd;
 static Tcl_ObjCmdProc PauseObjCmd;
 
 /*
- * Filter kinds as clientData of AddFilterObjCmd: the instance pointer is
- * found through this small record.
+ * What an instance command's Tcl command holds: the instance, with a
+ * reference of its own (so a command renamed out of the namespace and
+ * called after destroy finds a record marked destroyed, not freed memory),
+ * and the procedure that does the work.
  */
 
-typedef struct FilterCmdData {
+typedef struct CmdData {
     MpInstance *mp;
-    int kind;
-} FilterCmdData;
+    Tcl_ObjCmdProc *proc;
+} CmdData;
 
-static void		FreeFilterCmdData(ClientData clientData);
+static Tcl_ObjCmdProc	CmdTrampoline;
+static void		CmdDelete(ClientData clientData);
+static Tcl_ObjCmdProc	ResumeObjCmd;
+static Tcl_ObjCmdProc	AddAccessFilterObjCmd;
+static Tcl_ObjCmdProc	AddExitFilterObjCmd;
+static Tcl_ObjCmdProc	AddOutputFilterObjCmd;
+static int		AddFilter(MpInstance *mp, int kind,
+			    Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[]);
+static int		PauseOrResume(MpInstance *mp, int pause,
+			    Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[]);
 
 /*
  *----------------------------------------------------------------------
@@ -146,16 +159,6 @@ MpCmdRegister(
 {
     static const struct {
 	const char *name;
-	int kind;
-    } filterCmds[] = {
-	{"AddFilter", MP_FILTER_DATA},
-	{"AddAccessFilter", MP_FILTER_ACCESS},
-	{"AddExitFilter", MP_FILTER_EXIT},
-	{"AddOutputFilter", MP_FILTER_OUTPUT},
-	{NULL, 0}
-    };
-    static const struct {
-	const char *name;
 	Tcl_ObjCmdProc *proc;
     } cmds[] = {
 	{"Init", InitObjCmd},
@@ -163,40 +166,127 @@ MpCmdRegister(
 	{"destroy", DestroyObjCmd},
 	{"Port", PortObjCmd},
 	{"Pause", PauseObjCmd},
-	{"Resume", PauseObjCmd},
+	{"Resume", ResumeObjCmd},
 	{"Connect", MpConnectObjCmd},
+	{"AddFilter", AddFilterObjCmd},
+	{"AddAccessFilter", AddAccessFilterObjCmd},
+	{"AddExitFilter", AddExitFilterObjCmd},
+	{"AddOutputFilter", AddOutputFilterObjCmd},
 	{NULL, NULL}
     };
-    Tcl_Interp *interp = mp->interp;
     const char *prefix = Tcl_GetString(mp->nameObj);
-    Tcl_Obj *cmdName;
     int i;
 
     for (i = 0; cmds[i].name != NULL; i++) {
-	cmdName = Tcl_ObjPrintf("%s::%s", prefix, cmds[i].name);
-	Tcl_CreateObjCommand(interp, Tcl_GetString(cmdName), cmds[i].proc,
-		mp, NULL);
-	Tcl_DecrRefCount(cmdName);
-    }
-    for (i = 0; filterCmds[i].name != NULL; i++) {
-	FilterCmdData *fd = (FilterCmdData *) MpAlloc(sizeof(FilterCmdData));
-
-	fd->mp = mp;
-	fd->kind = filterCmds[i].kind;
-	cmdName = Tcl_ObjPrintf("%s::%s", prefix, filterCmds[i].name);
-	Tcl_CreateObjCommand(interp, Tcl_GetString(cmdName),
-		AddFilterObjCmd, fd, FreeFilterCmdData);
-	Tcl_DecrRefCount(cmdName);
+	MpCmdCreate(mp, prefix, cmds[i].name, cmds[i].proc);
     }
     MpCmdRegisterSend(mp, prefix);
     MpCmdRegisterGroup(mp, prefix);
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpCmdCreate --
+ *
+ *	Creates the instance command prefix::name. Every instance command is
+ *	made here: the Tcl command holds a reference on the instance for as
+ *	long as it exists (renamed or not), and each call holds one more
+ *	while it runs, so that a command whose work runs Tcl code (filters,
+ *	callbacks) that destroys the instance or deletes the command never
+ *	works on freed memory. The command's procedure gets the instance as
+ *	its clientData and decides nothing by the name it was called by.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Creates a command; takes a reference on mp.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpCmdCreate(
+    MpInstance *mp,
+    const char *prefix,		/* The instance's namespace. */
+    const char *name,		/* The command's name in it. */
+    Tcl_ObjCmdProc *proc)	/* Called with mp as clientData. */
+{
+    CmdData *d = (CmdData *) MpAlloc(sizeof(CmdData));
+    Tcl_Obj *cmdName = Tcl_ObjPrintf("%s::%s", prefix, name);
+
+    d->mp = mp;
+    d->proc = proc;
+    MpInstanceRef(mp);
+    Tcl_IncrRefCount(cmdName);
+    Tcl_CreateObjCommand(mp->interp, Tcl_GetString(cmdName), CmdTrampoline,
+	    d, CmdDelete);
+    Tcl_DecrRefCount(cmdName);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CmdTrampoline --
+ *
+ *	Calls an instance command's procedure with a reference held on the
+ *	instance for the whole call. The CmdData record itself may be freed
+ *	during the call (the command deleted by destroy or rename), so it
+ *	is read before the call only.
+ *
+ * Results:
+ *	What the procedure returns.
+ *
+ * Side effects:
+ *	Those of the procedure.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+CmdTrampoline(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    CmdData *d = (CmdData *) clientData;
+    MpInstance *mp = d->mp;
+    Tcl_ObjCmdProc *proc = d->proc;
+    int code;
+
+    MpInstanceRef(mp);
+    code = proc(mp, interp, objc, objv);
+    MpInstanceUnref(mp);
+    return code;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CmdDelete --
+ *
+ *	Deletion callback of an instance command.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Drops the command's reference on the instance (which may free it);
+ *	frees the record.
+ *
+ *----------------------------------------------------------------------
+ */
+
 static void
-FreeFilterCmdData(
+CmdDelete(
     ClientData clientData)
 {
-    MpFree(clientData);
+    CmdData *d = (CmdData *) clientData;
+
+    MpInstanceUnref(d->mp);
+    MpFree(d);
 }
 
 /*
@@ -327,7 +417,7 @@ PortObjCmd(
 /*
  *----------------------------------------------------------------------
  *
- * PauseObjCmd --
+ * PauseObjCmd, ResumeObjCmd --
  *
  *	${mp}::Pause and ${mp}::Resume: stop and restart accepting new
  *	clients; connected clients are not affected. While paused, new
@@ -349,11 +439,43 @@ PauseObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    MpInstance *mp = (MpInstance *) clientData;
-    const char *name = Tcl_GetString(objv[0]);
-    size_t len = strlen(name);
-    int pause = (len >= 5 && strcmp(name + len - 5, "Pause") == 0);
+    return PauseOrResume((MpInstance *) clientData, 1, interp, objc, objv);
+}
 
+static int
+ResumeObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    return PauseOrResume((MpInstance *) clientData, 0, interp, objc, objv);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PauseOrResume --
+ *
+ *	The work of Pause (pause 1) and Resume (pause 0).
+ *
+ * Results:
+ *	A Tcl result code.
+ *
+ * Side effects:
+ *	Changes the listener's interest.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+PauseOrResume(
+    MpInstance *mp,
+    int pause,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
     if (objc != 1) {
 	return MpWrongArgs(interp, 1, objv, NULL);
     }
@@ -372,7 +494,8 @@ PauseObjCmd(
 /*
  *----------------------------------------------------------------------
  *
- * AddFilterObjCmd --
+ * AddFilterObjCmd, AddAccessFilterObjCmd, AddExitFilterObjCmd,
+ *	AddOutputFilterObjCmd --
  *
  *	${mp}::AddFilter, AddAccessFilter, AddExitFilter, AddOutputFilter:
  *	cmdprefix ?priority?. Priority 0..100, lower runs first, default 50;
@@ -394,8 +517,67 @@ AddFilterObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    FilterCmdData *fd = (FilterCmdData *) clientData;
-    MpInstance *mp = fd->mp;
+    return AddFilter((MpInstance *) clientData, MP_FILTER_DATA, interp,
+	    objc, objv);
+}
+
+static int
+AddAccessFilterObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    return AddFilter((MpInstance *) clientData, MP_FILTER_ACCESS, interp,
+	    objc, objv);
+}
+
+static int
+AddExitFilterObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    return AddFilter((MpInstance *) clientData, MP_FILTER_EXIT, interp,
+	    objc, objv);
+}
+
+static int
+AddOutputFilterObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    return AddFilter((MpInstance *) clientData, MP_FILTER_OUTPUT, interp,
+	    objc, objv);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * AddFilter --
+ *
+ *	The work of the four Add*Filter commands, for one filter kind.
+ *
+ * Results:
+ *	A Tcl result code.
+ *
+ * Side effects:
+ *	Adds the filter.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+AddFilter(
+    MpInstance *mp,
+    int kind,			/* MP_FILTER_*. */
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
     Tcl_Size len;
     int priority = 50;
 
@@ -416,7 +598,7 @@ AddFilterObjCmd(
 		"expected a priority from 0 to 100 but got \"%s\"",
 		Tcl_GetString(objv[2]));
     }
-    MpFilterAdd(&mp->filters[fd->kind], objv[1], priority);
+    MpFilterAdd(&mp->filters[kind], objv[1], priority);
     return TCL_OK;
 }
 

@@ -7,7 +7,11 @@
 #include "mpInt.h"
 
 static Tcl_ObjCmdProc JoinObjCmd;
+static Tcl_ObjCmdProc LeaveObjCmd;
 static Tcl_ObjCmdProc GroupsObjCmd;
+static int		JoinOrLeave(MpInstance *mp, int join,
+			    Tcl_Interp *interp, int objc,
+			    Tcl_Obj *const objv[]);
 
 /*
  *----------------------------------------------------------------------
@@ -30,23 +34,16 @@ MpCmdRegisterGroup(
     MpInstance *mp,
     const char *prefix)
 {
-    static const char *const names[] = {"Join", "Leave", "Groups", NULL};
-    int i;
-
-    for (i = 0; names[i] != NULL; i++) {
-	Tcl_Obj *cmdName = Tcl_ObjPrintf("%s::%s", prefix, names[i]);
-
-	Tcl_CreateObjCommand(mp->interp, Tcl_GetString(cmdName),
-		i == 2 ? GroupsObjCmd : JoinObjCmd, mp, NULL);
-	Tcl_DecrRefCount(cmdName);
-    }
+    MpCmdCreate(mp, prefix, "Join", JoinObjCmd);
+    MpCmdCreate(mp, prefix, "Leave", LeaveObjCmd);
+    MpCmdCreate(mp, prefix, "Groups", GroupsObjCmd);
     return TCL_OK;
 }
 
 /*
  *----------------------------------------------------------------------
  *
- * JoinObjCmd --
+ * JoinObjCmd, LeaveObjCmd --
  *
  *	${mp}::Join chan group and ${mp}::Leave chan group.
  *
@@ -67,10 +64,43 @@ JoinObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    MpInstance *mp = (MpInstance *) clientData;
-    const char *name = Tcl_GetString(objv[0]);
-    size_t len = strlen(name);
-    int join = (len >= 4 && strcmp(name + len - 4, "Join") == 0);
+    return JoinOrLeave((MpInstance *) clientData, 1, interp, objc, objv);
+}
+
+static int
+LeaveObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    return JoinOrLeave((MpInstance *) clientData, 0, interp, objc, objv);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * JoinOrLeave --
+ *
+ *	The work of Join (join 1) and Leave (join 0): chan group.
+ *
+ * Results:
+ *	A Tcl result code; the result is 1 if membership changed.
+ *
+ * Side effects:
+ *	Adds the client to or removes it from the group.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+JoinOrLeave(
+    MpInstance *mp,
+    int join,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
     MpClient *c;
     int changed;
 

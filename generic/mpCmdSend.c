@@ -52,11 +52,7 @@ MpCmdRegisterSend(
     int i;
 
     for (i = 0; cmds[i].name != NULL; i++) {
-	Tcl_Obj *cmdName = Tcl_ObjPrintf("%s::%s", prefix, cmds[i].name);
-
-	Tcl_CreateObjCommand(mp->interp, Tcl_GetString(cmdName),
-		cmds[i].proc, mp, NULL);
-	Tcl_DecrRefCount(cmdName);
+	MpCmdCreate(mp, prefix, cmds[i].name, cmds[i].proc);
     }
     return TCL_OK;
 }
@@ -184,10 +180,9 @@ MultiPlexObjCmd(
     if (objc == 3 && !mp->config.sendToOrigin) {
 	exclude = MpLookupClient(NULL, mp, objv[2]);
     }
-    MpInstanceRef(mp);
     MpFanout(mp, exclude, data, len, exclude, NULL);
     MpLoopFlushIfIdle(mp->loop);
-    MpInstanceUnref(mp);
+    Tcl_ResetResult(interp);	/* 0.2 returned nothing, whatever chan is. */
     return TCL_OK;
 }
 
@@ -220,8 +215,7 @@ BroadcastObjCmd(
     MpGroup *group = NULL;
     const char *data;
     size_t len;
-    int i, idx;
-    Tcl_WideUInt before;
+    int i, idx, sent;
 
     if (objc < 2 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 1, objv,
@@ -255,13 +249,9 @@ BroadcastObjCmd(
 	    }
 	}
     }
-    MpInstanceRef(mp);
-    before = mp->stats.messagesOut;
-    MpFanout(mp, NULL, data, len, exclude, group);
-    Tcl_SetObjResult(interp, Tcl_NewWideIntObj((Tcl_WideInt)
-	    (mp->stats.messagesOut - before)));
+    sent = MpFanout(mp, NULL, data, len, exclude, group);
     MpLoopFlushIfIdle(mp->loop);
-    MpInstanceUnref(mp);
+    Tcl_SetObjResult(interp, Tcl_NewIntObj(sent));
     return TCL_OK;
 }
 

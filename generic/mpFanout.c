@@ -654,6 +654,9 @@ Deliver(
 
 	Tcl_IncrRefCount(dataObj);
 	MpInstanceRef(mp);
+	if (from != NULL) {
+	    MpClientRef(from);	/* The filters may close the sender. */
+	}
 	for (i = 0; i < n; i++) {
 	    MpClientRef(list[i]);
 	}
@@ -687,6 +690,9 @@ Deliver(
 	for (i = 0; i < n; i++) {
 	    MpClientUnref(list[i]);
 	}
+	if (from != NULL) {
+	    MpClientUnref(from);
+	}
 	MpInstanceUnref(mp);
 	Tcl_DecrRefCount(dataObj);
     }
@@ -708,7 +714,8 @@ Deliver(
  *	(they see each message). In raw mode an empty message sends nothing.
  *
  * Results:
- *	None.
+ *	FanoutTo and MpFanout: how many recipients the message was queued
+ *	for (what output filters sent themselves is not counted).
  *
  * Side effects:
  *	Queues output for the recipients.
@@ -716,7 +723,7 @@ Deliver(
  *----------------------------------------------------------------------
  */
 
-static void
+static int
 FanoutTo(
     MpInstance *mp,
     MpClient *from,
@@ -732,7 +739,7 @@ FanoutTo(
     int n;
 
     if (len == 0 && mp->config.framing == MP_FRAME_RAW) {
-	return;
+	return 0;
     }
     if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
 	/*
@@ -746,17 +753,17 @@ FanoutTo(
 		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
 	}
 	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
-	Deliver(mp, from, loop->recipients, n, data, len, count);
-	return;
+	return Deliver(mp, from, loop->recipients, n, data, len, count);
     }
     list = (MpClient **) MpAlloc(sizeof(MpClient *)
 	    * (size_t) (mp->clientCount + 1));
     n = Collect(mp, exclude, group, groupsOf, list);
-    Deliver(mp, from, list, n, data, len, 0);
+    n = Deliver(mp, from, list, n, data, len, 0);
     MpFree(list);
+    return n;
 }
 
-void
+int
 MpFanout(
     MpInstance *mp,
     MpClient *from,
@@ -765,7 +772,7 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    FanoutTo(mp, from, data, len, 0, exclude, group, NULL);
+    return FanoutTo(mp, from, data, len, 0, exclude, group, NULL);
 }
 
 void

@@ -11,10 +11,11 @@
 #include "mpInt.h"
 
 /*
- * Most words a command prefix may have (the call adds up to 5 more).
+ * Words of a filter call kept on the stack; longer calls (a prefix of
+ * many words) allocate.
  */
 
-#define MP_MAX_PREFIX_WORDS 64
+#define MP_CALL_LOCAL_WORDS 16
 
 /*
  * A chain run iterates over a snapshot of the filter list, holding a
@@ -190,7 +191,8 @@ CallFilter(
     int argc,
     Tcl_Obj *const args[])
 {
-    Tcl_Obj *objv[MP_MAX_PREFIX_WORDS + 6];
+    Tcl_Obj *local[MP_CALL_LOCAL_WORDS];
+    Tcl_Obj **objv = local;
     Tcl_Obj **words;
     Tcl_Size nwords;
     int i, objc, code;
@@ -205,11 +207,9 @@ CallFilter(
 	Tcl_DecrRefCount(cmdObj);
 	return TCL_ERROR;
     }
-    if (nwords > MP_MAX_PREFIX_WORDS) {
-	Tcl_DecrRefCount(cmdObj);
-	MpError(mp->interp, "VALUE", "CMDPREFIX",
-		"command prefix has more than %d words", MP_MAX_PREFIX_WORDS);
-	return TCL_ERROR;
+    if ((size_t) nwords + (size_t) argc > MP_CALL_LOCAL_WORDS) {
+	objv = (Tcl_Obj **) MpAlloc(sizeof(Tcl_Obj *)
+		* ((size_t) nwords + (size_t) argc));
     }
     objc = 0;
     for (i = 0; i < nwords; i++) {
@@ -225,6 +225,9 @@ CallFilter(
     code = Tcl_EvalObjv(mp->interp, objc, objv, TCL_EVAL_GLOBAL);
     for (i = 0; i < objc; i++) {
 	Tcl_DecrRefCount(objv[i]);
+    }
+    if (objv != local) {
+	MpFree(objv);
     }
     Tcl_DecrRefCount(cmdObj);
     return code;

@@ -411,10 +411,20 @@ MODULE_SCOPE void	MpInstanceUnref(MpInstance *mp);
 MODULE_SCOPE void	MpInstanceTeardown(MpInstance *mp);
 
 /*
- * mpCmd.c, mpCmdSend.c, mpConfig.c, mpCmdGroup.c
+ * mpCmd.c, mpCmdSend.c, mpConfig.c, mpCmdGroup.c: the Tcl-facing layer.
+ *
+ * The rule where the core is entered: no code below this layer runs a Tcl
+ * script while it holds a pointer it has not referenced. Every instance
+ * command is made by MpCmdCreate, whose command holds a reference on the
+ * instance for its lifetime and one more for each call; filters and
+ * callbacks are called with references held on the instance, the sender
+ * and every recipient (mpFilter.c, mpFanout.c), and each caller re-checks
+ * the records' state after the call. Logging runs no script in the core.
  */
 
 MODULE_SCOPE void	MpCmdRegister(MpInstance *mp);
+MODULE_SCOPE void	MpCmdCreate(MpInstance *mp, const char *prefix,
+			    const char *name, Tcl_ObjCmdProc *proc);
 MODULE_SCOPE int	MpCmdRegisterSend(MpInstance *mp, const char *prefix);
 MODULE_SCOPE int	MpCmdRegisterGroup(MpInstance *mp, const char *prefix);
 MODULE_SCOPE void	MpConfigInit(MpConfig *cfg);
@@ -481,7 +491,7 @@ MODULE_SCOPE int	MpEnqueueBytes(MpClient *c, const char *data,
 			    size_t len, int continued);
 MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
 			    size_t len);
-MODULE_SCOPE void	MpFanout(MpInstance *mp, MpClient *from,
+MODULE_SCOPE int	MpFanout(MpInstance *mp, MpClient *from,
 			    const char *data, size_t len, MpClient *exclude,
 			    MpGroup *group);
 MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
