@@ -67,6 +67,8 @@ typedef struct Sink {
     const char *start;		/* First byte of the span being gathered. */
     size_t len;			/* Its length. */
     size_t count;		/* Its messages (0: none gathered). */
+    size_t rest;		/* On MP_FRAME_STOPPED: input bytes after
+				 * the message whose callback stopped. */
 } Sink;
 
 /*
@@ -283,6 +285,7 @@ FeedLine(
 		return MP_FRAME_TOOBIG;
 	    }
 	    if (SinkLine(s, data, take)) {
+		s->rest = len - take - 1;
 		return MP_FRAME_STOPPED;
 	    }
 	} else {
@@ -298,6 +301,7 @@ FeedLine(
 	    }
 	    in->len = 0;
 	    if (SinkBufferedLine(s, in->data, total)) {
+		s->rest = len - take - 1;
 		return MP_FRAME_STOPPED;
 	    }
 	}
@@ -378,6 +382,7 @@ FeedLength(
 	    if (len - MP_FRAME_HEADER >= msgLen) {
 		if (SinkVerbatim(s, data, MP_FRAME_HEADER + msgLen,
 			data + MP_FRAME_HEADER, msgLen)) {
+		    s->rest = len - MP_FRAME_HEADER - msgLen;
 		    return MP_FRAME_STOPPED;
 		}
 		data += MP_FRAME_HEADER + msgLen;
@@ -427,6 +432,7 @@ FeedLength(
 	len -= need;
 	in->len = 0;
 	if (SinkMessage(s, in->data + MP_FRAME_HEADER, msgLen)) {
+	    s->rest = len;
 	    return MP_FRAME_STOPPED;
 	}
     }
@@ -436,15 +442,18 @@ FeedLength(
 /*
  *----------------------------------------------------------------------
  *
- * MpFrameFeed --
+ * MpFrameFeed, MpFrameFeedRest --
  *
  *	Feeds bytes read from a client into its framer. In raw mode the whole
- *	chunk is one message.
+ *	chunk is one message. MpFrameFeedRest also tells, when the callback
+ *	stopped, how many bytes of data came after the message it stopped
+ *	on: the caller may feed them again (in another framing mode, when a
+ *	filter changed it); the partial-message buffer is then empty.
  *
  * Results:
  *	MP_FRAME_OK, MP_FRAME_TOOBIG (the client broke maxMessage: its partial
  *	data is not delivered), MP_FRAME_STOPPED (the callback stopped) or
- *	MP_FRAME_NOMEM.
+ *	MP_FRAME_NOMEM. *restPtr is set on MP_FRAME_STOPPED.
  *
  * Side effects:
  *	Calls emit once per complete message, in order.
@@ -462,8 +471,45 @@ MpFrameFeed(
     MpFrameEmitProc *emit,
     void *ctx)
 {
-    return MpFrameFeedSpans(in, mode, maxMessage, 0, data, len, emit, NULL,
-	    ctx);
+    size_t rest;
+
+    return MpFrameFeedRest(in, mode, maxMessage, data, len, emit, ctx,
+	    &rest);
+}
+
+int
+MpFrameFeedRest(
+    MpFrameIn *in,
+    int mode,
+    size_t maxMessage,
+    const char *data,
+    size_t len,
+    MpFrameEmitProc *emit,
+    void *ctx,
+    size_t *restPtr)		/* Bytes not consumed on MP_FRAME_STOPPED. */
+{
+    Sink s;
+    int rc;
+
+    memset(&s, 0, sizeof(s));
+    s.emit = emit;
+    s.ctx = ctx;
+    switch (mode) {
+    case MP_FRAME_LINE:
+	rc = FeedLine(in, maxMessage, data, len, &s);
+	break;
+    case MP_FRAME_LENGTH:
+	rc = FeedLength(in, maxMessage, data, len, &s);
+	break;
+    default:
+	if (len == 0) {
+	    return MP_FRAME_OK;
+	}
+	rc = emit(ctx, data, len) ? MP_FRAME_STOPPED : MP_FRAME_OK;
+	break;
+    }
+    *restPtr = s.rest;
+    return rc;
 }
 
 /*

@@ -62,6 +62,10 @@ typedef int (MpFrameSpanProc)(void *ctx, const char *bytes, size_t len,
 MODULE_SCOPE int	MpFrameFeed(MpFrameIn *in, int mode, size_t maxMessage,
 			    const char *data, size_t len,
 			    MpFrameEmitProc *emit, void *ctx);
+MODULE_SCOPE int	MpFrameFeedRest(MpFrameIn *in, int mode,
+			    size_t maxMessage, const char *data, size_t len,
+			    MpFrameEmitProc *emit, void *ctx,
+			    size_t *restPtr);
 MODULE_SCOPE int	MpFrameFeedSpans(MpFrameIn *in, int mode,
 			    size_t maxMessage, size_t maxSpan,
 			    const char *data, size_t len,

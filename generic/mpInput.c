@@ -9,6 +9,17 @@
 #include "mpInt.h"
 
 static int		SpansAllowed(const MpInstance *mp);
+/*
+ * What the framer callbacks get: the client, and the framing mode the
+ * read is being cut with (a data filter may change Config framing; the
+ * rest of the read is then cut the new way).
+ */
+
+typedef struct Feed {
+    MpClient *c;
+    int mode;
+} Feed;
+
 static int		EmitMessage(void *ctx, const char *msg, size_t len);
 static int		EmitSpan(void *ctx, const char *bytes, size_t len,
 			    size_t count);
@@ -77,13 +88,40 @@ MpClientReadable(
 	}
 	mp->stats.bytesIn += (Tcl_WideUInt) n;
 	MpIdleTouch(c);
+	Feed feed;
+
+	feed.c = c;
+	feed.mode = mp->config.framing;
 	if (SpansAllowed(mp)) {
-	    rc = MpFrameFeedSpans(&c->in, mp->config.framing,
+	    rc = MpFrameFeedSpans(&c->in, feed.mode,
 		    mp->config.maxMessage, mp->config.maxQueue, buf,
-		    (size_t) n, EmitMessage, EmitSpan, c);
+		    (size_t) n, EmitMessage, EmitSpan, &feed);
 	} else {
-	    rc = MpFrameFeed(&c->in, mp->config.framing,
-		    mp->config.maxMessage, buf, (size_t) n, EmitMessage, c);
+	    const char *rest = buf;
+	    size_t restLen = (size_t) n;
+
+	    for (;;) {
+		rc = MpFrameFeedRest(&c->in, feed.mode,
+			mp->config.maxMessage, rest, restLen, EmitMessage,
+			&feed, &restLen);
+		if (rc != MP_FRAME_STOPPED || c->state != MP_CLIENT_OPEN
+			|| mp->destroyed || restLen == 0
+			|| feed.mode == mp->config.framing) {
+		    break;
+		}
+
+		/*
+		 * A data filter changed the framing: what followed its
+		 * message in this read is cut the new way.
+		 */
+
+		rest = buf + n - restLen;
+		feed.mode = mp->config.framing;
+	    }
+	    if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
+		    && !mp->destroyed) {
+		rc = MP_FRAME_OK;	/* Framing changed at the end. */
+	    }
 	}
 	if (rc == MP_FRAME_TOOBIG && c->state == MP_CLIENT_OPEN) {
 	    MpLog(mp, MP_LOG_WARN, "client %s port %d: message longer than "
@@ -120,7 +158,8 @@ MpClientReadable(
  *	Framer callback: handles one message.
  *
  * Results:
- *	Non-zero to stop reading (client closed or instance destroyed).
+ *	Non-zero to stop reading (client closed, instance destroyed, or
+ *	framing changed by a data filter).
  *
  * Side effects:
  *	See MpHandleMessage.
@@ -134,10 +173,12 @@ EmitMessage(
     const char *msg,
     size_t len)
 {
-    MpClient *c = (MpClient *) ctx;
+    Feed *feed = (Feed *) ctx;
+    MpClient *c = feed->c;
 
     MpHandleMessage(c, msg, len);
-    return c->state != MP_CLIENT_OPEN || c->mp->destroyed;
+    return c->state != MP_CLIENT_OPEN || c->mp->destroyed
+	    || c->mp->config.framing != feed->mode;
 }
 
 /*
@@ -189,7 +230,7 @@ EmitSpan(
     size_t len,
     size_t count)
 {
-    MpClient *c = (MpClient *) ctx;
+    MpClient *c = ((Feed *) ctx)->c;
 
     HandleSpan(c, bytes, len, count);
     return c->state != MP_CLIENT_OPEN || c->mp->destroyed;
