@@ -118,7 +118,9 @@ CreateObjCmd(
  *
  * Results:
  *	A dict: version, poller, tcl (the headers' version), readchunk,
- *	allocator ("tcl", or "system" in the sanitizer builds: MpAlloc).
+ *	allocator ("tcl", or "system" in the sanitizer builds: MpAlloc),
+ *	fdfloor (the lowest descriptor number the package's sockets are put
+ *	at under the current descriptor limit, 0 for none: MpSockFdFloor).
  *
  * Side effects:
  *	None.
@@ -155,6 +157,8 @@ BuildInfoObjCmd(
 	    Tcl_NewStringObj("tcl", -1)
 #endif
 	    );
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("fdfloor", -1),
+	    Tcl_NewIntObj(MpSockFdFloor()));
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;
 }

@@ -107,5 +107,6 @@ MODULE_SCOPE int	MpSockIsExhausted(int err);
 MODULE_SCOPE const char *MpSockErrorText(int err);
 MODULE_SCOPE const char *MpSockErrorId(int err);
 MODULE_SCOPE long	MpSockRaiseFdLimit(void);
+MODULE_SCOPE int	MpSockFdFloor(void);
 
 #endif /* MP_SOCK_H */

@@ -15,6 +15,7 @@
 
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netdb.h>
@@ -37,6 +38,23 @@
 #else
 #   define MP_SOCK_FLAGS 0
 #endif
+
+/*
+ * Tcl 8.6's select-based notifier can watch only descriptors below
+ * FD_SETSIZE, and aborts the process when a script's channel with a file
+ * event has a higher one. Our sockets are never handed to that notifier,
+ * so they are moved to MP_FD_FLOOR and above, leaving the low numbers to
+ * the script. The soft descriptor limit is raised at most to
+ * MP_FD_LIMIT_CAP: a larger one only slows programs that walk every
+ * possible descriptor (child processes inherit it).
+ */
+
+#ifdef FD_SETSIZE
+#   define MP_FD_FLOOR FD_SETSIZE
+#else
+#   define MP_FD_FLOOR 1024
+#endif
+#define MP_FD_LIMIT_CAP ((rlim_t) 1 << 20)
 
 #if defined(SO_REUSEPORT_LB)
 #   define MP_REUSEPORT SO_REUSEPORT_LB	/* FreeBSD: load-balancing kind. */
@@ -102,17 +120,21 @@ static __thread unsigned errNext;	/* a few calls may be in use at once. */
 /*
  *----------------------------------------------------------------------
  *
- * SetFlags, NewSocket, TuneStream, ListenOn --
+ * SetFlags, MoveHigh, NewSocket, TuneStream, ListenOn --
  *
  *	Socket helpers: make a descriptor non-blocking and close-on-exec;
- *	create a TCP socket that is both; set TCP_NODELAY (and SO_NOSIGPIPE
- *	where it exists) on a stream; create, configure, bind and listen one
- *	listening socket (SO_REUSEADDR, optionally SO_REUSEPORT, and
- *	IPV6_V6ONLY=0 when dualStack).
+ *	move a descriptor to MP_FD_FLOOR or above (a close-on-exec duplicate
+ *	replaces it) when the descriptor limit leaves room there, else keep
+ *	it; create a TCP socket that is non-blocking, close-on-exec and high
+ *	where possible; set TCP_NODELAY (and SO_NOSIGPIPE where it exists) on
+ *	a stream; create, configure, bind and listen one listening socket
+ *	(SO_REUSEADDR, optionally SO_REUSEPORT, and IPV6_V6ONLY=0 when
+ *	dualStack).
  *
  * Results:
- *	SetFlags: 0 or errno. NewSocket, ListenOn: the socket, or -1 with
- *	*errPtr set.
+ *	SetFlags: 0 or errno. MoveHigh: the descriptor to use from now on
+ *	(fd itself when it cannot be moved). NewSocket, ListenOn: the socket,
+ *	or -1 with *errPtr set.
  *
  * Side effects:
  *	Creates sockets, changes descriptor flags and socket options.
@@ -136,6 +158,30 @@ SetFlags(int fd)
 }
 
 static int
+MoveHigh(int fd)
+{
+    int high;
+
+    if (fd < 0 || fd >= MP_FD_FLOOR) {
+	return fd;
+    }
+#ifdef F_DUPFD_CLOEXEC
+    high = fcntl(fd, F_DUPFD_CLOEXEC, MP_FD_FLOOR);
+#else
+    high = fcntl(fd, F_DUPFD, MP_FD_FLOOR);
+    if (high != -1 && fcntl(high, F_SETFD, FD_CLOEXEC) == -1) {
+	(void) close(high);
+	high = -1;
+    }
+#endif
+    if (high == -1) {
+	return fd;		/* EINVAL or EMFILE: the limit is too low. */
+    }
+    (void) close(fd);		/* The flags live on in the duplicate. */
+    return high;
+}
+
+static int
 NewSocket(int family, int *errPtr)
 {
     int fd = socket(family, SOCK_STREAM | MP_SOCK_FLAGS, 0);
@@ -148,7 +194,7 @@ NewSocket(int family, int *errPtr)
 	close(fd);
 	return -1;
     }
-    return fd;
+    return MoveHigh(fd);
 }
 
 static void
@@ -228,14 +274,17 @@ GaiError(int rc)
  *
  * MpSockStartup --
  *
- *	One-time initialisation. Nothing is needed on POSIX: SIGPIPE is
- *	avoided per call (MSG_NOSIGNAL) or per socket (SO_NOSIGPIPE).
+ *	Initialisation when the package is loaded into an interpreter. It
+ *	raises the descriptor limit (MpSockRaiseFdLimit), so that sockets
+ *	can be kept above the ones Tcl's notifier watches. SIGPIPE needs
+ *	nothing: it is avoided per call (MSG_NOSIGNAL) or per socket
+ *	(SO_NOSIGPIPE).
  *
  * Results:
- *	Always 0.
+ *	Always 0 (a limit that cannot be raised is not an error).
  *
  * Side effects:
- *	None.
+ *	May raise the process's soft RLIMIT_NOFILE.
  *
  *----------------------------------------------------------------------
  */
@@ -243,6 +292,7 @@ GaiError(int rc)
 int
 MpSockStartup(void)
 {
+    (void) MpSockRaiseFdLimit();
     return 0;
 }
 
@@ -330,7 +380,8 @@ MpSockListen(const char *host, int port, int backlog, int flags,
  * MpSockAccept --
  *
  *	Accept one pending connection as a non-blocking, close-on-exec socket
- *	with TCP_NODELAY (and SO_NOSIGPIPE where it exists).
+ *	with TCP_NODELAY (and SO_NOSIGPIPE where it exists), moved out of the
+ *	descriptors Tcl's notifier can watch where the limit allows.
  *
  * Results:
  *	0 with *sockPtr and *peerPtr set; MP_IO_AGAIN when nothing is pending
@@ -376,6 +427,7 @@ MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
 	return MP_IO_ERROR;
     }
 #endif
+    fd = MoveHigh(fd);
     TuneStream(fd);
     if (peerPtr != NULL) {
 	(void) MpAddrFromSockaddr((struct sockaddr *) &ss, peerPtr);
@@ -716,16 +768,21 @@ MpSockErrorId(int err)
 /*
  *----------------------------------------------------------------------
  *
- * MpSockRaiseFdLimit --
+ * MpSockRaiseFdLimit, MpSockFdFloor --
  *
- *	Raise the soft RLIMIT_NOFILE to the hard limit (capped at OPEN_MAX on
- *	macOS when the hard limit is unlimited or refused).
+ *	Raise the soft RLIMIT_NOFILE to the hard limit, but not above
+ *	MP_FD_LIMIT_CAP (nor above OPEN_MAX on macOS when the hard limit is
+ *	unlimited or the larger value is refused); a soft limit already
+ *	higher is left alone. The lowest descriptor number our sockets are
+ *	moved to: MP_FD_FLOOR when the soft limit leaves room above it,
+ *	else 0 (sockets keep the number the system gives them).
  *
  * Results:
- *	The soft limit in force afterwards (LONG_MAX if unlimited), or -1.
+ *	MpSockRaiseFdLimit: the soft limit in force afterwards (LONG_MAX if
+ *	unlimited), or -1. MpSockFdFloor: MP_FD_FLOOR or 0.
  *
  * Side effects:
- *	Changes the process resource limit.
+ *	MpSockRaiseFdLimit changes the process resource limit.
  *
  *----------------------------------------------------------------------
  */
@@ -734,16 +791,21 @@ long
 MpSockRaiseFdLimit(void)
 {
     struct rlimit rl;
+    rlim_t target;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
 	return -1;
     }
-    if (rl.rlim_cur < rl.rlim_max) {
+    target = rl.rlim_max;
+    if (target == RLIM_INFINITY || target > MP_FD_LIMIT_CAP) {
+	target = MP_FD_LIMIT_CAP;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < target) {
 	struct rlimit want = rl;
 
-	want.rlim_cur = rl.rlim_max;
+	want.rlim_cur = target;
 #if defined(__APPLE__) && defined(OPEN_MAX)
-	if (want.rlim_cur == RLIM_INFINITY) {
+	if (rl.rlim_max == RLIM_INFINITY && want.rlim_cur > OPEN_MAX) {
 	    want.rlim_cur = OPEN_MAX;
 	}
 #endif
@@ -763,4 +825,18 @@ MpSockRaiseFdLimit(void)
 	return LONG_MAX;
     }
     return (long) rl.rlim_cur;
+}
+
+int
+MpSockFdFloor(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+	return 0;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t) MP_FD_FLOOR) {
+	return MP_FD_FLOOR;
+    }
+    return 0;
 }

@@ -579,16 +579,17 @@ MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr)
  *----------------------------------------------------------------------
  *
  * MpSockIsExhausted, MpSockErrorText, MpSockErrorId,
- * MpSockRaiseFdLimit --
+ * MpSockRaiseFdLimit, MpSockFdFloor --
  *
  *	Error interpretation: socket exhaustion (WSAEMFILE, WSAENOBUFS); a
  *	lower-case text ("socket error N" for unlisted codes, in a per-thread
  *	ring of four buffers);
  *	the POSIX symbolic name or "EUNKNOWN". Windows has no descriptor
- *	limit to raise.
+ *	limit to raise, and its notifier has no descriptor range to keep
+ *	sockets out of.
  *
  * Results:
- *	A boolean; static or thread-local strings; -1.
+ *	A boolean; static or thread-local strings; -1; 0.
  *
  * Side effects:
  *	MpSockErrorText may overwrite this thread's buffer.
@@ -634,4 +635,10 @@ long
 MpSockRaiseFdLimit(void)
 {
     return -1;
+}
+
+int
+MpSockFdFloor(void)
+{
+    return 0;
 }
