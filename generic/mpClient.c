@@ -21,31 +21,6 @@ static const char *const reasonNames[] = {
 /*
  *----------------------------------------------------------------------
  *
- * MpNowMs --
- *
- *	The current time in milliseconds.
- *
- * Results:
- *	Milliseconds since the epoch.
- *
- * Side effects:
- *	None.
- *
- *----------------------------------------------------------------------
- */
-
-Tcl_WideInt
-MpNowMs(void)
-{
-    Tcl_Time t;
-
-    Tcl_GetTime(&t);
-    return (Tcl_WideInt) t.sec * 1000 + t.usec / 1000;
-}
-
-/*
- *----------------------------------------------------------------------
- *
  * MpReasonText --
  *
  *	The word for a disconnect reason.

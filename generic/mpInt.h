@@ -402,6 +402,12 @@ MODULE_SCOPE int	MpNotifyAttach(MpLoop *loop);
 MODULE_SCOPE void	MpNotifyDetach(MpLoop *loop);
 
 /*
+ * The monotonic clock (unix/mpTimeUnix.c, win/mpTimeWin.c).
+ */
+
+MODULE_SCOPE Tcl_WideInt MpNowMs(void);
+
+/*
  * mpInstance.c
  */
 
@@ -471,7 +477,6 @@ MODULE_SCOPE Tcl_Obj *	MpClientAddrObj(MpClient *c);
 MODULE_SCOPE Tcl_Obj *	MpClientPortObj(MpClient *c);
 MODULE_SCOPE const char *MpReasonText(int reason);
 MODULE_SCOPE Tcl_Obj *	MpClientReasonObj(MpClient *c);
-MODULE_SCOPE Tcl_WideInt MpNowMs(void);
 MODULE_SCOPE int	MpReasonForError(int err);
 
 /*
