@@ -506,6 +506,7 @@ StatsObjCmd(
     PUT("queued_bytes", queued);
     PUT("queue_highwater", s->queueHighWater);
     PUT("lingering", s->lingering);
+    PUT("log_dropped", s->logDropped);
 #undef PUT
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;

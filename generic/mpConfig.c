@@ -17,12 +17,13 @@
 static const char *const configKeys[] = {
     "sendtoorigin", "debuglevel", "framing", "maxmessage", "maxqueue",
     "overflow", "idletimeout", "maxclients", "maxperaddr", "route",
-    "allow", "deny", "linger", NULL
+    "allow", "deny", "linger", "logcommand", NULL
 };
 enum {
     CFG_SENDTOORIGIN, CFG_DEBUGLEVEL, CFG_FRAMING, CFG_MAXMESSAGE,
     CFG_MAXQUEUE, CFG_OVERFLOW, CFG_IDLETIMEOUT, CFG_MAXCLIENTS,
-    CFG_MAXPERADDR, CFG_ROUTE, CFG_ALLOW, CFG_DENY, CFG_LINGER
+    CFG_MAXPERADDR, CFG_ROUTE, CFG_ALLOW, CFG_DENY, CFG_LINGER,
+    CFG_LOGCOMMAND
 };
 
 static const char *const framingNames[] = {"raw", "line", "length", NULL};
@@ -121,6 +122,8 @@ GetValue(
 	return cfg->deny.specObj ? cfg->deny.specObj : Tcl_NewObj();
     case CFG_LINGER:
 	return Tcl_NewWideIntObj((Tcl_WideInt) cfg->linger);
+    case CFG_LOGCOMMAND:
+	return MpLogGetCommand(mp);
     }
     return Tcl_NewObj();
 }
@@ -175,7 +178,8 @@ GetSize(
  *
  * Side effects:
  *	Changes the configuration; may reschedule the idle timer, drop
- *	partial input (framing change) or call the logger.
+ *	partial input (framing change) or call the logger service's
+ *	setlevel (debuglevel), which runs Tcl code.
  *
  *----------------------------------------------------------------------
  */
@@ -286,6 +290,8 @@ SetValue(
 	return MpCidrListSet(interp, &cfg->allow, valueObj);
     case CFG_DENY:
 	return MpCidrListSet(interp, &cfg->deny, valueObj);
+    case CFG_LOGCOMMAND:
+	return MpLogSetCommand(interp, mp, valueObj);
     }
     return TCL_OK;
 }
@@ -303,7 +309,9 @@ SetValue(
  *	The (last) value, the dict, or an error naming the valid keys.
  *
  * Side effects:
- *	See SetValue.
+ *	See SetValue. The instance is referenced throughout: debuglevel
+ *	runs the logger's level-change callbacks, which may destroy it
+ *	(the command then fails with MULTIPLEXER DESTROYED).
  *
  *----------------------------------------------------------------------
  */
@@ -316,7 +324,7 @@ MpConfigObjCmd(
     Tcl_Obj *const objv[])
 {
     MpInstance *mp = (MpInstance *) clientData;
-    int i, key;
+    int i, key, code = TCL_OK;
 
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -334,18 +342,25 @@ MpConfigObjCmd(
     if (objc > 2 && (objc % 2) == 0) {
 	return MpWrongArgs(interp, 1, objv, "?key? ?value? ?key value ...?");
     }
+    MpInstanceRef(mp);
     for (i = 1; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(interp, objv[i], configKeys, "key",
 		TCL_EXACT, &key) != TCL_OK) {
 	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "CONFIG", "UNKNOWN",
 		    Tcl_GetString(objv[i]), NULL);
-	    return TCL_ERROR;
+	    code = TCL_ERROR;
+	    break;
 	}
 	if (i + 1 < objc
-		&& SetValue(interp, mp, key, objv[i + 1]) != TCL_OK) {
-	    return TCL_ERROR;
+		&& (SetValue(interp, mp, key, objv[i + 1]) != TCL_OK
+		|| MpCheckAlive(interp, mp) != TCL_OK)) {
+	    code = TCL_ERROR;
+	    break;
 	}
     }
-    Tcl_SetObjResult(interp, GetValue(mp, key));
-    return TCL_OK;
+    if (code == TCL_OK) {
+	Tcl_SetObjResult(interp, GetValue(mp, key));
+    }
+    MpInstanceUnref(mp);
+    return code;
 }

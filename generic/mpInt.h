@@ -79,6 +79,7 @@ typedef struct MpInstance MpInstance;
 typedef struct MpClient MpClient;
 typedef struct MpLinger MpLinger;
 typedef struct MpListener MpListener;
+typedef struct MpLogLine MpLogLine;
 
 /*
  * A descriptor watched by the per-thread loop. It is embedded in the
@@ -210,6 +211,8 @@ typedef struct MpStats {
     Tcl_WideUInt timeouts;	/* Clients disconnected for idleness. */
     Tcl_WideUInt acceptErrors;	/* accept() failures (EMFILE ...). */
     size_t queueHighWater;	/* Largest queue seen, bytes. */
+    Tcl_WideUInt logDropped;	/* Log lines dropped: delivery queue full
+				 * (mpLog.c). */
     int lingering;		/* Sockets of departed clients still being
 				 * closed (Config linger). */
 } MpStats;
@@ -319,6 +322,15 @@ struct MpInstance {
     MpConfig config;
     MpStats stats;
     Tcl_Obj *logObj;		/* Logger service namespace, or NULL. */
+    Tcl_Obj *logCommand;	/* Config logcommand prefix, or NULL. */
+    MpLogLine *logFirst, *logLast; /* Log lines waiting for delivery by a
+				 * Tcl event (mpLog.c). */
+    int logCount;		/* Lines in that queue ... */
+    size_t logBytes;		/* ... and their bytes of text. */
+    int logEventPending;	/* The delivery event is queued (it holds a
+				 * reference on the instance). */
+    int logClosed;		/* Teardown ended the log (late lines go to
+				 * stderr). */
     Tcl_TimerToken idleTimer;
     Tcl_Obj *errorCallback;	/* Background errors of Connect. */
 };
@@ -533,6 +545,9 @@ MODULE_SCOPE int	MpLogInit(MpInstance *mp);
 MODULE_SCOPE void	MpLogFree(MpInstance *mp);
 MODULE_SCOPE int	MpLogSetLevel(Tcl_Interp *interp, MpInstance *mp,
 			    Tcl_Obj *levelObj);
+MODULE_SCOPE int	MpLogSetCommand(Tcl_Interp *interp, MpInstance *mp,
+			    Tcl_Obj *cmdObj);
+MODULE_SCOPE Tcl_Obj *	MpLogGetCommand(MpInstance *mp);
 MODULE_SCOPE const char *MpLogLevelName(int level);
 MODULE_SCOPE void	MpLog(MpInstance *mp, int level, const char *fmt, ...);
 MODULE_SCOPE void	MpLogObj(MpInstance *mp, int level, Tcl_Obj *msgObj);
