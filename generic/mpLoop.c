@@ -569,7 +569,11 @@ IdleFlushProc(
  *
  *	For backends without a descriptor Tcl could watch (poll, WSAPoll):
  *	a Tcl event source that polls without blocking and lets Tcl sleep at
- *	most MP_POLL_INTERVAL_MS while descriptors are watched.
+ *	most MP_POLL_INTERVAL_MS while descriptors are watched. An event is
+ *	queued only when a descriptor is ready, as Tcl's own notifier does
+ *	for a file handler: one queued on every check made each
+ *	Tcl_DoOneEvent report work forever, so that update never returned
+ *	and idle callbacks never ran while anything was watched.
  *
  * Results:
  *	TCL_OK.
@@ -600,6 +604,52 @@ typedef struct SourceEvent {
     MpLoop *loop;
 } SourceEvent;
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * SourceReady --
+ *
+ *	Asks the poller, without waiting, whether any watched descriptor is
+ *	ready. Readiness is level-triggered, so the dispatch that follows
+ *	sees the same descriptors again.
+ *
+ * Results:
+ *	1 if at least one descriptor is ready, else 0 (also when the poller
+ *	fails: a dispatch could do nothing either).
+ *
+ * Side effects:
+ *	May move the poller's scan position.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SourceReady(
+    MpLoop *loop)
+{
+    MpFired fired[1];
+
+    return MpPollerWait(loop->poller, fired, 1, 0) > 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SourceSetup --
+ *
+ *	Tcl's setup procedure for the event source: while descriptors are
+ *	watched, Tcl may sleep at most MP_POLL_INTERVAL_MS, and not at all
+ *	when one is ready already.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May lower Tcl's block time.
+ *
+ *----------------------------------------------------------------------
+ */
+
 static void
 SourceSetup(
     ClientData clientData,
@@ -608,13 +658,31 @@ SourceSetup(
     MpLoop *loop = (MpLoop *) clientData;
     Tcl_Time block;
 
-    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0) {
-	return;
+    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0
+	    || (flags & TCL_DONT_WAIT)) {
+	return;			/* TCL_DONT_WAIT: Tcl does not block. */
     }
     block.sec = 0;
-    block.usec = MP_POLL_INTERVAL_MS * 1000;
+    block.usec = SourceReady(loop) ? 0 : MP_POLL_INTERVAL_MS * 1000;
     Tcl_SetMaxBlockTime(&block);
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SourceCheck --
+ *
+ *	Tcl's check procedure for the event source: queues an event that
+ *	dispatches the loop when a watched descriptor is ready.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May queue a SourceEvent holding a reference to the loop.
+ *
+ *----------------------------------------------------------------------
+ */
 
 static void
 SourceCheck(
@@ -624,7 +692,8 @@ SourceCheck(
     MpLoop *loop = (MpLoop *) clientData;
     SourceEvent *evPtr;
 
-    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0) {
+    if (!(flags & TCL_FILE_EVENTS) || loop->watchCount == 0
+	    || !SourceReady(loop)) {
 	return;
     }
     evPtr = (SourceEvent *) ckalloc(sizeof(SourceEvent));
@@ -633,6 +702,23 @@ SourceCheck(
     loop->refCount++;
     Tcl_QueueEvent((Tcl_Event *) evPtr, TCL_QUEUE_TAIL);
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SourceEventProc --
+ *
+ *	Services a queued SourceEvent: dispatches the loop (unless it has
+ *	been unhooked meanwhile).
+ *
+ * Results:
+ *	0 (leave it queued) when file events are not being serviced, else 1.
+ *
+ * Side effects:
+ *	See MpLoopDispatch; drops the event's reference to the loop.
+ *
+ *----------------------------------------------------------------------
+ */
 
 static int
 SourceEventProc(
