@@ -65,13 +65,24 @@ MpEncodeMessage(
 }
 
 /*
+ * What one queue entry costs besides its bytes, counted against maxqueue:
+ * its slot in the ring (which may be up to half empty) and the header and
+ * allocator overhead of its buffer. Without it a client sent many tiny
+ * messages would hold many times maxqueue.
+ */
+
+#define MP_QUEUE_ENTRY_COST (2 * sizeof(MpQItem) + sizeof(MpBuf) + 16)
+
+/*
  *----------------------------------------------------------------------
  *
  * QueueHasRoom --
  *
- *	Whether a client's queue can take len more bytes within a bound: an
- *	empty queue always takes one message, so a message larger than the
- *	bound can still be sent.
+ *	Whether a client's queue can take one more entry of len bytes
+ *	within a bound, counting each entry's bookkeeping
+ *	(MP_QUEUE_ENTRY_COST) as well as its bytes: an empty queue always
+ *	takes one message, so a message larger than the bound can still be
+ *	sent.
  *
  * Results:
  *	1 or 0.
@@ -88,8 +99,14 @@ QueueHasRoom(
     size_t len,
     size_t bound)
 {
-    return c->out.bytes == 0
-	    || (len <= bound && c->out.bytes <= bound - len);
+    size_t used, need;
+
+    if (c->out.count == 0) {
+	return 1;
+    }
+    used = c->out.bytes + c->out.count * MP_QUEUE_ENTRY_COST;
+    need = len + MP_QUEUE_ENTRY_COST;
+    return need <= bound && used <= bound - need;
 }
 
 /*
