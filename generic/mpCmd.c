@@ -48,7 +48,7 @@ static int		PauseOrResume(MpInstance *mp, int pause,
  * MpError --
  *
  *	Sets a formatted error message and the error code
- *	{MULTIPLEXER code1 ?code2?}.
+ *	{MULTIPLEXER code1 ?code2?}; does nothing when interp is NULL.
  *
  * Results:
  *	TCL_ERROR, for "return MpError(...)".
@@ -70,6 +70,9 @@ MpError(
     char buf[1024];
     va_list ap;
 
+    if (interp == NULL) {
+	return TCL_ERROR;
+    }
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);

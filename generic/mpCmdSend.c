@@ -60,13 +60,13 @@ MpCmdRegisterSend(
 /*
  *----------------------------------------------------------------------
  *
- * GetBytes --
+ * MpGetBytes --
  *
- *	The bytes of a data argument (characters above \xFF are an error,
- *	not silently truncated).
+ *	The bytes of a data argument or filter result (characters above \xFF
+ *	are an error, not silently truncated). interp may be NULL.
  *
  * Results:
- *	The bytes, or NULL with an error.
+ *	The bytes (valid while objPtr is), or NULL with an error in interp.
  *
  * Side effects:
  *	None.
@@ -74,8 +74,8 @@ MpCmdRegisterSend(
  *----------------------------------------------------------------------
  */
 
-static const char *
-GetBytes(
+const char *
+MpGetBytes(
     Tcl_Interp *interp,
     Tcl_Obj *objPtr,
     size_t *lenPtr)
@@ -85,7 +85,9 @@ GetBytes(
     const unsigned char *bytes = Tcl_GetBytesFromObj(interp, objPtr, &len);
 
     if (bytes == NULL) {
-	Tcl_SetErrorCode(interp, "MULTIPLEXER", "VALUE", "BINARY", NULL);
+	if (interp != NULL) {
+	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "VALUE", "BINARY", NULL);
+	}
 	return NULL;
     }
     *lenPtr = (size_t) len;
@@ -173,7 +175,7 @@ MultiPlexObjCmd(
 	 */
 	return TCL_OK;
     }
-    data = GetBytes(interp, objv[1], &len);
+    data = MpGetBytes(interp, objv[1], &len);
     if (data == NULL) {
 	return TCL_ERROR;
     }
@@ -224,7 +226,7 @@ BroadcastObjCmd(
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
     }
-    data = GetBytes(interp, objv[1], &len);
+    data = MpGetBytes(interp, objv[1], &len);
     if (data == NULL) {
 	return TCL_ERROR;
     }
@@ -296,7 +298,7 @@ SendObjCmd(
     if (c == NULL) {
 	return TCL_ERROR;
     }
-    data = GetBytes(interp, objv[2], &len);
+    data = MpGetBytes(interp, objv[2], &len);
     if (data == NULL) {
 	return TCL_ERROR;
     }

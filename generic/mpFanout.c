@@ -686,12 +686,17 @@ Deliver(
 	    }
 	    if (MpRunOutputFilter(from, to, dataObj, &resObj)
 		    == MP_CHAIN_PASS && to->state == MP_CLIENT_OPEN) {
-		Tcl_Size outLen;
-		const unsigned char *out = Tcl_GetByteArrayFromObj(resObj,
-			&outLen);
+		size_t outLen;
+		const char *out = MpFilterResultBytes(mp, "output filter",
+			resObj, &outLen);
 		Wire wire;
 
-		WireInit(mp, &wire, (const char *) out, (size_t) outLen);
+		if (out == NULL) {
+		    mp->stats.filterDrops++;
+		    Tcl_DecrRefCount(resObj);
+		    continue;
+		}
+		WireInit(mp, &wire, out, outLen);
 		if (SendTo(to, &wire) == 0) {
 		    sent++;
 		}

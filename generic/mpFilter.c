@@ -285,6 +285,43 @@ ReportError(
 /*
  *----------------------------------------------------------------------
  *
+ * MpFilterResultBytes --
+ *
+ *	The bytes of what a chain of data or output filters made. A result
+ *	holding a character above \xFF cannot be sent: it would be cut
+ *	silently (Tcl 8.6) or not convert at all (Tcl 9).
+ *
+ * Results:
+ *	The bytes (valid while dataObj is), or NULL after logging at level
+ *	error that the message is dropped.
+ *
+ * Side effects:
+ *	May log; resets the interpreter's result when it fails.
+ *
+ *----------------------------------------------------------------------
+ */
+
+const char *
+MpFilterResultBytes(
+    MpInstance *mp,
+    const char *kind,		/* "data filter" or "output filter". */
+    Tcl_Obj *dataObj,
+    size_t *lenPtr)
+{
+    const char *bytes = MpGetBytes(mp->interp, dataObj, lenPtr);
+
+    if (bytes == NULL) {
+	MpLogObj(mp, MP_LOG_ERROR, Tcl_ObjPrintf(
+		"%s result dropped: %s", kind,
+		Tcl_GetString(Tcl_GetObjResult(mp->interp))));
+	Tcl_ResetResult(mp->interp);
+    }
+    return bytes;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpRunDataFilters --
  *
  *	Runs the data filters over a message: each is called as

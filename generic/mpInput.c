@@ -321,11 +321,15 @@ MpHandleMessage(
 	if (verdict == MP_CHAIN_DROP) {
 	    mp->stats.filterDrops++;
 	} else if (!mp->destroyed) {
-	    Tcl_Size outLen;
-	    const unsigned char *out = Tcl_GetByteArrayFromObj(dataObj,
-		    &outLen);
+	    size_t outLen;
+	    const char *out = MpFilterResultBytes(mp, "data filter",
+		    dataObj, &outLen);
 
-	    MpFanoutFrom(c, (const char *) out, (size_t) outLen, 0);
+	    if (out != NULL) {
+		MpFanoutFrom(c, out, outLen, 0);
+	    } else {
+		mp->stats.filterDrops++;
+	    }
 	}
 	Tcl_DecrRefCount(dataObj);
     }

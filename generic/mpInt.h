@@ -457,6 +457,8 @@ MODULE_SCOPE int	MpError(Tcl_Interp *interp, const char *code1,
 #endif
 			    ;
 MODULE_SCOPE int	MpCheckAlive(Tcl_Interp *interp, MpInstance *mp);
+MODULE_SCOPE const char *MpGetBytes(Tcl_Interp *interp, Tcl_Obj *objPtr,
+			    size_t *lenPtr);
 MODULE_SCOPE int	MpWrongArgs(Tcl_Interp *interp, int objc,
 			    Tcl_Obj *const objv[], const char *message);
 
@@ -524,6 +526,9 @@ MODULE_SCOPE void	MpFilterListFree(MpFilterList *list);
 MODULE_SCOPE int	MpRunDataFilters(MpClient *c, Tcl_Obj **dataPtr);
 MODULE_SCOPE int	MpRunAccessFilters(MpClient *c);
 MODULE_SCOPE void	MpRunExitFilters(MpClient *c);
+MODULE_SCOPE const char *MpFilterResultBytes(MpInstance *mp,
+			    const char *kind, Tcl_Obj *dataObj,
+			    size_t *lenPtr);
 MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, MpClient *to,
 			    Tcl_Obj *dataObj, Tcl_Obj **resultPtr);
 
