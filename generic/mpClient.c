@@ -222,6 +222,9 @@ MpClientUnref(
     }
     MpQueueClear(&c->out);
     MpFrameFree(&c->in);
+    if (c->groups != NULL) {
+	MpFree(c->groups);
+    }
     MpInstanceUnref(c->mp);
     MpFree(c);
 }
@@ -480,7 +483,6 @@ MpClientClose(
     c->prev = c->next = NULL;
     mp->clientCount--;
     (void) MpPeerCountAdjust(mp, c, -1);
-    MpGroupLeaveAll(mp, c);
 
     switch (reason) {
     case MP_REASON_TIMEOUT:	mp->stats.timeouts++;	break;
@@ -494,6 +496,8 @@ MpClientClose(
 		c->peer.port, MpReasonText(reason));
 	RunExitFilters(c);
     }
+    MpGroupLeaveAll(mp, c);	/* After the exit filters, which may still
+				 * list its groups (it receives nothing). */
     c->state = MP_CLIENT_DEAD;
     MpChannelDetach(c);
     MpIdleReschedule(mp);

@@ -4,11 +4,13 @@
  *	Instance commands for groups: Join, Leave, Groups.
  */
 
+#include <stdlib.h>
 #include "mpInt.h"
 
 static Tcl_ObjCmdProc JoinObjCmd;
 static Tcl_ObjCmdProc LeaveObjCmd;
 static Tcl_ObjCmdProc GroupsObjCmd;
+static int		CompareNames(const void *a, const void *b);
 static int		JoinOrLeave(MpInstance *mp, int join,
 			    Tcl_Interp *interp, int objc,
 			    Tcl_Obj *const objv[]);
@@ -152,8 +154,9 @@ GroupsObjCmd(
     MpClient *c = NULL;
     Tcl_HashSearch search;
     Tcl_HashEntry *hPtr;
-    Tcl_Obj *result, *cmd[2];
-    int code;
+    const char **names;
+    int i, n = 0;
+    Tcl_Obj *result;
 
     if (objc != 1 && objc != 2) {
 	return MpWrongArgs(interp, 1, objv, "?chan?");
@@ -166,23 +169,51 @@ GroupsObjCmd(
 	if (c == NULL) {
 	    return TCL_ERROR;
 	}
-    }
-    result = Tcl_NewListObj(0, NULL);
-    for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search); hPtr != NULL;
-	    hPtr = Tcl_NextHashEntry(&search)) {
-	MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
-
-	if (c == NULL || Tcl_FindHashEntry(&g->members, (char *) c)) {
-	    Tcl_ListObjAppendElement(NULL, result, Tcl_NewStringObj(
-		    (const char *) Tcl_GetHashKey(&mp->groups, hPtr), -1));
+	names = (const char **) MpAlloc(sizeof(const char *)
+		* (size_t) (c->groupCount + 1));
+	for (i = 0; i < c->groupCount; i++) {
+	    names[n++] = (const char *) Tcl_GetHashKey(&mp->groups,
+		    c->groups[i]->hPtr);
+	}
+    } else {
+	names = (const char **) MpAlloc(sizeof(const char *)
+		* (size_t) (mp->groups.numEntries + 1));
+	for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search); hPtr != NULL;
+		hPtr = Tcl_NextHashEntry(&search)) {
+	    names[n++] = (const char *) Tcl_GetHashKey(&mp->groups, hPtr);
 	}
     }
-    cmd[0] = Tcl_NewStringObj("::lsort", -1);
-    cmd[1] = result;
-    Tcl_IncrRefCount(cmd[0]);
-    Tcl_IncrRefCount(cmd[1]);
-    code = Tcl_EvalObjv(interp, 2, cmd, TCL_EVAL_GLOBAL);
-    Tcl_DecrRefCount(cmd[0]);
-    Tcl_DecrRefCount(cmd[1]);
-    return code;
+    qsort((void *) names, (size_t) n, sizeof(const char *), CompareNames);
+    result = Tcl_NewListObj(0, NULL);
+    for (i = 0; i < n; i++) {
+	Tcl_ListObjAppendElement(NULL, result, Tcl_NewStringObj(names[i], -1));
+    }
+    MpFree((void *) names);
+    Tcl_SetObjResult(interp, result);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * CompareNames --
+ *
+ *	qsort comparison of two group names, bytewise (for UTF-8, the order
+ *	of code points, as lsort's default).
+ *
+ * Results:
+ *	<0, 0 or >0.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+CompareNames(
+    const void *a,
+    const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
 }

@@ -570,8 +570,8 @@ Collect(
     MpClient **list)
 {
     int n = 0, cap = mp->clientCount;
-    Tcl_HashSearch search, msearch;
-    Tcl_HashEntry *hPtr, *mPtr;
+    Tcl_HashSearch msearch;
+    Tcl_HashEntry *mPtr;
     MpClient *c;
     Tcl_WideUInt stamp = ++mp->loop->fanoutStamp;
 
@@ -589,20 +589,15 @@ Collect(
 	    MP_TAKE(c);
 	}
     } else if (groupsOf != NULL) {
-	if (groupsOf->groupCount > 0) {
-	    for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search);
-		    hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
-		MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
+	int i;
 
-		if (Tcl_FindHashEntry(&g->members, (char *) groupsOf)
-			== NULL) {
-		    continue;
-		}
-		for (mPtr = Tcl_FirstHashEntry(&g->members, &msearch);
-			mPtr != NULL; mPtr = Tcl_NextHashEntry(&msearch)) {
-		    c = (MpClient *) Tcl_GetHashKey(&g->members, mPtr);
-		    MP_TAKE(c);
-		}
+	for (i = 0; i < groupsOf->groupCount; i++) {
+	    MpGroup *g = groupsOf->groups[i];
+
+	    for (mPtr = Tcl_FirstHashEntry(&g->members, &msearch);
+		    mPtr != NULL; mPtr = Tcl_NextHashEntry(&msearch)) {
+		c = (MpClient *) Tcl_GetHashKey(&g->members, mPtr);
+		MP_TAKE(c);
 	    }
 	}
     } else {

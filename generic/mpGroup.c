@@ -71,7 +71,12 @@ MpGroupJoin(
     mPtr = Tcl_CreateHashEntry(&g->members, (char *) c, &isNew);
     (void) mPtr;
     if (isNew) {
-	c->groupCount++;
+	if (c->groupCount == c->groupCap) {
+	    c->groupCap = c->groupCap ? 2 * c->groupCap : 4;
+	    c->groups = (MpGroup **) MpRealloc(c->groups,
+		    sizeof(MpGroup *) * (size_t) c->groupCap);
+	}
+	c->groups[c->groupCount++] = g;
     }
     return isNew;
 }
@@ -99,6 +104,38 @@ FreeGroup(
     Tcl_DeleteHashEntry(g->hPtr);
     Tcl_DeleteHashTable(&g->members);
     MpFree(g);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ForgetGroup --
+ *
+ *	Removes a group from a client's own list of its groups (the order of
+ *	the list does not matter).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Shrinks c->groups by one.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ForgetGroup(
+    MpClient *c,
+    MpGroup *g)
+{
+    int i;
+
+    for (i = 0; i < c->groupCount; i++) {
+	if (c->groups[i] == g) {
+	    c->groups[i] = c->groups[--c->groupCount];
+	    return;
+	}
+    }
 }
 
 /*
@@ -134,7 +171,7 @@ MpGroupLeave(
 	return 0;
     }
     Tcl_DeleteHashEntry(mPtr);
-    c->groupCount--;
+    ForgetGroup(c, g);
     if (g->members.numEntries == 0) {
 	FreeGroup(g);
     }
@@ -162,26 +199,24 @@ MpGroupLeaveAll(
     MpInstance *mp,
     MpClient *c)
 {
-    Tcl_HashSearch search;
-    Tcl_HashEntry *hPtr, *next;
-
-    if (c->groupCount == 0) {
-	return;
-    }
-    for (hPtr = Tcl_FirstHashEntry(&mp->groups, &search); hPtr != NULL;
-	    hPtr = next) {
-	MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
+    (void) mp;
+    while (c->groupCount > 0) {
+	MpGroup *g = c->groups[c->groupCount - 1];
 	Tcl_HashEntry *mPtr = Tcl_FindHashEntry(&g->members, (char *) c);
 
-	next = Tcl_NextHashEntry(&search);
 	if (mPtr != NULL) {
 	    Tcl_DeleteHashEntry(mPtr);
-	    c->groupCount--;
-	    if (g->members.numEntries == 0) {
-		FreeGroup(g);
-	    }
+	}
+	c->groupCount--;
+	if (g->members.numEntries == 0) {
+	    FreeGroup(g);
 	}
     }
+    if (c->groups != NULL) {
+	MpFree(c->groups);
+	c->groups = NULL;
+    }
+    c->groupCap = 0;
 }
 
 /*
@@ -208,6 +243,19 @@ MpGroupFreeAll(
     Tcl_HashEntry *hPtr;
 
     while ((hPtr = Tcl_FirstHashEntry(&mp->groups, &search)) != NULL) {
-	FreeGroup((MpGroup *) Tcl_GetHashValue(hPtr));
+	MpGroup *g = (MpGroup *) Tcl_GetHashValue(hPtr);
+	Tcl_HashSearch msearch;
+	Tcl_HashEntry *mPtr;
+
+	/*
+	 * A member still listed here is a client in its exit filters
+	 * (destroy called from one of them): it forgets the group too.
+	 */
+
+	for (mPtr = Tcl_FirstHashEntry(&g->members, &msearch); mPtr != NULL;
+		mPtr = Tcl_NextHashEntry(&msearch)) {
+	    ForgetGroup((MpClient *) Tcl_GetHashKey(&g->members, mPtr), g);
+	}
+	FreeGroup(g);
     }
 }

@@ -283,7 +283,10 @@ struct MpClient {
     int reason;			/* MP_REASON_* once closing. */
     int errCode;		/* Socket error behind MP_REASON_ERROR. */
     int outbound;		/* Made by Connect. */
-    int groupCount;		/* Groups joined. */
+    int groupCount;		/* Groups joined: groups[0..groupCount). */
+    int groupCap;
+    struct MpGroup **groups;	/* The groups it is in, so routing and
+				 * leaving never scan every group. */
     int reading;		/* Inside its read handler. */
     int readSuspended;		/* Read interest dropped while a nested
 				 * event loop runs inside the handler. */
