@@ -6,6 +6,13 @@
  *	chan names) whose output goes into the client's ordered queue in C.
  *	The channel has no OS handle to give Tcl, so Tcl's own notifier never
  *	watches the socket; the extension's poller serves it.
+ *
+ *	A channel belongs to the thread of its instance. Moved to another
+ *	thread (thread::transfer, thread::detach), it is cut from its client
+ *	in the owner thread and fails every operation where it now is, never
+ *	touching the instance; moved back, it is joined to its client again.
+ *	Clients are found by channel name through a per-thread table, so the
+ *	instance's commands find them whichever interpreter holds the channel.
  */
 
 #include <errno.h>
@@ -15,6 +22,9 @@
 #ifndef ENOBUFS
 #   define ENOBUFS ENOMEM
 #endif
+#ifndef ENOTSUP
+#   define ENOTSUP EINVAL
+#endif
 
 /*
  * What a client channel points at; the client pointer is cleared when the
@@ -22,10 +32,44 @@
  */
 
 typedef struct ChanData {
-    MpClient *client;		/* NULL once detached. */
-    MpListener *listener;	/* For listener channels. */
+    MpClient *client;		/* NULL once detached, and while the channel
+				 * is out of its owner thread. */
+    MpListener *listener;	/* For listener channels; NULL likewise. */
     Tcl_Channel chan;
+    Tcl_ThreadId owner;		/* The thread of the instance: the only one
+				 * where the channel reaches the core. */
+    unsigned long serial;	/* Serial of the owner thread's ChanTables,
+				 * against thread ids used again. */
+    int staleError;		/* ChanInput left a message in the channel's
+				 * error bypass, which a later failure must
+				 * not report. */
+    int closing;		/* Tcl_Close has begun (its close handlers
+				 * ran): the read-side close it makes first
+				 * is part of a full close. */
+    int interest;		/* TCL_READABLE / TCL_WRITABLE asked by Tcl
+				 * (fileevent, background chan copy). */
+    Tcl_TimerToken timer;	/* Reports that interest (ChanWatch). */
 } ChanData;
+
+/*
+ * Per thread: the clients and listeners whose channels were made in this
+ * thread, by channel name, while they live (whether or not their channel
+ * is still joined to them). MpLookupClient finds clients here, and a
+ * channel that comes back to its thread finds its client again here.
+ */
+
+typedef struct ChanTables {
+    int state;			/* CHAN_TABLES_*. */
+    unsigned long serial;	/* Unique among the threads of the process. */
+    Tcl_HashTable clients;	/* Name -> MpClient*. */
+    Tcl_HashTable listeners;	/* Name -> MpListener*. */
+} ChanTables;
+
+enum { CHAN_TABLES_NONE, CHAN_TABLES_READY, CHAN_TABLES_GONE };
+
+static Tcl_ThreadDataKey tablesKey;
+TCL_DECLARE_MUTEX(serialMutex)
+static unsigned long serialCounter = 0;
 
 static int		ChanClose2(ClientData instanceData,
 			    Tcl_Interp *interp, int flags);
@@ -40,6 +84,18 @@ static void		ChanWatch(ClientData instanceData, int mask);
 static int		ChanGetHandle(ClientData instanceData, int direction,
 			    ClientData *handlePtr);
 static int		ChanBlockMode(ClientData instanceData, int mode);
+static void		ChanThreadAction(ClientData instanceData, int action);
+static void		ChanCloseNotice(ClientData clientData);
+static void		ChanNotifyProc(ClientData clientData);
+static void		ChanFree(ChanData *cd);
+static int		ChanHalfClose(ChanData *cd, Tcl_Interp *interp,
+			    int flags);
+static ChanTables *	GetTables(int create);
+static void		TablesExitHandler(ClientData clientData);
+static int		ChanForeign(ChanData *cd, Tcl_Interp *interp,
+			    int asResult, int *errorCodePtr);
+static void		ChanSetBypassError(ChanData *cd, Tcl_Interp *interp,
+			    const char *code, Tcl_Obj *msgObj);
 
 static const Tcl_ChannelType clientChannelType = {
     "multiplexer",		/* Type name. */
@@ -57,7 +113,7 @@ static const Tcl_ChannelType clientChannelType = {
     NULL,			/* Flush. */
     NULL,			/* Handler. */
     NULL,			/* Wide seek. */
-    NULL,			/* Thread action. */
+    ChanThreadAction,		/* Thread action: cut / splice. */
     NULL			/* Truncate. */
 };
 
@@ -77,9 +133,66 @@ static const Tcl_ChannelType listenerChannelType = {
     NULL,
     NULL,
     NULL,
-    NULL,
+    ChanThreadAction,
     NULL
 };
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * GetTables, TablesExitHandler --
+ *
+ *	The calling thread's name tables (see ChanTables), made on first
+ *	need when create is set; freed when the thread exits, after which
+ *	they are not made again (channels closed by Tcl's finalization of
+ *	the thread find nothing in them).
+ *
+ * Results:
+ *	The tables, or NULL when they do not (or no longer) exist.
+ *
+ * Side effects:
+ *	May create the tables and a thread exit handler.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static ChanTables *
+GetTables(
+    int create)
+{
+    ChanTables *tPtr = (ChanTables *)
+	    Tcl_GetThreadData(&tablesKey, sizeof(ChanTables));
+
+    if (tPtr->state == CHAN_TABLES_READY) {
+	return tPtr;
+    }
+    if (tPtr->state == CHAN_TABLES_GONE || !create) {
+	return NULL;
+    }
+    Tcl_InitHashTable(&tPtr->clients, TCL_STRING_KEYS);
+    Tcl_InitHashTable(&tPtr->listeners, TCL_STRING_KEYS);
+    Tcl_MutexLock(&serialMutex);
+    tPtr->serial = ++serialCounter;
+    Tcl_MutexUnlock(&serialMutex);
+    tPtr->state = CHAN_TABLES_READY;
+    Tcl_CreateThreadExitHandler(TablesExitHandler, NULL);
+    return tPtr;
+}
+
+static void
+TablesExitHandler(
+    ClientData clientData)
+{
+    ChanTables *tPtr = (ChanTables *)
+	    Tcl_GetThreadData(&tablesKey, sizeof(ChanTables));
+
+    (void) clientData;
+    if (tPtr->state == CHAN_TABLES_READY) {
+	Tcl_DeleteHashTable(&tPtr->clients);
+	Tcl_DeleteHashTable(&tPtr->listeners);
+    }
+    tPtr->state = CHAN_TABLES_GONE;
+}
 
 /*
  *----------------------------------------------------------------------
@@ -87,7 +200,9 @@ static const Tcl_ChannelType listenerChannelType = {
  * MpChannelCreate --
  *
  *	Creates and registers a client's channel: binary, unbuffered,
- *	non-blocking, as tcllib configured its client sockets.
+ *	non-blocking, as tcllib configured its client sockets, owned by the
+ *	calling thread (the instance's), and enters the client in the
+ *	thread's name table.
  *
  * Results:
  *	The channel.
@@ -105,11 +220,21 @@ MpChannelCreate(
 {
     Tcl_Interp *interp = c->mp->interp;
     ChanData *cd = (ChanData *) MpAlloc(sizeof(ChanData));
+    ChanTables *tPtr = GetTables(1);
 
+    memset(cd, 0, sizeof(ChanData));
     cd->client = c;
-    cd->listener = NULL;
+    cd->owner = Tcl_GetCurrentThread();
+    if (tPtr != NULL) {
+	int isNew;
+
+	cd->serial = tPtr->serial;
+	Tcl_SetHashValue(Tcl_CreateHashEntry(&tPtr->clients, name, &isNew),
+		c);
+    }
     cd->chan = Tcl_CreateChannel(&clientChannelType, name, cd,
 	    TCL_READABLE | TCL_WRITABLE);
+    Tcl_CreateCloseHandler(cd->chan, ChanCloseNotice, cd);
     Tcl_RegisterChannel(interp, cd->chan);
     Tcl_SetChannelOption(NULL, cd->chan, "-translation", "binary");
     Tcl_SetChannelOption(NULL, cd->chan, "-buffering", "none");
@@ -122,9 +247,10 @@ MpChannelCreate(
  *
  * MpChannelDetach --
  *
- *	Cuts a departing client from its channel and unregisters the channel
- *	(which closes it unless a script shared it elsewhere; a surviving
- *	channel then fails every operation).
+ *	Cuts a departing client from its channel (if the channel is still
+ *	joined to it), takes it out of the name table, and unregisters the
+ *	channel (which closes it unless a script shared it elsewhere; a
+ *	surviving channel then fails every operation).
  *
  * Results:
  *	None.
@@ -140,8 +266,17 @@ MpChannelDetach(
     MpClient *c)
 {
     Tcl_Channel chan = c->chan;
+    ChanTables *tPtr = GetTables(0);
     ChanData *cd;
 
+    if (tPtr != NULL && c->nameObj != NULL) {
+	Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&tPtr->clients,
+		Tcl_GetString(c->nameObj));
+
+	if (hPtr != NULL && Tcl_GetHashValue(hPtr) == (void *) c) {
+	    Tcl_DeleteHashEntry(hPtr);
+	}
+    }
     if (chan == NULL) {
 	return;
     }
@@ -161,6 +296,7 @@ MpChannelDetach(
  *
  *	The listener's channel (returned by Init, like tcllib's server
  *	socket): fconfigure -sockname works on it and close stops listening.
+ *	The listener is in the thread's name table while it lives.
  *
  * Results:
  *	The channel / none.
@@ -177,10 +313,20 @@ MpListenerChannelCreate(
     const char *name)
 {
     ChanData *cd = (ChanData *) MpAlloc(sizeof(ChanData));
+    ChanTables *tPtr = GetTables(1);
 
-    cd->client = NULL;
+    memset(cd, 0, sizeof(ChanData));
     cd->listener = l;
+    cd->owner = Tcl_GetCurrentThread();
+    if (tPtr != NULL) {
+	int isNew;
+
+	cd->serial = tPtr->serial;
+	Tcl_SetHashValue(Tcl_CreateHashEntry(&tPtr->listeners, name,
+		&isNew), l);
+    }
     cd->chan = Tcl_CreateChannel(&listenerChannelType, name, cd, 0);
+    Tcl_CreateCloseHandler(cd->chan, ChanCloseNotice, cd);
     Tcl_RegisterChannel(l->mp->interp, cd->chan);
     return cd->chan;
 }
@@ -190,8 +336,22 @@ MpListenerChannelDetach(
     MpListener *l)
 {
     Tcl_Channel chan = l->chan;
+    ChanTables *tPtr = GetTables(0);
     ChanData *cd;
 
+    if (tPtr != NULL) {
+	Tcl_HashSearch search;
+	Tcl_HashEntry *hPtr;
+
+	/* One listener per instance: a short table. */
+	for (hPtr = Tcl_FirstHashEntry(&tPtr->listeners, &search);
+		hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
+	    if (Tcl_GetHashValue(hPtr) == (void *) l) {
+		Tcl_DeleteHashEntry(hPtr);
+		break;
+	    }
+	}
+    }
     if (chan == NULL) {
 	return;
     }
@@ -207,19 +367,247 @@ MpListenerChannelDetach(
 /*
  *----------------------------------------------------------------------
  *
- * ChanClose2 --
+ * ChanThreadAction --
  *
- *	close $chan: disconnects the client (exit filters run once, reason
- *	"closed"), or stops the listener. Half-closes are not supported.
+ *	Tcl's notice that the channel leaves the calling thread (cut:
+ *	thread::transfer, thread::detach) or arrives in it (splice). Leaving
+ *	the owner thread, the channel is cut from its client or listener
+ *	there and then, in the thread that owns them; arriving back in the
+ *	owner thread, it is joined again to the client or listener of its
+ *	name if that is still there and has no channel. Anywhere else the
+ *	channel stays cut and fails every operation (ChanForeign).
  *
  * Results:
- *	0, or EINVAL for a half-close.
+ *	None.
+ *
+ * Side effects:
+ *	Links or unlinks the channel and the client or listener.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ChanThreadAction(
+    ClientData instanceData,
+    int action)
+{
+    ChanData *cd = (ChanData *) instanceData;
+    ChanTables *tPtr;
+    Tcl_HashEntry *hPtr;
+    const char *name;
+
+    if (action == TCL_CHANNEL_THREAD_REMOVE && cd->timer != NULL) {
+	Tcl_DeleteTimerHandler(cd->timer);	/* A timer of this thread. */
+	cd->timer = NULL;
+    }
+    if (cd->chan == NULL || cd->closing
+	    || cd->owner != Tcl_GetCurrentThread()) {
+	return;			/* Tcl_CreateChannel's own splice, or the
+				 * cut made by Tcl_Close. */
+    }
+    if (action == TCL_CHANNEL_THREAD_REMOVE) {
+	if (cd->client != NULL) {
+	    cd->client->chan = NULL;
+	    cd->client = NULL;
+	}
+	if (cd->listener != NULL) {
+	    cd->listener->chan = NULL;
+	    cd->listener = NULL;
+	}
+	return;
+    }
+    tPtr = GetTables(0);
+    if (tPtr == NULL || tPtr->serial != cd->serial) {
+	return;
+    }
+    name = Tcl_GetChannelName(cd->chan);
+    if (Tcl_GetChannelType(cd->chan) == &clientChannelType) {
+	hPtr = Tcl_FindHashEntry(&tPtr->clients, name);
+	if (hPtr != NULL) {
+	    MpClient *c = (MpClient *) Tcl_GetHashValue(hPtr);
+
+	    if (c->chan == NULL && c->state < MP_CLIENT_DEAD) {
+		c->chan = cd->chan;
+		cd->client = c;
+	    }
+	}
+    } else {
+	hPtr = Tcl_FindHashEntry(&tPtr->listeners, name);
+	if (hPtr != NULL) {
+	    MpListener *l = (MpListener *) Tcl_GetHashValue(hPtr);
+
+	    if (l->chan == NULL) {
+		l->chan = cd->chan;
+		cd->listener = l;
+	    }
+	}
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ChanForeign, ChanSetBypassError --
+ *
+ *	ChanForeign tells whether the channel is used outside the thread of
+ *	its instance, and if so reports {MULTIPLEXER THREAD}: as the result
+ *	of interp when asked (option procedures), else in the error bypass
+ *	of interp (close) or of the channel (output, where puts and flush
+ *	find it), with *errorCodePtr set to EPERM.
+ *	ChanSetBypassError leaves such a message, with the error code
+ *	{MULTIPLEXER code}, in the bypass of interp, or of the channel when
+ *	interp is NULL, for Tcl to report in place of a POSIX error.
+ *
+ * Results:
+ *	ChanForeign: 1 if foreign, 0 if not.
+ *
+ * Side effects:
+ *	Sets an error as said.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ChanSetBypassError(
+    ChanData *cd,
+    Tcl_Interp *interp,
+    const char *code,
+    Tcl_Obj *msgObj)
+{
+    Tcl_Obj *listObj = Tcl_NewListObj(0, NULL);
+    Tcl_Obj *codeObj = Tcl_NewListObj(0, NULL);
+
+    Tcl_ListObjAppendElement(NULL, codeObj,
+	    Tcl_NewStringObj("MULTIPLEXER", -1));
+    Tcl_ListObjAppendElement(NULL, codeObj, Tcl_NewStringObj(code, -1));
+    Tcl_ListObjAppendElement(NULL, listObj, Tcl_NewStringObj("-code", -1));
+    Tcl_ListObjAppendElement(NULL, listObj, Tcl_NewIntObj(TCL_ERROR));
+    Tcl_ListObjAppendElement(NULL, listObj,
+	    Tcl_NewStringObj("-errorcode", -1));
+    Tcl_ListObjAppendElement(NULL, listObj, codeObj);
+    Tcl_ListObjAppendElement(NULL, listObj, msgObj);
+    if (interp != NULL) {
+	Tcl_SetChannelErrorInterp(interp, listObj);
+    } else {
+	Tcl_SetChannelError(cd->chan, listObj);
+    }
+}
+
+static int
+ChanForeign(
+    ChanData *cd,
+    Tcl_Interp *interp,
+    int asResult,
+    int *errorCodePtr)
+{
+    Tcl_Obj *msgObj;
+
+    if (cd->owner == Tcl_GetCurrentThread()) {
+	return 0;
+    }
+    msgObj = Tcl_ObjPrintf("channel \"%s\" belongs to the thread of its "
+	    "multiplexer instance and cannot be used from another thread",
+	    Tcl_GetChannelName(cd->chan));
+    if (asResult) {
+	if (interp != NULL) {
+	    Tcl_SetObjResult(interp, msgObj);
+	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "THREAD", NULL);
+	} else {
+	    Tcl_DecrRefCount(msgObj);
+	}
+    } else {
+	ChanSetBypassError(cd, interp, "THREAD", msgObj);
+    }
+    if (errorCodePtr != NULL) {
+	*errorCodePtr = EPERM;
+    }
+    return 1;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ChanClose2, ChanCloseNotice, ChanHalfClose --
+ *
+ *	close $chan: disconnects the client (exit filters run once, reason
+ *	"closed"), or stops the listener. Tcl_Close runs the channel's close
+ *	handlers (ChanCloseNotice) and then asks for a read-side close before
+ *	the full one; that first step does nothing.
+ *
+ *	close $chan write ends the client's output: the client is closed as
+ *	by close $chan (its queue is delivered, then end-of-file, and its
+ *	further input is read and discarded by the linger), and the channel
+ *	keeps its read side until closed. The core has no state for a client
+ *	that goes on being served with its sending side shut, so its later
+ *	messages do not reach filters. (Refusing is no option: Tcl 8.6 marks
+ *	the write side closed even when the driver fails, and then calls the
+ *	driver's close again after every later write.)
+ *
+ *	close $chan read is refused with {MULTIPLEXER HALFCLOSE}
+ *	(ChanHalfClose): the channel's read side is never used (ChanInput),
+ *	while the package goes on reading the client; the channel stays as
+ *	it was.
+ *
+ *	In a thread other than the instance's, the channel is released
+ *	without touching the client (which stays connected) and the close
+ *	reports {MULTIPLEXER THREAD}.
+ *
+ * Results:
+ *	0, or EINVAL / EPERM with a message in an error bypass.
  *
  * Side effects:
  *	Closes the client or listener; frees the channel data.
  *
  *----------------------------------------------------------------------
  */
+
+static void
+ChanCloseNotice(
+    ClientData clientData)
+{
+    ((ChanData *) clientData)->closing = 1;
+}
+
+static int
+ChanHalfClose(
+    ChanData *cd,
+    Tcl_Interp *interp,
+    int flags)
+{
+    int err;
+    Tcl_Obj *msgObj;
+
+    /*
+     * Tcl gives no interpreter for a write-side close, and drops a message
+     * left in the channel's own bypass. The instance's interpreter, where
+     * the channel is registered, is where such a close is made; its bypass
+     * carries the message to the close command.
+     */
+
+    if (interp == NULL && cd->owner == Tcl_GetCurrentThread()) {
+	Tcl_Interp *mpInterp = NULL;
+
+	if (cd->client != NULL) {
+	    mpInterp = cd->client->mp->interp;
+	} else if (cd->listener != NULL) {
+	    mpInterp = cd->listener->mp->interp;
+	}
+	if (mpInterp != NULL && !Tcl_InterpDeleted(mpInterp)
+		&& Tcl_IsChannelRegistered(mpInterp, cd->chan)) {
+	    interp = mpInterp;
+	}
+    }
+    if (ChanForeign(cd, interp, 0, &err)) {
+	return err;
+    }
+    (void) flags;
+    msgObj = Tcl_ObjPrintf("cannot close the read side of channel \"%s\": "
+	    "the multiplexer reads its clients itself (close the channel, "
+	    "or its write side, to disconnect the client)",
+	    Tcl_GetChannelName(cd->chan));
+    ChanSetBypassError(cd, interp, "HALFCLOSE", msgObj);
+    return EINVAL;
+}
 
 static int
 ChanClose2(
@@ -228,10 +616,36 @@ ChanClose2(
     int flags)
 {
     ChanData *cd = (ChanData *) instanceData;
+    int err;
 
-    (void) interp;
-    if (flags & (TCL_CLOSE_READ | TCL_CLOSE_WRITE)) {
-	return EINVAL;
+    if (flags & TCL_CLOSE_READ) {
+	if (cd->closing) {
+	    return 0;		/* Tcl_Close's first step: nothing to do. */
+	}
+	return ChanHalfClose(cd, interp, flags);
+    }
+    if (ChanForeign(cd, interp, 0, &err)) {
+	if (!(flags & TCL_CLOSE_WRITE)) {
+	    ChanFree(cd);	/* The client is not touched. */
+	}
+	return err;
+    }
+    if (flags & TCL_CLOSE_WRITE) {
+	/*
+	 * The client's output ends: it is disconnected as by close $chan
+	 * (what is queued is delivered, then end-of-file; what it still
+	 * sends is read and discarded until it closes). The channel keeps
+	 * its read side, which fails as always, until it is closed.
+	 */
+
+	if (cd->client != NULL) {
+	    MpClient *c = cd->client;
+
+	    cd->client = NULL;
+	    c->chan = NULL;
+	    MpClientClose(c, MP_REASON_CLOSED, NULL);
+	}
+	return 0;
     }
     if (cd->client != NULL) {
 	MpClient *c = cd->client;
@@ -247,8 +661,18 @@ ChanClose2(
 	l->chan = NULL;
 	MpListenerClose(l->mp);
     }
-    MpFree(cd);
+    ChanFree(cd);
     return 0;
+}
+
+static void
+ChanFree(
+    ChanData *cd)
+{
+    if (cd->timer != NULL) {
+	Tcl_DeleteTimerHandler(cd->timer);
+    }
+    MpFree(cd);
 }
 
 /*
@@ -256,14 +680,17 @@ ChanClose2(
  *
  * ChanInput --
  *
- *	Reading is the extension's job, not the script's: a read finds no
- *	data (the channel is non-blocking) and never EOF.
+ *	Reading is the extension's job, not the script's: the client's data
+ *	goes to filters and recipients. read, gets and chan copy from a
+ *	client channel fail at once with {MULTIPLEXER NOTREADABLE} (before,
+ *	a blocking read or a synchronous chan copy, which makes the channel
+ *	blocking, spun for ever on "no data yet").
  *
  * Results:
- *	-1 with EAGAIN.
+ *	-1 with ENOTSUP (EPERM in a foreign thread).
  *
  * Side effects:
- *	None.
+ *	Leaves the message in the channel's error bypass.
  *
  *----------------------------------------------------------------------
  */
@@ -275,10 +702,19 @@ ChanInput(
     int toRead,
     int *errorCodePtr)
 {
-    (void) instanceData;
+    ChanData *cd = (ChanData *) instanceData;
+
     (void) buf;
     (void) toRead;
-    *errorCodePtr = EAGAIN;
+    cd->staleError = 1;
+    if (ChanForeign(cd, NULL, 0, errorCodePtr)) {
+	return -1;
+    }
+    ChanSetBypassError(cd, NULL, "NOTREADABLE", Tcl_ObjPrintf(
+	    "client channel \"%s\" cannot be read: the multiplexer reads "
+	    "its clients itself and passes their data to filters",
+	    Tcl_GetChannelName(cd->chan)));
+    *errorCodePtr = ENOTSUP;
     return -1;
 }
 
@@ -292,7 +728,8 @@ ChanInput(
  *	under "overflow disconnect" the client is also disconnected (at the
  *	end of the event being served or when the event loop is next idle);
  *	a closed client gives EPIPE. Outside events the bytes are written at
- *	once.
+ *	once. In a thread other than the instance's it fails with
+ *	{MULTIPLEXER THREAD} and touches nothing.
  *
  * Results:
  *	toWrite, or -1 with *errorCodePtr set.
@@ -311,10 +748,24 @@ ChanOutput(
     int *errorCodePtr)
 {
     ChanData *cd = (ChanData *) instanceData;
-    MpClient *c = cd->client;
+    MpClient *c;
     MpLoop *loop;
     int rc, continued;
 
+    if (cd->staleError) {
+	Tcl_Obj *staleObj = NULL;
+
+	/* Left by ChanInput and not taken by the command that read. */
+	cd->staleError = 0;
+	Tcl_GetChannelError(cd->chan, &staleObj);
+	if (staleObj != NULL) {
+	    Tcl_DecrRefCount(staleObj);
+	}
+    }
+    if (ChanForeign(cd, NULL, 0, errorCodePtr)) {
+	return -1;
+    }
+    c = cd->client;
     if (c == NULL || toWrite < 0) {
 	*errorCodePtr = EPIPE;
 	return -1;
@@ -366,10 +817,11 @@ ChanOutput(
  *
  *	-peername and -sockname, as Tcl's sockets give them ({address host
  *	port}; host is the numeric address: no reverse lookup is made), and
- *	-queued, the bytes waiting in the client's output queue.
+ *	-queued, the bytes waiting in the client's output queue. In a thread
+ *	other than the instance's every option fails ({MULTIPLEXER THREAD}).
  *
  * Results:
- *	TCL_OK, or TCL_ERROR for an unknown option.
+ *	TCL_OK, or TCL_ERROR for an unknown option or a foreign thread.
  *
  * Side effects:
  *	Appends to dsPtr.
@@ -398,12 +850,19 @@ ChanGetOption(
     Tcl_DString *dsPtr)
 {
     ChanData *cd = (ChanData *) instanceData;
-    MpClient *c = cd->client;
-    MpListener *l = cd->listener;
+    MpClient *c;
+    MpListener *l;
     MpAddr local;
     int all = (optionName == NULL || optionName[0] == '\0');
-    const char *valid = (l != NULL) ? "sockname" : "peername sockname queued";
+    const char *valid;
 
+    if (ChanForeign(cd, interp, 1, NULL)) {
+	errno = EPERM;
+	return TCL_ERROR;
+    }
+    c = cd->client;
+    l = cd->listener;
+    valid = (l != NULL) ? "sockname" : "peername sockname queued";
     if (c == NULL && l == NULL) {
 	if (all) {
 	    return TCL_OK;
@@ -465,17 +924,24 @@ ChanGetOption(
 /*
  *----------------------------------------------------------------------
  *
- * ChanWatch, ChanGetHandle, ChanBlockMode --
+ * ChanWatch, ChanNotifyProc, ChanGetHandle, ChanBlockMode --
  *
- *	No OS handle is given to Tcl (so its notifier never sees the socket);
- *	fileevent on these channels never fires; blocking mode is accepted
- *	and ignored (output never blocks).
+ *	No OS handle is given to Tcl (so its notifier never sees the socket).
+ *	The channel is always writable (a write never waits) and always
+ *	"readable" (a read fails at once), so interest in either (fileevent,
+ *	a background chan copy) is reported by a zero-delay timer, again for
+ *	as long as it lasts, like a file's. Both blocking modes are
+ *	accepted and behave alike: a write never has to wait, as it is
+ *	queued (or refused) at once, and a read always fails (ChanInput).
+ *	Tcl's synchronous chan copy makes its channels blocking for the
+ *	copy, so refusing blocking mode would refuse copies into a client.
  *
  * Results:
- *	None / TCL_ERROR / 0.
+ *	None / none / TCL_ERROR / 0.
  *
  * Side effects:
- *	None.
+ *	ChanWatch arms or cancels the timer; ChanNotifyProc runs channel
+ *	handlers.
  *
  *----------------------------------------------------------------------
  */
@@ -485,8 +951,32 @@ ChanWatch(
     ClientData instanceData,
     int mask)
 {
-    (void) instanceData;
-    (void) mask;
+    ChanData *cd = (ChanData *) instanceData;
+
+    cd->interest = mask & (TCL_READABLE | TCL_WRITABLE);
+    if (cd->interest && cd->timer == NULL) {
+	cd->timer = Tcl_CreateTimerHandler(0, ChanNotifyProc, cd);
+    } else if (!cd->interest && cd->timer != NULL) {
+	Tcl_DeleteTimerHandler(cd->timer);
+	cd->timer = NULL;
+    }
+}
+
+static void
+ChanNotifyProc(
+    ClientData clientData)
+{
+    ChanData *cd = (ChanData *) clientData;
+
+    /*
+     * The handlers may close the channel (freeing cd); Tcl then asks
+     * ChanWatch again for what is still wanted, which arms a new timer.
+     */
+
+    cd->timer = NULL;
+    if (cd->interest) {
+	Tcl_NotifyChannel(cd->chan, cd->interest);
+    }
 }
 
 static int
@@ -516,7 +1006,10 @@ ChanBlockMode(
  *
  * MpLookupClient --
  *
- *	Finds the client of this instance behind a channel name.
+ *	Finds the client of this instance behind a channel name, by the
+ *	name alone (the thread's name table), whichever interpreter holds
+ *	the channel now, and also while the channel is in another thread or
+ *	already closed (a client in its exit filters after close $chan).
  *
  * Results:
  *	The client, or NULL with an error {MULTIPLEXER LOOKUP CLIENT name}
@@ -535,11 +1028,15 @@ MpLookupClient(
     Tcl_Obj *nameObj)
 {
     const char *name = Tcl_GetString(nameObj);
-    Tcl_Channel chan = Tcl_GetChannel(mp->interp, name, NULL);
+    ChanTables *tPtr = GetTables(0);
     MpClient *c = NULL;
 
-    if (chan != NULL && Tcl_GetChannelType(chan) == &clientChannelType) {
-	c = ((ChanData *) Tcl_GetChannelInstanceData(chan))->client;
+    if (tPtr != NULL) {
+	Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&tPtr->clients, name);
+
+	if (hPtr != NULL) {
+	    c = (MpClient *) Tcl_GetHashValue(hPtr);
+	}
     }
     if (c == NULL) {
 	/* A client in its exit filters after close $chan has no channel. */
@@ -557,9 +1054,6 @@ MpLookupClient(
 		    Tcl_GetString(mp->nameObj));
 	}
 	return NULL;
-    }
-    if (interp == NULL) {
-	Tcl_ResetResult(mp->interp);
     }
     return c;
 }

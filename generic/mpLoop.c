@@ -175,12 +175,20 @@ MpLoopRelease(
  * LoopExitHandler --
  *
  *	Drops the thread's own reference to its loop when the thread exits.
+ *	If instances still use the loop (their interpreter was not deleted
+ *	before the thread ended, as with thread::exit), every descriptor the
+ *	loop watches (clients, listeners, connects in progress) is closed,
+ *	and every linger ended, now: nothing will serve them again. Their
+ *	records stay with the interpreter, marked as having no descriptor,
+ *	so that Tcl's closing of the thread's channels afterwards (exit
+ *	filters run for clients with a channel) touches no closed or reused
+ *	descriptor.
  *
  * Results:
  *	None.
  *
  * Side effects:
- *	May free the loop.
+ *	Closes sockets; may free the loop.
  *
  *----------------------------------------------------------------------
  */
@@ -191,11 +199,32 @@ LoopExitHandler(
 {
     ThreadData *tsdPtr = (ThreadData *)
 	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+    MpLoop *loop = tsdPtr->loop;
+    Tcl_HashSearch search;
+    Tcl_HashEntry *hPtr;
 
     (void) clientData;
-    if (tsdPtr->loop != NULL) {
-	MpLoopRelease(tsdPtr->loop);
+    if (loop == NULL) {
+	return;
     }
+    if (loop->refCount > 1) {
+	MpLingerCloseAll(loop);
+	while ((hPtr = Tcl_FirstHashEntry(&loop->watches, &search)) != NULL) {
+	    MpWatch *w = (MpWatch *) Tcl_GetHashValue(hPtr);
+	    MpSocket fd = w->fd;
+
+	    MpLoopUnwatch(loop, w);
+	    hPtr = Tcl_FindHashEntry(&loop->watches, (char *) (size_t) fd);
+	    if (hPtr != NULL && Tcl_GetHashValue(hPtr) == (void *) w) {
+		Tcl_DeleteHashEntry(hPtr);	/* Never left behind. */
+	    }
+	    if (fd != MP_INVALID_SOCKET) {
+		MpSockClose(fd);
+	    }
+	    w->fd = MP_INVALID_SOCKET;
+	}
+    }
+    MpLoopRelease(loop);
 }
 
 /*
