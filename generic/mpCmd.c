@@ -35,6 +35,10 @@ static Tcl_ObjCmdProc	ResumeObjCmd;
 static Tcl_ObjCmdProc	AddAccessFilterObjCmd;
 static Tcl_ObjCmdProc	AddExitFilterObjCmd;
 static Tcl_ObjCmdProc	AddOutputFilterObjCmd;
+static Tcl_ObjCmdProc	RemoveFilterObjCmd;
+static Tcl_ObjCmdProc	FiltersObjCmd;
+static int		GetFilterKind(Tcl_Interp *interp, Tcl_Obj *objPtr,
+			    int *kindPtr);
 static int		AddFilter(MpInstance *mp, int kind,
 			    Tcl_Interp *interp, int objc,
 			    Tcl_Obj *const objv[]);
@@ -175,6 +179,8 @@ MpCmdRegister(
 	{"AddAccessFilter", AddAccessFilterObjCmd},
 	{"AddExitFilter", AddExitFilterObjCmd},
 	{"AddOutputFilter", AddOutputFilterObjCmd},
+	{"RemoveFilter", RemoveFilterObjCmd},
+	{"Filters", FiltersObjCmd},
 	{NULL, NULL}
     };
     const char *prefix = Tcl_GetString(mp->nameObj);
@@ -185,6 +191,7 @@ MpCmdRegister(
     }
     MpCmdRegisterSend(mp, prefix);
     MpCmdRegisterGroup(mp, prefix);
+    MpCmdRegisterData(mp, prefix);
 }
 
 /*
@@ -608,6 +615,134 @@ AddFilter(
 /*
  *----------------------------------------------------------------------
  *
+ * GetFilterKind --
+ *
+ *	Parses a filter kind: data, access, exit or output.
+ *
+ * Results:
+ *	A Tcl result code; *kindPtr is an MP_FILTER_* value.
+ *
+ * Side effects:
+ *	Sets an error (MULTIPLEXER VALUE KIND) on failure.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+GetFilterKind(
+    Tcl_Interp *interp,
+    Tcl_Obj *objPtr,
+    int *kindPtr)
+{
+    static const char *const kinds[] = {
+	"data", "access", "exit", "output", NULL
+    };
+    static const int values[] = {
+	MP_FILTER_DATA, MP_FILTER_ACCESS, MP_FILTER_EXIT, MP_FILTER_OUTPUT
+    };
+    int idx;
+
+    if (Tcl_GetIndexFromObj(interp, objPtr, kinds, "filter kind", 0, &idx)
+	    != TCL_OK) {
+	Tcl_SetErrorCode(interp, "MULTIPLEXER", "VALUE", "KIND", NULL);
+	return TCL_ERROR;
+    }
+    *kindPtr = values[idx];
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * RemoveFilterObjCmd --
+ *
+ *	${mp}::RemoveFilter kind cmdprefix: removes the filter of that kind
+ *	(data, access, exit, output) registered with the same command
+ *	prefix; the one added last if it was added several times.
+ *
+ * Results:
+ *	1 if a filter was removed, 0 if there was none.
+ *
+ * Side effects:
+ *	Changes the filter list (a chain already running is not affected).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+RemoveFilterObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    int kind;
+
+    if (objc != 3) {
+	return MpWrongArgs(interp, 1, objv, "kind cmdprefix");
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK
+	    || GetFilterKind(interp, objv[1], &kind) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    Tcl_SetObjResult(interp, Tcl_NewBooleanObj(
+	    MpFilterRemove(&mp->filters[kind], objv[2])));
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FiltersObjCmd --
+ *
+ *	${mp}::Filters kind: the filters of a kind in the order they run,
+ *	each as a list {cmdprefix priority}.
+ *
+ * Results:
+ *	The list.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+FiltersObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    MpFilterList *list;
+    Tcl_Obj *result;
+    int kind, i;
+
+    if (objc != 2) {
+	return MpWrongArgs(interp, 1, objv, "kind");
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK
+	    || GetFilterKind(interp, objv[1], &kind) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    list = &mp->filters[kind];
+    result = Tcl_NewListObj(0, NULL);
+    for (i = 0; i < list->count; i++) {
+	Tcl_Obj *pair[2];
+
+	pair[0] = list->items[i].cmdObj;
+	pair[1] = Tcl_NewIntObj(list->items[i].priority);
+	Tcl_ListObjAppendElement(NULL, result, Tcl_NewListObj(2, pair));
+    }
+    Tcl_SetObjResult(interp, result);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * DestroyObjCmd --
  *
  *	${mp}::destroy: closes the listener and every client and deletes the
@@ -640,13 +775,7 @@ DestroyObjCmd(
 	Tcl_ResetResult(interp);
 	return TCL_OK;
     }
-    MpInstanceRef(mp);
-    MpInstanceTeardown(mp);
-    if (!mp->nsDeleting && mp->nsPtr != NULL) {
-	mp->nsDeleting = 1;
-	Tcl_DeleteNamespace(mp->nsPtr);
-    }
-    MpInstanceUnref(mp);
+    MpInstanceDestroy(mp);
     Tcl_ResetResult(interp);
     return TCL_OK;
 }

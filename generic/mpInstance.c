@@ -9,6 +9,8 @@
 
 #include "mpInt.h"
 
+static void		UnlinkFromLoop(MpInstance *mp);
+
 #define MP_REGISTRY_KEY "multiplexer::registry"
 
 /*
@@ -112,6 +114,11 @@ MpInstanceCreate(
     mp->nameObj = nameObj;
     mp->refCount = 1;		/* Held by the namespace. */
     mp->loop = loop;
+    mp->loopNext = loop->instances;
+    if (mp->loopNext != NULL) {
+	mp->loopNext->loopPrev = mp;
+    }
+    loop->instances = mp;
     Tcl_InitHashTable(&mp->peerCounts, TCL_STRING_KEYS);
     Tcl_InitHashTable(&mp->groups, TCL_STRING_KEYS);
     for (i = 0; i < MP_FILTER_KINDS; i++) {
@@ -171,6 +178,8 @@ MpInstanceUnref(
     if (--mp->refCount > 0) {
 	return;
     }
+    UnlinkFromLoop(mp);		/* Freed without a teardown (create
+				 * failed). */
     MpLingerForget(mp);
     MpConfigFree(&mp->config);
     Tcl_DeleteHashTable(&mp->peerCounts);
@@ -178,6 +187,40 @@ MpInstanceUnref(
     Tcl_DecrRefCount(mp->nameObj);
     MpLoopRelease(mp->loop);
     MpFree(mp);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * UnlinkFromLoop --
+ *
+ *	Takes an instance off its loop's list of live instances, if it is
+ *	on it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Edits the list.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+UnlinkFromLoop(
+    MpInstance *mp)
+{
+    if (mp->loopPrev != NULL) {
+	mp->loopPrev->loopNext = mp->loopNext;
+    } else if (mp->loop->instances == mp) {
+	mp->loop->instances = mp->loopNext;
+    } else {
+	return;			/* Not listed. */
+    }
+    if (mp->loopNext != NULL) {
+	mp->loopNext->loopPrev = mp->loopPrev;
+    }
+    mp->loopPrev = mp->loopNext = NULL;
 }
 
 /*
@@ -210,6 +253,7 @@ MpInstanceTeardown(
     }
     mp->destroyed = 1;
     MpInstanceRef(mp);
+    UnlinkFromLoop(mp);
     MpListenerClose(mp);
     if (mp->idleTimer != NULL) {
 	Tcl_DeleteTimerHandler(mp->idleTimer);
@@ -256,4 +300,73 @@ NamespaceDeleted(
     MpInstanceTeardown(mp);
     mp->nsPtr = NULL;
     MpInstanceUnref(mp);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpInstanceDestroy --
+ *
+ *	What ${mp}::destroy does: tears the instance down (exit filters run,
+ *	clients linger) and deletes its namespace, whose commands then drop
+ *	their references.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs exit filters; deletes the namespace; may free the instance
+ *	(callers that use it afterwards hold a reference).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpInstanceDestroy(
+    MpInstance *mp)
+{
+    MpInstanceRef(mp);
+    MpInstanceTeardown(mp);
+    if (!mp->nsDeleting && mp->nsPtr != NULL
+	    && !Tcl_InterpDeleted(mp->interp)) {
+	mp->nsDeleting = 1;
+	Tcl_DeleteNamespace(mp->nsPtr);
+    }
+    MpInstanceUnref(mp);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpInstanceDestroyAll --
+ *
+ *	Destroys every live instance that uses a loop, whatever its
+ *	interpreter (at process exit, see mpLoop.c).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	See MpInstanceDestroy, for each.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpInstanceDestroyAll(
+    MpLoop *loop)
+{
+    /*
+     * Teardown unlinks each instance, and an exit filter may destroy
+     * others: always take the first one still listed.
+     */
+
+    while (loop->instances != NULL) {
+	MpInstance *mp = loop->instances;
+	Tcl_Interp *interp = mp->interp;
+
+	Tcl_Preserve(interp);
+	MpInstanceDestroy(mp);
+	Tcl_Release(interp);
+    }
 }

@@ -300,6 +300,7 @@ struct MpClient {
     MpFrameIn in;		/* Partial input message. */
     Tcl_WideInt lastActive;	/* Milliseconds (monotonic). */
     Tcl_Obj *connectCallback;	/* Outbound: -command prefix. */
+    Tcl_Obj *dataObj;		/* Dict of ${mp}::Data values, or NULL. */
     Tcl_TimerToken connectTimer;
     Tcl_WideUInt drops;		/* Messages dropped for this client. */
     MpClient *exitingNext;	/* See MpInstance.exiting. */
@@ -336,6 +337,8 @@ struct MpInstance {
 				 * stderr). */
     Tcl_TimerToken idleTimer;
     Tcl_Obj *errorCallback;	/* Background errors of Connect. */
+    MpInstance *loopPrev, *loopNext; /* The loop's live instances (not yet
+				 * torn down), for the exit handler. */
 };
 
 /*
@@ -378,6 +381,7 @@ struct MpLoop {
 				 * closed (mpLinger.c). */
     Tcl_TimerToken lingerTimer;	/* Ends lingers whose time is up. */
     Tcl_WideInt lingerDue;	/* When lingerTimer fires. */
+    MpInstance *instances;	/* Live instances using this loop. */
 };
 
 /*
@@ -406,6 +410,7 @@ MODULE_SCOPE void	MpLingerStart(MpInstance *mp, MpSocket fd,
 			    MpOutQueue *q, int peerDone);
 MODULE_SCOPE void	MpLingerForget(MpInstance *mp);
 MODULE_SCOPE void	MpLingerCloseAll(MpLoop *loop);
+MODULE_SCOPE void	MpLingerDrain(MpLoop *loop);
 MODULE_SCOPE int	MpQueueWrite(MpSocket fd, MpOutQueue *q,
 			    Tcl_WideUInt *bytesOutPtr, int *errPtr);
 
@@ -430,6 +435,8 @@ MODULE_SCOPE int	MpInstanceCreate(Tcl_Interp *interp, Tcl_Obj **nameObjPtr);
 MODULE_SCOPE void	MpInstanceRef(MpInstance *mp);
 MODULE_SCOPE void	MpInstanceUnref(MpInstance *mp);
 MODULE_SCOPE void	MpInstanceTeardown(MpInstance *mp);
+MODULE_SCOPE void	MpInstanceDestroy(MpInstance *mp);
+MODULE_SCOPE void	MpInstanceDestroyAll(MpLoop *loop);
 
 /*
  * mpCmd.c, mpCmdSend.c, mpConfig.c, mpCmdGroup.c: the Tcl-facing layer.
@@ -448,6 +455,7 @@ MODULE_SCOPE void	MpCmdCreate(MpInstance *mp, const char *prefix,
 			    const char *name, Tcl_ObjCmdProc *proc);
 MODULE_SCOPE int	MpCmdRegisterSend(MpInstance *mp, const char *prefix);
 MODULE_SCOPE int	MpCmdRegisterGroup(MpInstance *mp, const char *prefix);
+MODULE_SCOPE int	MpCmdRegisterData(MpInstance *mp, const char *prefix);
 MODULE_SCOPE void	MpConfigInit(MpConfig *cfg);
 MODULE_SCOPE void	MpConfigFree(MpConfig *cfg);
 MODULE_SCOPE Tcl_ObjCmdProc MpConfigObjCmd;
@@ -526,6 +534,7 @@ MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 MODULE_SCOPE int	MpFilterAdd(MpFilterList *list, Tcl_Obj *cmdObj,
 			    int priority);
 MODULE_SCOPE void	MpFilterListFree(MpFilterList *list);
+MODULE_SCOPE int	MpFilterRemove(MpFilterList *list, Tcl_Obj *cmdObj);
 MODULE_SCOPE int	MpRunDataFilters(MpClient *c, Tcl_Obj **dataPtr);
 MODULE_SCOPE int	MpRunAccessFilters(MpClient *c);
 MODULE_SCOPE void	MpRunExitFilters(MpClient *c);

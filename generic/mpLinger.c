@@ -349,6 +349,74 @@ MpLingerCloseAll(
 /*
  *----------------------------------------------------------------------
  *
+ * MpLingerDrain --
+ *
+ *	Serves the loop's lingering sockets, and nothing else, until each
+ *	has delivered its queue and closed or reached its deadline (then it
+ *	is reset). Used when the process exits, where Tcl's event loop will
+ *	not run again: what a linger holds is delivered within its bound
+ *	(Config linger) instead of being lost.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Blocks for as long as the lingers last; closes their sockets.
+ *	Descriptors that are not lingers and report ready are no longer
+ *	watched (nothing serves them any more).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLingerDrain(
+    MpLoop *loop)
+{
+    MpFired fired[64];
+
+    if (loop->lingerTimer != NULL) {
+	Tcl_DeleteTimerHandler(loop->lingerTimer);
+	loop->lingerTimer = NULL;
+    }
+    while (loop->lingerFirst != NULL) {
+	Tcl_WideInt now = MpNowMs(), earliest = 0;
+	MpLinger *lg, *next;
+	int i, n, wait;
+
+	for (lg = loop->lingerFirst; lg != NULL; lg = next) {
+	    next = lg->next;
+	    if (lg->deadline <= now) {
+		LingerEnd(lg, 1);
+	    } else if (earliest == 0 || lg->deadline < earliest) {
+		earliest = lg->deadline;
+	    }
+	}
+	if (loop->lingerFirst == NULL) {
+	    break;
+	}
+	wait = (earliest - now > 100) ? 100 : (int) (earliest - now);
+	n = MpPollerWait(loop->poller, fired, 64, wait);
+	for (i = 0; i < n; i++) {
+	    Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&loop->watches,
+		    (char *) (size_t) fired[i].fd);
+	    MpWatch *w;
+
+	    if (hPtr == NULL) {
+		continue;
+	    }
+	    w = (MpWatch *) Tcl_GetHashValue(hPtr);
+	    if (w->proc == LingerReady) {
+		LingerReady(w->clientData, fired[i].mask & w->mask);
+	    } else {
+		(void) MpLoopWatch(loop, w, 0);
+	    }
+	}
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpLingerForget --
  *
  *	Cuts the lingers of an instance being freed from it; they go on, no

@@ -46,6 +46,7 @@ static Tcl_ThreadDataKey dataKey;
 #endif
 
 static void		LoopExitHandler(ClientData clientData);
+static void		ProcessExitHandler(ClientData clientData);
 static void		IdleFlushProc(ClientData clientData);
 static void		SourceSetup(ClientData clientData, int flags);
 static void		SourceCheck(ClientData clientData, int flags);
@@ -121,6 +122,7 @@ MpLoopAcquire(
     loop->refCount = 2;
     tsdPtr->loop = loop;
     Tcl_CreateThreadExitHandler(LoopExitHandler, NULL);
+    Tcl_CreateExitHandler(ProcessExitHandler, loop);
     return loop;
 }
 
@@ -153,6 +155,7 @@ MpLoopRelease(
     if (tsdPtr->loop == loop) {
 	tsdPtr->loop = NULL;
     }
+    Tcl_DeleteExitHandler(ProcessExitHandler, loop);
     MpLingerCloseAll(loop);
     if (loop->attached) {
 	MpNotifyDetach(loop);
@@ -167,6 +170,45 @@ MpLoopRelease(
 	MpFree(loop->recipients);
     }
     MpFree(loop);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ProcessExitHandler --
+ *
+ *	Runs when the process exits (exit, Tcl_Exit), before Tcl closes any
+ *	channel or stops its timers. If the exiting thread is the one that
+ *	owns this loop, every instance still alive is destroyed as by
+ *	${mp}::destroy (exit filters run, with the event loop still
+ *	working), then what the lingers hold is delivered, within each one's
+ *	Config linger bound, before the process goes. Handlers of other
+ *	threads' loops do nothing: that loop is not theirs to touch.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs exit filters; may block up to the longest linger bound.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ProcessExitHandler(
+    ClientData clientData)	/* The loop that registered it. */
+{
+    MpLoop *loop = (MpLoop *) clientData;
+    ThreadData *tsdPtr = (ThreadData *)
+	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+
+    if (tsdPtr->loop != loop) {
+	return;
+    }
+    loop->refCount++;
+    MpInstanceDestroyAll(loop);
+    MpLingerDrain(loop);
+    MpLoopRelease(loop);
 }
 
 /*
