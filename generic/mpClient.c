@@ -220,6 +220,9 @@ MpClientUnref(
     if (c->connectCallback != NULL) {
 	Tcl_DecrRefCount(c->connectCallback);
     }
+    if (c->dataObj != NULL) {
+	Tcl_DecrRefCount(c->dataObj);
+    }
     MpQueueClear(&c->out);
     MpFrameFree(&c->in);
     if (c->groups != NULL) {

@@ -139,6 +139,44 @@ MpFilterAdd(
 /*
  *----------------------------------------------------------------------
  *
+ * MpFilterRemove --
+ *
+ *	Removes the filter of a list whose command prefix equals cmdObj (as
+ *	a string), the one added last if several do. A chain already running
+ *	keeps its own snapshot (see ChainSnap) and is not disturbed.
+ *
+ * Results:
+ *	1 if a filter was removed, 0 if none matched.
+ *
+ * Side effects:
+ *	Shrinks the list; releases the prefix.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFilterRemove(
+    MpFilterList *list,
+    Tcl_Obj *cmdObj)
+{
+    const char *want = Tcl_GetString(cmdObj);
+    int i;
+
+    for (i = list->count - 1; i >= 0; i--) {
+	if (strcmp(Tcl_GetString(list->items[i].cmdObj), want) == 0) {
+	    Tcl_DecrRefCount(list->items[i].cmdObj);
+	    memmove(&list->items[i], &list->items[i + 1],
+		    sizeof(MpFilter) * (size_t) (list->count - i - 1));
+	    list->count--;
+	    return 1;
+	}
+    }
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpFilterListFree --
  *
  *	Empties a filter list.
