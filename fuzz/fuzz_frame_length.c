@@ -24,7 +24,9 @@
  *	  - MP_FRAME_TOOBIG is returned exactly by the call whose chunk
  *	    completes a header announcing more than maxMessage (so a 4 GiB
  *	    length is refused before any of its body is buffered);
- *	  - MP_FRAME_STOPPED right after the callback asked to stop;
+ *	  - MP_FRAME_STOPPED right after the callback asked to stop, with
+ *	    the chunk's bytes after the stopping message reported as the
+ *	    rest (MpFrameFeedRest) and none buffered;
  *	  - no MP_FRAME_NOMEM.
  *	ASan/LSan/UBSan catch memory errors, leaks and undefined behaviour.
  */
@@ -135,14 +137,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (;;) {
 	size_t n = FuzzNext(&seed) % (chunkMax + 1);
-	size_t before = st.emitted, viol;
+	size_t before = st.emitted, viol, rest = 0;
 
 	if (n > st.inLen - pos) {
 	    n = st.inLen - pos;
 	}
 	st.chunkEnd = pos + n;
-	rc = MpFrameFeed(&fin, MP_FRAME_LENGTH, st.maxMessage,
-		(const char *) st.in + pos, n, Emit, &st);
+	rc = MpFrameFeedRest(&fin, MP_FRAME_LENGTH, st.maxMessage,
+		(const char *) st.in + pos, n, Emit, &st, &rest);
 	viol = ViolationAt(st.in, st.cursor, st.chunkEnd, st.maxMessage);
 	CHECK(rc != MP_FRAME_NOMEM);
 	if (rc == MP_FRAME_TOOBIG) {
@@ -153,6 +155,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == MP_FRAME_STOPPED) {
 	    CHECK(st.stopped && st.emitted > before);
+	    /* What follows the stopping message is reported, not buffered. */
+	    CHECK(rest == st.chunkEnd - st.cursor);
+	    CHECK(fin.len == 0);
 	    break;
 	}
 	CHECK(rc == MP_FRAME_OK);

@@ -26,7 +26,9 @@
  *	    the byte that makes the current line too long, never earlier,
  *	    never later;
  *	  - MP_FRAME_STOPPED is returned right after the callback asked to
- *	    stop, and no message is emitted after that;
+ *	    stop, and no message is emitted after that; MpFrameFeedRest
+ *	    then reports as the rest exactly the chunk's bytes after the
+ *	    stopping message, and buffers none;
  *	  - MP_FRAME_NOMEM never happens with these small inputs;
  *	  - MpFrameEncode gives each message followed by one LF.
  *	Memory errors and leaks are caught by ASan/LSan, undefined behaviour
@@ -162,14 +164,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     while (pos < st.inLen || (pos == st.inLen && pos == 0)) {
 	size_t n = FuzzNext(&seed) % (chunkMax + 1);	/* 0 is allowed. */
-	size_t before = st.emitted, viol;
+	size_t before = st.emitted, viol, rest = 0;
 
 	if (n > st.inLen - pos) {
 	    n = st.inLen - pos;
 	}
 	st.chunkEnd = pos + n;
-	rc = MpFrameFeed(&fin, MP_FRAME_LINE, st.maxMessage,
-		(const char *) st.in + pos, n, Emit, &st);
+	rc = MpFrameFeedRest(&fin, MP_FRAME_LINE, st.maxMessage,
+		(const char *) st.in + pos, n, Emit, &st, &rest);
 	viol = ViolationAt(st.in, st.cursor, st.chunkEnd, st.maxMessage);
 	CHECK(rc != MP_FRAME_NOMEM);
 	if (rc == MP_FRAME_TOOBIG) {
@@ -181,6 +183,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc == MP_FRAME_STOPPED) {
 	    CHECK(st.stopped && st.emitted > before);
+	    /* What follows the stopping message is reported, not buffered. */
+	    CHECK(rest == st.chunkEnd - st.cursor);
+	    CHECK(fin.len == 0);
 	    break;
 	}
 	CHECK(rc == MP_FRAME_OK);
