@@ -665,8 +665,11 @@ ScheduleDelivery(
  *
  * LogEventProc --
  *
- *	The delivery event: delivers the lines queued so far (file-event
- *	class, so update idletasks leaves it for later).
+ *	The delivery event (file-event class, so update idletasks leaves it
+ *	for later): delivers the next line when its target is a script, so
+ *	that each script call is an event of its own, or every line queued
+ *	so far when they go to stderr; queues itself again while lines
+ *	remain.
  *
  * Results:
  *	1 when handled, 0 to be called again later.
@@ -688,7 +691,15 @@ LogEventProc(
 	return 0;
     }
     mp->logEventPending = 0;
-    Deliver(mp, mp->logCount);
+
+    /*
+     * A line for a script (logcommand, a logger service) is one Tcl event
+     * of its own, as every script callback of the package is: a script
+     * may vwait once per line. Lines for stderr go out together.
+     */
+
+    Deliver(mp, (mp->logCommand != NULL || mp->logObj != NULL) ? 1
+	    : mp->logCount);
     if (mp->logCount > 0 && !mp->logClosed) {
 	ScheduleDelivery(mp);
     }
