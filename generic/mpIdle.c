@@ -141,7 +141,8 @@ MpIdleReschedule(
  * IdleTimerProc --
  *
  *	Disconnects every client silent for idletimeout or longer (reason
- *	"timeout"), then re-arms.
+ *	"timeout"), then re-arms; stops after the first whose exit filters
+ *	ran, so each client's exit filters are a Tcl event of their own.
  *
  * Results:
  *	None.
@@ -157,7 +158,9 @@ IdleTimerProc(
     ClientData clientData)
 {
     MpInstance *mp = (MpInstance *) clientData;
+    MpLoop *loop = mp->loop;
     Tcl_WideInt now = MpNowMs();
+    Tcl_WideUInt scripts = loop->scriptCalls;
     MpClient *c;
 
     mp->idleTimer = NULL;
@@ -169,6 +172,11 @@ IdleTimerProc(
 		"disconnecting", c->peer.host, c->peer.port,
 		mp->config.idleTimeout);
 	MpClientClose(c, MP_REASON_TIMEOUT, NULL);
+	if (loop->scriptCalls != scripts) {
+	    break;		/* Its exit filters ran: the next client is
+				 * timed out in an event of its own (the
+				 * timer below is due at once). */
+	}
     }
     MpIdleReschedule(mp);
     MpInstanceUnref(mp);
