@@ -4,7 +4,8 @@
 #	package. Run it with tclsh:
 #
 #	    tclsh tools/stress.tcl ?-seed N? ?-seconds S? ?-rounds R?
-#		?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-inject hang?
+#		?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-skip LIST?
+#		?-inject hang?
 #
 #	It runs rounds until S seconds (default 60) have passed or R rounds
 #	(default 0: no limit) have run. Each round creates one to three
@@ -22,6 +23,12 @@
 #	rawclient when MP_HELPER_DIR names a directory holding it). Each
 #	round ends by destroying everything that is left and checking that
 #	no instance, channel or descriptor of the package remains.
+#
+#	-skip takes names of choices to leave out (the action names in
+#	sa::act and stress::clientAction, the filter results, or "log" for
+#	the logger callbacks), to run on past a known defect or to narrow
+#	one down; -verbose 1 prints each round and, at the end, how often
+#	each choice was made and which errors were caught.
 #
 #	Every random choice comes from rand(), seeded with srand() at the
 #	start of each round from the seed and the round number, so
@@ -52,7 +59,7 @@ namespace eval ::stress {
     variable opt
     array set opt {
 	-seed {} -seconds 60 -rounds 0 -round 1 -watchdog 60 -verbose 0
-	-inject {}
+	-inject {} -skip {}
     }
     variable round 0		;# The round running now.
     variable children {}	;# Child interpreters of the round.
@@ -145,9 +152,14 @@ set ::stress::agent {
 
     proc ::sa::weighted {table} {
 	set total 0
+	set kept {}
 	foreach {name w} $table {
-	    incr total $w
+	    if {![stress::skips $name]} {
+		lappend kept $name $w
+		incr total $w
+	    }
 	}
+	set table $kept
 	set r [stress::rnd $total]
 	foreach {name w} $table {
 	    if {$r < $w} {
@@ -343,7 +355,7 @@ set ::stress::agent {
 
     # sa::logHook --
     #	Routes an instance's logger service to sa::logged, so that logging
-    #	runs the stress actions too.
+    #	runs the stress actions too (and writes nothing).
 
     proc ::sa::logHook {mp} {
 	variable logger
@@ -363,7 +375,9 @@ set ::stress::agent {
     #	Logger callback.
 
     proc ::sa::logged {mp text} {
-	filter log $mp
+	if {![stress::skips log]} {
+	    filter log $mp
+	}
     }
 
     # sa::create --
@@ -667,6 +681,15 @@ set ::stress::agent {
 # Services of the driver, called by the agents.
 #----------------------------------------------------------------------
 
+# stress::skips --
+#	Whether a choice is excluded by -skip (a list of action names, or
+#	"log" for the logger callbacks), for bisecting a known defect away.
+
+proc ::stress::skips {name} {
+    variable opt
+    expr {$name in $opt(-skip)}
+}
+
 # stress::enter, stress::leave --
 #	Count nested callbacks; enter returns 0 when too deep to act.
 
@@ -839,14 +862,15 @@ proc ::stress::clientAction {} {
     set socks [array names clients]
     set s [lindex $socks [rnd [llength $socks]]]
     set what [::sa::weighted {
-	connect 5 send 16 stopread 1 halfclose 1 close 2 reset 2 raw 2
+	client-connect 5 client-send 16 client-stopread 1
+	client-halfclose 1 client-close 2 client-reset 2 client-raw 2
     }]
-    if {$s eq "" && $what ni {connect raw}} {
-	set what connect
+    if {$s eq "" && $what ni {client-connect client-raw}} {
+	set what client-connect
     }
-    count "client $what"
+    count $what
     switch -- $what {
-	connect {
+	client-connect {
 	    if {[array size clients] >= 24 || ![llength $ports]} {
 		return
 	    }
@@ -858,7 +882,7 @@ proc ::stress::clientAction {} {
 	    set clients($sock) read
 	    fileevent $sock readable [list ::stress::ClientRead $sock]
 	}
-	send {
+	client-send {
 	    if {$clients($s) eq "halfclosed"} {
 		return
 	    }
@@ -867,11 +891,11 @@ proc ::stress::clientAction {} {
 		unset clients($s)
 	    }
 	}
-	stopread {
+	client-stopread {
 	    fileevent $s readable {}
 	    set clients($s) noread
 	}
-	halfclose {
+	client-halfclose {
 	    if {[catch {close $s write}]} {
 		catch {close $s}
 		unset clients($s)
@@ -879,11 +903,11 @@ proc ::stress::clientAction {} {
 		set clients($s) halfclosed
 	    }
 	}
-	close {
+	client-close {
 	    catch {close $s}
 	    unset clients($s)
 	}
-	reset {
+	client-reset {
 	    # Closing with unread input pending makes the kernel send a
 	    # reset: stop reading, let input arrive, then close.
 	    fileevent $s readable {}
@@ -891,7 +915,7 @@ proc ::stress::clientAction {} {
 	    after [rnd 30] [list ::stress::ResetLater $s]
 	    unset clients($s)
 	}
-	raw {
+	client-raw {
 	    if {$rawclient eq "" || [llength $raws] >= 4 || ![llength $ports]} {
 		return
 	    }
@@ -933,7 +957,7 @@ proc ::stress::newChild {} {
     $i eval [list set ::auto_path $::auto_path]
     $i eval {package require multiplexer}
     foreach cmd {rnd count caught enter leave enterLoop leaveLoop addPort
-	    linkPort hostAct vwaitTimer} {
+	    linkPort hostAct vwaitTimer skips} {
 	interp alias $i ::stress::$cmd {} ::stress::$cmd
     }
     $i eval $::stress::agent
@@ -1178,7 +1202,8 @@ proc ::stress::stopWatchdog {} {
 proc ::stress::usage {msg} {
     puts stderr "stress.tcl: $msg"
     puts stderr "usage: tclsh stress.tcl ?-seed N? ?-seconds S? ?-rounds R?\
-	?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-inject hang?"
+	?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-skip LIST?\
+	?-inject hang?"
     exit 2
 }
 
