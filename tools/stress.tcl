@@ -5,7 +5,7 @@
 #
 #	    tclsh tools/stress.tcl ?-seed N? ?-seconds S? ?-rounds R?
 #		?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-skip LIST?
-#		?-inject hang?
+#		?-progress FILE? ?-inject hang?
 #
 #	It runs rounds until S seconds (default 60) have passed or R rounds
 #	(default 0: no limit) have run. Each round creates one to three
@@ -28,7 +28,10 @@
 #	sa::act and stress::clientAction, the filter results, or "log" for
 #	the logger callbacks), to run on past a known defect or to narrow
 #	one down; -verbose 1 prints each round and, at the end, how often
-#	each choice was made and which errors were caught.
+#	each choice was made and which errors were caught. -progress FILE
+#	writes, as each round starts, the options that replay that round
+#	alone, so that a caller can tell which round a crash or a sanitizer
+#	report (which end the process at once) happened in.
 #
 #	Every random choice comes from rand(), seeded with srand() at the
 #	start of each round from the seed and the round number, so
@@ -59,7 +62,7 @@ namespace eval ::stress {
     variable opt
     array set opt {
 	-seed {} -seconds 60 -rounds 0 -round 1 -watchdog 60 -verbose 0
-	-inject {} -skip {}
+	-inject {} -skip {} -progress {}
     }
     variable round 0		;# The round running now.
     variable children {}	;# Child interpreters of the round.
@@ -994,6 +997,17 @@ proc ::stress::fdCount {} {
     return $n
 }
 
+# stress::SkipOpt --
+#	" -skip {...}" when -skip was given, for replay lines.
+
+proc ::stress::SkipOpt {} {
+    variable opt
+    if {![llength $opt(-skip)]} {
+	return ""
+    }
+    return " -skip [list $opt(-skip)]"
+}
+
 # stress::fail --
 #	Reports a failure with what replays it and exits.
 
@@ -1001,7 +1015,7 @@ proc ::stress::fail {status msg} {
     variable opt
     variable round
     puts "stress: FAIL seed $opt(-seed) round $round: $msg"
-    puts "stress: replay: tclsh tools/stress.tcl -seed $opt(-seed) -round $round -rounds 1"
+    puts "stress: replay: tclsh tools/stress.tcl -seed $opt(-seed) -round $round -rounds 1[SkipOpt]"
     flush stdout
     exit $status
 }
@@ -1142,6 +1156,7 @@ proc ::stress::startWatchdog {} {
     }
     tsv::set stress beat [clock milliseconds]
     tsv::set stress where "seed $opt(-seed) round 0"
+    tsv::set stress skip [SkipOpt]
     tsv::set stress stop 0
     set watchThread [thread::create -joinable [list apply {{limit pid} {
 	while {![tsv::get stress stop]} {
@@ -1152,7 +1167,7 @@ proc ::stress::startWatchdog {} {
 		    for $limit s (watchdog)"
 		puts "stress: replay: tclsh tools/stress.tcl\
 		    [string map {seed -seed round -round} [tsv::get stress where]]\
-		    -rounds 1"
+		    -rounds 1[tsv::get stress skip]"
 		flush stdout
 		# Status 3 from a thread: the main thread may be stuck.
 		catch {exec kill -TERM $pid}
@@ -1203,7 +1218,7 @@ proc ::stress::usage {msg} {
     puts stderr "stress.tcl: $msg"
     puts stderr "usage: tclsh stress.tcl ?-seed N? ?-seconds S? ?-rounds R?\
 	?-round FIRST? ?-watchdog S? ?-verbose 0|1? ?-skip LIST?\
-	?-inject hang?"
+	?-progress FILE? ?-inject hang?"
     exit 2
 }
 
@@ -1271,6 +1286,12 @@ proc ::stress::main {argv} {
 	    break
 	}
 	beat
+	if {$opt(-progress) ne ""} {
+	    # For the caller, should the process die in this round.
+	    set f [open $opt(-progress) w]
+	    puts $f "-seed $opt(-seed) -round $round -rounds 1[SkipOpt]"
+	    close $f
+	}
 	if {$opt(-verbose)} {
 	    puts "stress: round $round"
 	    flush stdout
