@@ -652,13 +652,16 @@ set ::stress::agent {
 
     proc ::sa::teardown {} {
 	variable renamed
-	foreach mp [instances] {
-	    if {[stress::rnd 4]} {
-		call ${mp}::destroy
-	    }
-	    # Its destroy command may have been renamed or deleted.
-	    if {[namespace exists $mp]} {
-		call namespace delete $mp
+	# Exit filters run by a destroy may create instances: a few passes.
+	for {set pass 0} {$pass < 5 && [llength [instances]]} {incr pass} {
+	    foreach mp [instances] {
+		if {[stress::rnd 4]} {
+		    call ${mp}::destroy
+		}
+		# Its destroy command may have been renamed or deleted.
+		if {[namespace exists $mp]} {
+		    call namespace delete $mp
+		}
 	    }
 	}
 	foreach r $renamed {
