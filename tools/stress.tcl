@@ -1089,6 +1089,8 @@ proc ::stress::runRound {} {
 	}
     }
     set children {}
+    # A child's exit filters may have acted here (stress::hostAct).
+    catch {::sa::teardown}
     CloseClients
     foreach s [array names sinkSocks] {
 	catch {close $s}
