@@ -1001,14 +1001,15 @@ proc ::stress::fdCount {} {
 }
 
 # stress::SkipOpt --
-#	" -skip {...}" when -skip was given, for replay lines.
+#	" -skip '...'" when -skip was given, for replay lines.
 
 proc ::stress::SkipOpt {} {
     variable opt
     if {![llength $opt(-skip)]} {
 	return ""
     }
-    return " -skip [list $opt(-skip)]"
+    # Quoted for a shell (and for make STRESS_FLAGS="...").
+    return " -skip '[join $opt(-skip)]'"
 }
 
 # stress::fail --
