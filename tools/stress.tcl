@@ -31,7 +31,9 @@
 #	each choice was made and which errors were caught. -progress FILE
 #	writes, as each round starts, the options that replay that round
 #	alone, so that a caller can tell which round a crash or a sanitizer
-#	report (which end the process at once) happened in.
+#	report (which end the process at once) happened in. -inject hang
+#	blocks the event loop in the first round, to test the watchdog
+#	(tests/stress.test).
 #
 #	Every random choice comes from rand(), seeded with srand() at the
 #	start of each round from the seed and the round number, so
