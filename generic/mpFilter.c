@@ -260,6 +260,9 @@ CallFilter(
 	Tcl_IncrRefCount(objv[i]);
     }
     MpLoopNoteScript(mp->loop);
+    Tcl_AllowExceptions(mp->interp);	/* break/continue mean what the
+					 * filter rules say, even at the
+					 * top level of a child interp. */
     code = Tcl_EvalObjv(mp->interp, objc, objv, TCL_EVAL_GLOBAL);
     for (i = 0; i < objc; i++) {
 	Tcl_DecrRefCount(objv[i]);

@@ -163,7 +163,10 @@ IdleTimerProc(
     Tcl_WideUInt scripts = loop->scriptCalls;
     MpClient *c;
 
+    Tcl_Interp *interp = mp->interp;
+
     mp->idleTimer = NULL;
+    Tcl_Preserve(interp);	/* Exit filters may delete it. */
     MpInstanceRef(mp);
     while (!mp->destroyed && mp->config.idleTimeout > 0
 	    && (c = OldestAdmitted(mp)) != NULL
@@ -180,4 +183,5 @@ IdleTimerProc(
     }
     MpIdleReschedule(mp);
     MpInstanceUnref(mp);
+    Tcl_Release(interp);
 }
