@@ -116,7 +116,8 @@ JoinOrLeave(
     if (c == NULL) {
 	return TCL_ERROR;
     }
-    if (c->state != MP_CLIENT_OPEN) {
+    if (c->state >= MP_CLIENT_CLOSING) {
+	/* A link still connecting may join: it is served once open. */
 	return MpError(interp, "CLOSED", NULL,
 		"client \"%s\" is disconnecting", Tcl_GetString(objv[1]));
     }

@@ -606,4 +606,16 @@ MODULE_SCOPE void	MpGroupFreeAll(MpInstance *mp);
 MODULE_SCOPE Tcl_ObjCmdProc MpConnectObjCmd;
 MODULE_SCOPE void	MpConnectFinish(MpClient *c);
 
+/*
+ * mpResolve.c: host names resolved by worker threads. The result proc
+ * gets count > 0 addresses, or count -1 and a socket error code.
+ */
+
+typedef void (MpResolveProc)(void *clientData, const MpAddr *addrs,
+			    int count, int err);
+
+MODULE_SCOPE Tcl_WideUInt MpResolveStart(const char *host, int port,
+			    MpResolveProc *proc, void *clientData);
+MODULE_SCOPE void	MpResolveCancel(Tcl_WideUInt id);
+
 #endif /* MP_INT_H */

@@ -65,6 +65,12 @@ typedef struct MpAddr {
 } MpAddr;
 
 /*
+ * Most addresses MpSockResolve returns for one name.
+ */
+
+#define MP_RESOLVE_MAX 16
+
+/*
  * Flags for MpSockListen.
  */
 
@@ -82,9 +88,11 @@ MODULE_SCOPE int	MpSockListen(const char *host, int port, int backlog,
 			    int flags, MpSocket *sockPtr, int *errPtr);
 MODULE_SCOPE int	MpSockAccept(MpSocket listener, MpSocket *sockPtr,
 			    MpAddr *peerPtr, int *errPtr);
-MODULE_SCOPE int	MpSockConnect(const char *host, int port,
+MODULE_SCOPE int	MpSockResolve(const char *host, int port,
+			    MpAddr *addrs, int max, int *errPtr);
+MODULE_SCOPE int	MpSockConnectAddr(const MpAddr *addr,
 			    MpSocket *sockPtr, int *inProgressPtr,
-			    MpAddr *peerPtr, int *errPtr);
+			    int *errPtr);
 MODULE_SCOPE int	MpSockConnectResult(MpSocket sock);
 MODULE_SCOPE ptrdiff_t	MpSockRead(MpSocket sock, void *buf, size_t len,
 			    int *errPtr);

@@ -439,29 +439,31 @@ MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
 /*
  *----------------------------------------------------------------------
  *
- * MpSockConnect --
+ * MpSockResolve --
  *
- *	Start a non-blocking TCP connection to host:port, trying the resolved
- *	addresses in order until one does not fail at once. Resolution may
- *	block.
+ *	Resolves host (a name or a numeric address; empty means the
+ *	loopback addresses) for a TCP connection to port. May block for
+ *	as long as the system's resolver takes: called from a worker
+ *	thread (generic/mpResolve.c). Thread-safe.
  *
  * Results:
- *	0 with *sockPtr, *peerPtr and *inProgressPtr (1 while the connection
- *	is pending, 0 if it completed at once) set; -1 with *errPtr set.
+ *	The number of addresses stored in addrs (at most max, in the order
+ *	getaddrinfo() gives them, each with the port), or -1 with *errPtr
+ *	set.
  *
  * Side effects:
- *	Opens a socket.
+ *	None.
  *
  *----------------------------------------------------------------------
  */
 
 int
-MpSockConnect(const char *host, int port, MpSocket *sockPtr,
-	int *inProgressPtr, MpAddr *peerPtr, int *errPtr)
+MpSockResolve(const char *host, int port, MpAddr *addrs, int max,
+	int *errPtr)
 {
     struct addrinfo hints, *res, *ai;
     char service[16];
-    int fd = -1, err = EADDRNOTAVAIL, rc, inProgress = 0;
+    int rc, count = 0;
 
     if (port < 0 || port > 65535) {
 	*errPtr = EINVAL;
@@ -478,33 +480,72 @@ MpSockConnect(const char *host, int port, MpSocket *sockPtr,
 	*errPtr = GaiError(rc);
 	return -1;
     }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-	if ((fd = NewSocket(ai->ai_family, &err)) == -1) {
-	    continue;
+    for (ai = res; ai != NULL && count < max; ai = ai->ai_next) {
+	if (MpAddrFromSockaddr(ai->ai_addr, &addrs[count]) == 0) {
+	    count++;
 	}
-	TuneStream(fd);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-	    inProgress = 0;
-	} else if (errno == EINPROGRESS || errno == EINTR) {
-	    inProgress = 1;
-	} else {
-	    err = errno;
-	    close(fd);
-	    fd = -1;
-	    continue;
-	}
-	if (peerPtr != NULL) {
-	    (void) MpAddrFromSockaddr(ai->ai_addr, peerPtr);
-	}
-	break;
     }
     freeaddrinfo(res);
-    if (fd == -1) {
-	*errPtr = err;
+    if (count == 0) {
+	*errPtr = EADDRNOTAVAIL;
 	return -1;
     }
+    return count;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockConnectAddr --
+ *
+ *	Starts a non-blocking TCP connection to one numeric address (as
+ *	MpSockResolve gives them; never a name lookup).
+ *
+ * Results:
+ *	0 with *sockPtr and *inProgressPtr (1 while the connection is
+ *	pending, 0 if it completed at once) set; -1 with *errPtr set.
+ *
+ * Side effects:
+ *	Opens a socket.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockConnectAddr(const MpAddr *addr, MpSocket *sockPtr, int *inProgressPtr,
+	int *errPtr)
+{
+    struct addrinfo hints, *res;
+    char service[16];
+    int fd, rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(service, sizeof(service), "%d", addr->port);
+    rc = getaddrinfo(addr->host, service, &hints, &res);
+    if (rc != 0) {
+	*errPtr = GaiError(rc);
+	return -1;
+    }
+    if ((fd = NewSocket(res->ai_family, errPtr)) == -1) {
+	freeaddrinfo(res);
+	return -1;
+    }
+    TuneStream(fd);
+    if (connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+	*inProgressPtr = 0;
+    } else if (errno == EINPROGRESS || errno == EINTR) {
+	*inProgressPtr = 1;
+    } else {
+	*errPtr = errno;
+	close(fd);
+	freeaddrinfo(res);
+	return -1;
+    }
+    freeaddrinfo(res);
     *sockPtr = fd;
-    *inProgressPtr = inProgress;
     return 0;
 }
 

@@ -347,30 +347,29 @@ MpSockAccept(MpSocket listener, MpSocket *sockPtr, MpAddr *peerPtr,
 /*
  *----------------------------------------------------------------------
  *
- * MpSockConnect, MpSockConnectResult --
+ * MpSockResolve --
  *
- *	Start a non-blocking connection to host:port, trying the resolved
- *	addresses until one does not fail at once; later, the outcome of the
- *	pending connection (SO_ERROR) once the socket reports writable.
+ *	Resolves host (a name or a numeric address; empty means the
+ *	loopback addresses) for a TCP connection to port. May block: called
+ *	from a worker thread (generic/mpResolve.c). Thread-safe.
  *
  * Results:
- *	MpSockConnect: 0 with *sockPtr, *peerPtr and *inProgressPtr set, or
- *	-1 with *errPtr set. MpSockConnectResult: 0 or the Winsock error.
+ *	The number of addresses stored in addrs (at most max, in
+ *	getaddrinfo() order, each with the port), or -1 with *errPtr set.
  *
  * Side effects:
- *	Opens a socket; resolution may block.
+ *	None.
  *
  *----------------------------------------------------------------------
  */
 
 int
-MpSockConnect(const char *host, int port, MpSocket *sockPtr,
-	int *inProgressPtr, MpAddr *peerPtr, int *errPtr)
+MpSockResolve(const char *host, int port, MpAddr *addrs, int max,
+	int *errPtr)
 {
     struct addrinfo hints, *res, *ai;
     char service[16];
-    int err = WSAEADDRNOTAVAIL, rc, inProgress = 0;
-    SOCKET s = INVALID_SOCKET;
+    int rc, count = 0;
 
     if (port < 0 || port > 65535) {
 	*errPtr = WSAEINVAL;
@@ -387,33 +386,75 @@ MpSockConnect(const char *host, int port, MpSocket *sockPtr,
 	*errPtr = GaiError(rc);
 	return -1;
     }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-	if ((s = NewSocket(ai->ai_family, &err)) == INVALID_SOCKET) {
-	    continue;
+    for (ai = res; ai != NULL && count < max; ai = ai->ai_next) {
+	if (MpAddrFromSockaddr(ai->ai_addr, &addrs[count]) == 0) {
+	    count++;
 	}
-	TuneStream(s);
-	if (connect(s, ai->ai_addr, (int) ai->ai_addrlen) == 0) {
-	    inProgress = 0;
-	} else if ((err = WSAGetLastError()) == WSAEWOULDBLOCK
-		|| err == WSAEINPROGRESS) {
-	    inProgress = 1;
-	} else {
-	    closesocket(s);
-	    s = INVALID_SOCKET;
-	    continue;
-	}
-	if (peerPtr != NULL) {
-	    (void) MpAddrFromSockaddr(ai->ai_addr, peerPtr);
-	}
-	break;
     }
     freeaddrinfo(res);
-    if (s == INVALID_SOCKET) {
-	*errPtr = err;
+    if (count == 0) {
+	*errPtr = WSAEADDRNOTAVAIL;
 	return -1;
     }
+    return count;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockConnectAddr, MpSockConnectResult --
+ *
+ *	Start a non-blocking connection to one numeric address (as
+ *	MpSockResolve gives them); later, the outcome of the pending
+ *	connection (SO_ERROR) once the socket reports writable.
+ *
+ * Results:
+ *	MpSockConnectAddr: 0 with *sockPtr and *inProgressPtr set, or -1
+ *	with *errPtr set. MpSockConnectResult: 0 or the Winsock error.
+ *
+ * Side effects:
+ *	Opens a socket.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockConnectAddr(const MpAddr *addr, MpSocket *sockPtr, int *inProgressPtr,
+	int *errPtr)
+{
+    struct addrinfo hints, *res;
+    char service[16];
+    int rc, err;
+    SOCKET s;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(service, sizeof(service), "%d", addr->port);
+    rc = getaddrinfo(addr->host, service, &hints, &res);
+    if (rc != 0) {
+	*errPtr = GaiError(rc);
+	return -1;
+    }
+    if ((s = NewSocket(res->ai_family, errPtr)) == INVALID_SOCKET) {
+	freeaddrinfo(res);
+	return -1;
+    }
+    TuneStream(s);
+    if (connect(s, res->ai_addr, (int) res->ai_addrlen) == 0) {
+	*inProgressPtr = 0;
+    } else if ((err = WSAGetLastError()) == WSAEWOULDBLOCK
+	    || err == WSAEINPROGRESS) {
+	*inProgressPtr = 1;
+    } else {
+	*errPtr = err;
+	closesocket(s);
+	freeaddrinfo(res);
+	return -1;
+    }
+    freeaddrinfo(res);
     *sockPtr = s;
-    *inProgressPtr = inProgress;
     return 0;
 }
 
