@@ -442,6 +442,46 @@ FeedLength(
 /*
  *----------------------------------------------------------------------
  *
+ * FeedMode --
+ *
+ *	Feeds bytes to the framer of one mode, delivering to a sink. In raw
+ *	mode the whole chunk is one message (sent past any span: raw input
+ *	never goes in spans).
+ *
+ * Results:
+ *	An MP_FRAME_* code; s->rest is set on MP_FRAME_STOPPED.
+ *
+ * Side effects:
+ *	Delivers messages to the sink; buffers a trailing partial message.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+FeedMode(
+    MpFrameIn *in,
+    int mode,
+    size_t maxMessage,
+    const char *data,
+    size_t len,
+    Sink *s)
+{
+    switch (mode) {
+    case MP_FRAME_LINE:
+	return FeedLine(in, maxMessage, data, len, s);
+    case MP_FRAME_LENGTH:
+	return FeedLength(in, maxMessage, data, len, s);
+    default:
+	if (len == 0) {
+	    return MP_FRAME_OK;
+	}
+	return s->emit(s->ctx, data, len) ? MP_FRAME_STOPPED : MP_FRAME_OK;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpFrameFeed, MpFrameFeedRest --
  *
  *	Feeds bytes read from a client into its framer. In raw mode the whole
@@ -494,20 +534,7 @@ MpFrameFeedRest(
     memset(&s, 0, sizeof(s));
     s.emit = emit;
     s.ctx = ctx;
-    switch (mode) {
-    case MP_FRAME_LINE:
-	rc = FeedLine(in, maxMessage, data, len, &s);
-	break;
-    case MP_FRAME_LENGTH:
-	rc = FeedLength(in, maxMessage, data, len, &s);
-	break;
-    default:
-	if (len == 0) {
-	    return MP_FRAME_OK;
-	}
-	rc = emit(ctx, data, len) ? MP_FRAME_STOPPED : MP_FRAME_OK;
-	break;
-    }
+    rc = FeedMode(in, mode, maxMessage, data, len, &s);
     *restPtr = s.rest;
     return rc;
 }
@@ -555,19 +582,7 @@ MpFrameFeedSpans(
     s.span = span;
     s.ctx = ctx;
     s.maxSpan = maxSpan;
-    switch (mode) {
-    case MP_FRAME_LINE:
-	rc = FeedLine(in, maxMessage, data, len, &s);
-	break;
-    case MP_FRAME_LENGTH:
-	rc = FeedLength(in, maxMessage, data, len, &s);
-	break;
-    default:
-	if (len == 0) {
-	    return MP_FRAME_OK;
-	}
-	return emit(ctx, data, len) ? MP_FRAME_STOPPED : MP_FRAME_OK;
-    }
+    rc = FeedMode(in, mode, maxMessage, data, len, &s);
 
     /*
      * Hand over the span still being gathered, whatever the result: the
