@@ -40,6 +40,7 @@ static void		LingerReady(void *clientData, int mask);
 static int		LingerProgress(MpLinger *lg);
 static void		LingerEnd(MpLinger *lg, int reset);
 static void		LingerTimerProc(ClientData clientData);
+static Tcl_WideInt	EndExpired(MpLoop *loop, Tcl_WideInt now);
 static void		LingerArm(MpLoop *loop, Tcl_WideInt due);
 
 /*
@@ -256,6 +257,41 @@ LingerEnd(
 /*
  *----------------------------------------------------------------------
  *
+ * EndExpired --
+ *
+ *	Resets every linger whose deadline has passed.
+ *
+ * Results:
+ *	The earliest deadline of those left, or 0 if none is left.
+ *
+ * Side effects:
+ *	Ends lingers.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static Tcl_WideInt
+EndExpired(
+    MpLoop *loop,
+    Tcl_WideInt now)
+{
+    Tcl_WideInt earliest = 0;
+    MpLinger *lg, *next;
+
+    for (lg = loop->lingerFirst; lg != NULL; lg = next) {
+	next = lg->next;
+	if (lg->deadline <= now) {
+	    LingerEnd(lg, 1);
+	} else if (earliest == 0 || lg->deadline < earliest) {
+	    earliest = lg->deadline;
+	}
+    }
+    return earliest;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * LingerArm, LingerTimerProc --
  *
  *	One timer per loop while sockets linger. LingerArm makes it due no
@@ -299,18 +335,10 @@ LingerTimerProc(
     ClientData clientData)
 {
     MpLoop *loop = (MpLoop *) clientData;
-    Tcl_WideInt now = MpNowMs(), earliest = 0;
-    MpLinger *lg, *next;
+    Tcl_WideInt earliest;
 
     loop->lingerTimer = NULL;
-    for (lg = loop->lingerFirst; lg != NULL; lg = next) {
-	next = lg->next;
-	if (lg->deadline <= now) {
-	    LingerEnd(lg, 1);
-	} else if (earliest == 0 || lg->deadline < earliest) {
-	    earliest = lg->deadline;
-	}
-    }
+    earliest = EndExpired(loop, MpNowMs());
     if (earliest != 0) {
 	LingerArm(loop, earliest);
     }
@@ -379,18 +407,9 @@ MpLingerDrain(
 	loop->lingerTimer = NULL;
     }
     while (loop->lingerFirst != NULL) {
-	Tcl_WideInt now = MpNowMs(), earliest = 0;
-	MpLinger *lg, *next;
+	Tcl_WideInt now = MpNowMs(), earliest = EndExpired(loop, now);
 	int i, n, wait;
 
-	for (lg = loop->lingerFirst; lg != NULL; lg = next) {
-	    next = lg->next;
-	    if (lg->deadline <= now) {
-		LingerEnd(lg, 1);
-	    } else if (earliest == 0 || lg->deadline < earliest) {
-		earliest = lg->deadline;
-	    }
-	}
 	if (loop->lingerFirst == NULL) {
 	    break;
 	}
