@@ -632,18 +632,15 @@ ChanClose2(
     }
     if (flags & TCL_CLOSE_WRITE) {
 	/*
-	 * The client's output ends: it is disconnected as by close $chan
-	 * (what is queued is delivered, then end-of-file; what it still
-	 * sends is read and discarded until it closes). The channel keeps
-	 * its read side, which fails as always, until it is closed.
+	 * A half-close: the client is sent nothing more and reads end of
+	 * file once what is queued has gone; it stays a member, and what
+	 * it sends goes on through the filters. The channel keeps its read
+	 * side (whose reads fail as always) until it is closed, which
+	 * disconnects the client as close $chan does.
 	 */
 
 	if (cd->client != NULL) {
-	    MpClient *c = cd->client;
-
-	    cd->client = NULL;
-	    c->chan = NULL;
-	    MpClientClose(c, MP_REASON_CLOSED, NULL);
+	    MpClientShutSend(cd->client);
 	}
 	return 0;
     }

@@ -512,6 +512,36 @@ MpClientClose(
 /*
  *----------------------------------------------------------------------
  *
+ * MpClientShutSend --
+ *
+ *	Half-closes a client (close $chan write): it is sent nothing more,
+ *	what is queued for it is still written, and then its connection's
+ *	sending side is shut (it reads end of file). It stays a member: what
+ *	it sends is filtered and broadcast as before, until it closes.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Marks the client; schedules the flush that shuts the socket.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientShutSend(
+    MpClient *c)
+{
+    if (c->state != MP_CLIENT_OPEN || c->sendShut) {
+	return;
+    }
+    c->sendShut = 1;
+    MpLoopScheduleFlush(c->mp->loop, c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpClientFlush --
  *
  *	Writes as much of the client's queue as the socket takes, in batches
@@ -546,6 +576,10 @@ MpClientFlush(
 	c->errCode = err;
 	MpClientClose(c, MpReasonForError(err), NULL);
 	return;
+    }
+    if (c->sendShut == 1 && c->out.count == 0) {
+	MpSockShutdownWrite(c->watch.fd);	/* Its end of file. */
+	c->sendShut = 2;
     }
     want = MP_EV_READ | (c->out.count > 0 ? MP_EV_WRITE : 0);
     if (c->readSuspended) {

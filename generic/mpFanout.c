@@ -211,7 +211,7 @@ MpEnqueue(
     MpClient *c,
     MpBuf *buf)
 {
-    if (c->state != MP_CLIENT_OPEN || !c->admitted) {
+    if (c->state != MP_CLIENT_OPEN || !c->admitted || c->sendShut) {
 	return -1;
     }
     return QueueOrOverflow(c, buf, 1, 0, 0);
@@ -246,7 +246,7 @@ MpEnqueueBytes(
     MpBuf *buf;
     int rc;
 
-    if (c->state != MP_CLIENT_OPEN || c->pendingClose) {
+    if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->sendShut) {
 	return -2;
     }
     if (len == 0) {
@@ -577,7 +577,7 @@ Collect(
 
 #define MP_TAKE(cl) \
     if ((cl) != exclude && (cl)->state == MP_CLIENT_OPEN && (cl)->admitted \
-	    && (cl)->fanoutStamp != stamp && n < cap) { \
+	    && !(cl)->sendShut && (cl)->fanoutStamp != stamp && n < cap) { \
 	(cl)->fanoutStamp = stamp; \
 	list[n++] = (cl); \
     }

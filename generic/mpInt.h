@@ -287,6 +287,10 @@ struct MpClient {
     int groupCap;
     struct MpGroup **groups;	/* The groups it is in, so routing and
 				 * leaving never scan every group. */
+    int sendShut;		/* close $chan write: 1 = shut the sending
+				 * side once the queue is written, 2 = shut.
+				 * It is sent nothing more; it may still
+				 * send. */
     int reading;		/* Inside its read handler. */
     int readSuspended;		/* Read interest dropped while a nested
 				 * event loop runs inside the handler. */
@@ -496,6 +500,7 @@ MODULE_SCOPE void	MpClientClose(MpClient *c, int reason,
 			    Tcl_Obj *reasonObj);
 MODULE_SCOPE void	MpClientWriteNow(MpClient *c);
 MODULE_SCOPE void	MpClientFlush(MpClient *c);
+MODULE_SCOPE void	MpClientShutSend(MpClient *c);
 MODULE_SCOPE Tcl_Obj *	MpClientName(MpClient *c);
 MODULE_SCOPE Tcl_Channel MpClientChannel(MpClient *c);
 MODULE_SCOPE Tcl_Obj *	MpClientAddrObj(MpClient *c);
