@@ -407,6 +407,9 @@ ChanThreadAction(
     }
     if (action == TCL_CHANNEL_THREAD_REMOVE) {
 	if (cd->client != NULL) {
+	    if (cd->client->state == MP_CLIENT_CONNECTING) {
+		MpConnectChannelGone(cd->client);
+	    }
 	    cd->client->chan = NULL;
 	    cd->client = NULL;
 	}

@@ -470,6 +470,41 @@ JobResolved(
 /*
  *----------------------------------------------------------------------
  *
+ * MpConnectChannelGone --
+ *
+ *	Called in the owner thread when a connecting link's channel leaves
+ *	it (thread::transfer, thread::detach): the job stops watching that
+ *	channel for a close, since a close in another thread must not touch
+ *	this thread's job (the link itself goes on connecting).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Removes the job's close handler from the channel.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpConnectChannelGone(
+    MpClient *c)
+{
+    ThreadData *tsdPtr = (ThreadData *)
+	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
+    ConnectJob *job;
+
+    for (job = tsdPtr->jobs; job != NULL; job = job->next) {
+	if (job->c == c && job->chan != NULL) {
+	    Tcl_DeleteCloseHandler(job->chan, JobChannelClosed, job);
+	    job->chan = NULL;
+	}
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * JobChannelClosed --
  *
  *	Close handler of the link's channel: the link is being closed

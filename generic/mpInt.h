@@ -610,6 +610,7 @@ MODULE_SCOPE void	MpGroupFreeAll(MpInstance *mp);
 
 MODULE_SCOPE Tcl_ObjCmdProc MpConnectObjCmd;
 MODULE_SCOPE void	MpConnectFinish(MpClient *c);
+MODULE_SCOPE void	MpConnectChannelGone(MpClient *c);
 
 /*
  * mpResolve.c: host names resolved by worker threads. The result proc

@@ -51,7 +51,8 @@ typedef struct ResolvedEvent {
 } ResolvedEvent;
 
 typedef struct ThreadData {
-    int exitHandler;		/* ResolveThreadExit is registered. */
+    int exitHandler;		/* 1: ResolveThreadExit is registered;
+				 * 2: it ran (the thread is ending). */
 } ThreadData;
 
 static Tcl_ThreadDataKey dataKey;
@@ -118,7 +119,8 @@ Unlink(
  *	unless MpResolveCancel is called first.
  *
  * Results:
- *	The request's number (never 0), for MpResolveCancel.
+ *	The request's number, for MpResolveCancel; 0 (nothing will be
+ *	called) once the thread's exit handlers have run.
  *
  * Side effects:
  *	May start a worker thread (or, if none can be started and none is
@@ -137,10 +139,19 @@ MpResolveStart(
     ThreadData *tsdPtr = (ThreadData *)
 	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
     size_t len = strlen(host);
-    ResolveReq *req = (ResolveReq *) MpAlloc(sizeof(ResolveReq) + len);
+    ResolveReq *req;
     Tcl_WideUInt id;
     int startWorker = 0;
 
+    if (tsdPtr->exitHandler == 2) {
+	/*
+	 * The thread is ending (its exit handler ran): no result could be
+	 * delivered to it. The caller's own deadline ends its wait.
+	 */
+
+	return 0;
+    }
+    req = (ResolveReq *) MpAlloc(sizeof(ResolveReq) + len);
     if (!tsdPtr->exitHandler) {
 	tsdPtr->exitHandler = 1;
 	Tcl_CreateThreadExitHandler(ResolveThreadExit, NULL);
@@ -402,10 +413,13 @@ static void
 ResolveThreadExit(
     ClientData clientData)
 {
+    ThreadData *tsdPtr = (ThreadData *)
+	    Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
     Tcl_ThreadId self = Tcl_GetCurrentThread();
     ResolveReq *req, *next, *dead = NULL;
 
     (void) clientData;
+    tsdPtr->exitHandler = 2;	/* No request is taken any more. */
     Tcl_MutexLock(&resolveMutex);
     for (req = reqFirst; req != NULL; req = next) {
 	next = req->next;
