@@ -372,6 +372,7 @@ struct MpLoop {
 				 * per cycle, the rest goes out in one
 				 * gathered write at the flush. */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
+    int continuePending;	/* A ContinueEvent is queued (mpLoop.c). */
     Tcl_WideUInt scriptCalls;	/* Counts calls into Tcl scripts made by
 				 * the package (filters, callbacks): a
 				 * socket event that ran one ends the

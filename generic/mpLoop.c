@@ -47,6 +47,18 @@ static Tcl_ThreadDataKey dataKey;
 
 static void		LoopExitHandler(ClientData clientData);
 static void		ProcessExitHandler(ClientData clientData);
+static void		ContinueSoon(MpLoop *loop);
+static int		ContinueEventProc(Tcl_Event *evPtr, int flags);
+
+/*
+ * The event that goes on with a dispatch that stopped after a script ran
+ * (see MpLoopDispatch).
+ */
+
+typedef struct ContinueEvent {
+    Tcl_Event header;
+    MpLoop *loop;		/* Referenced. */
+} ContinueEvent;
 static void		IdleFlushProc(ClientData clientData);
 static void		SourceSetup(ClientData clientData, int flags);
 static void		SourceCheck(ClientData clientData, int flags);
@@ -420,6 +432,7 @@ MpLoopDispatch(
 	}
 	MpLoopFlushAll(loop);
 	if (ranScript) {
+	    ContinueSoon(loop);
 	    break;
 	}
 
@@ -447,6 +460,63 @@ MpLoopDispatch(
     }
     loop->dispatchDepth--;
     MpLoopRelease(loop);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * ContinueSoon, ContinueEventProc --
+ *
+ *	A dispatch that stopped after a socket event that ran a script goes
+ *	on in a Tcl event of its own, queued at the tail of Tcl's event
+ *	queue: the next Tcl event serves it without a round trip through
+ *	Tcl's notifier (which costs thread switches in Tcl 8.6), while a
+ *	script waiting with vwait still sees one callback per event, and
+ *	events queued before it run first.
+ *
+ * Results:
+ *	ContinueEventProc: 1 when handled, 0 for an update idletasks.
+ *
+ * Side effects:
+ *	Queues an event holding a reference on the loop (at most one at a
+ *	time); the event dispatches the loop.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+ContinueSoon(
+    MpLoop *loop)
+{
+    ContinueEvent *ev;
+
+    if (loop->continuePending) {
+	return;
+    }
+    ev = (ContinueEvent *) ckalloc(sizeof(ContinueEvent));
+    ev->header.proc = ContinueEventProc;
+    ev->loop = loop;
+    loop->refCount++;
+    loop->continuePending = 1;
+    Tcl_QueueEvent((Tcl_Event *) ev, TCL_QUEUE_TAIL);
+}
+
+static int
+ContinueEventProc(
+    Tcl_Event *evPtr,
+    int flags)
+{
+    MpLoop *loop = ((ContinueEvent *) evPtr)->loop;
+
+    if (!(flags & TCL_FILE_EVENTS)) {
+	return 0;
+    }
+    loop->continuePending = 0;
+    if (loop->attached) {
+	MpLoopDispatch(loop);
+    }
+    MpLoopRelease(loop);
+    return 1;
 }
 
 /*
