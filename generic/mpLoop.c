@@ -613,7 +613,9 @@ MpLoopCancelFlush(
  *	None.
  *
  * Side effects:
- *	Socket writes; clients may be closed on write errors.
+ *	Socket writes; clients may be closed on write errors or overflow.
+ *	After one whose exit filters ran, the rest are flushed in a Tcl
+ *	event of their own (ContinueSoon).
  *
  *----------------------------------------------------------------------
  */
@@ -622,12 +624,23 @@ void
 MpLoopFlushAll(
     MpLoop *loop)
 {
+    Tcl_WideUInt scripts = loop->scriptCalls;
+
     loop->flushCycle++;
     while (loop->flushFirst != NULL) {
 	MpClient *c = loop->flushFirst;
 
 	MpLoopCancelFlush(loop, c);
 	MpClientFlush(c);
+	if (loop->scriptCalls != scripts && loop->flushFirst != NULL) {
+	    /*
+	     * A client closed here (overflow, write error) ran its exit
+	     * filters: the others are flushed in an event of their own.
+	     */
+
+	    ContinueSoon(loop);
+	    break;
+	}
     }
 }
 
