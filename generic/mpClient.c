@@ -104,7 +104,7 @@ MpClientNew(
     c->mp = mp;
     c->refCount = 1;
     c->state = MP_CLIENT_OPEN;
-    c->id = mp->loop->nextId++;
+    c->id = MpNextChannelId();
     c->peer = *peer;
     c->lastActive = MpNowMs();
     c->prev = mp->last;

@@ -363,7 +363,6 @@ struct MpLoop {
     int notifyFd;		/* Poller fd given to Tcl, or -1. */
     char *readBuf;		/* MP_READ_CHUNK bytes of scratch. */
     int readBufBusy;		/* readBuf in use by an outer handler. */
-    Tcl_WideUInt nextId;	/* Names channels: mpsock<id>. */
     Tcl_WideUInt fanoutStamp;	/* Counts broadcasts (deduplication). */
     Tcl_WideUInt epoch;		/* Counts returns to the event loop
 				 * (dispatch rounds, idle flushes). */
@@ -405,6 +404,7 @@ MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
 MODULE_SCOPE void	MpLoopNoteScript(MpLoop *loop);
+MODULE_SCOPE Tcl_WideUInt MpNextChannelId(void);
 MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
 
 /*

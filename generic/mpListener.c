@@ -84,7 +84,7 @@ MpListenerOpen(
     }
     mp->listener = l;
     snprintf(name, sizeof(name), "mplisten%llu",
-	    (unsigned long long) mp->loop->nextId++);
+	    (unsigned long long) MpNextChannelId());
     l->chan = MpListenerChannelCreate(l, name);
     Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
     MpLog(mp, MP_LOG_INFO, "listening on %s port %d",

@@ -522,6 +522,38 @@ ContinueEventProc(
 /*
  *----------------------------------------------------------------------
  *
+ * MpNextChannelId --
+ *
+ *	The number for the next channel name (mpsock<N>, mplisten<N>),
+ *	unique in the process, so that a channel moved to another thread
+ *	(thread::transfer, thread::attach) never meets one of the same name
+ *	there.
+ *
+ * Results:
+ *	A number never returned before.
+ *
+ * Side effects:
+ *	Advances the process-wide counter (under its mutex).
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_WideUInt
+MpNextChannelId(void)
+{
+    static Tcl_Mutex idMutex;	/* The process's one counter of channel */
+    static Tcl_WideUInt nextId = 1;	/* names: not per thread. */
+    Tcl_WideUInt id;
+
+    Tcl_MutexLock(&idMutex);
+    id = nextId++;
+    Tcl_MutexUnlock(&idMutex);
+    return id;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpLoopNoteScript --
  *
  *	Records that the package is about to call a Tcl script (a filter or
