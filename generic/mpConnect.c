@@ -675,6 +675,9 @@ MpConnectFinish(
 	return;
     }
     err = MpSockConnectResult(c->watch.fd);
+    if (err == MP_CONNECT_PENDING) {
+	return;			/* A stale readiness event: wait on. */
+    }
     if (err == 0) {
 	JobFinish(job, JOB_OK, 0);
 	return;

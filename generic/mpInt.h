@@ -372,6 +372,9 @@ struct MpLoop {
 				 * gathered write at the flush. */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
     int continuePending;	/* A ContinueEvent is queued (mpLoop.c). */
+    MpFired fired[MP_FIRED_MAX]; /* What the poller reported last ... */
+    int firedCount;		/* ... how many ... */
+    int firedPos;		/* ... and the next one to serve. */
     Tcl_WideUInt scriptCalls;	/* Counts calls into Tcl scripts made by
 				 * the package (filters, callbacks): a
 				 * socket event that ran one ends the

@@ -391,8 +391,7 @@ void
 MpLoopDispatch(
     MpLoop *loop)
 {
-    MpFired fired[MP_FIRED_MAX];
-    int n, i, rounds = 0, timeout = 0, ranScript = 0;
+    int n, rounds = 0, timeout = 0, ranScript = 0;
     Tcl_WideInt start = MpNowMs();
     Tcl_WideUInt scripts = loop->scriptCalls;
 
@@ -401,11 +400,27 @@ MpLoopDispatch(
     loop->epoch++;
     loop->streaming = 0;
     for (;;) {
-	n = MpPollerWait(loop->poller, fired, MP_FIRED_MAX, timeout);
+	/*
+	 * Events left by a dispatch that stopped after a script ran are
+	 * served first, without asking the poller again (readiness may
+	 * have gone since: the handlers take a would-block in their
+	 * stride). A nested dispatch (a filter that runs update) takes
+	 * them from the same list, so none is served twice.
+	 */
+
+	if (loop->firedPos < loop->firedCount) {
+	    n = loop->firedCount - loop->firedPos;
+	} else {
+	    n = MpPollerWait(loop->poller, loop->fired, MP_FIRED_MAX,
+		    timeout);
+	    loop->firedPos = 0;
+	    loop->firedCount = (n > 0) ? n : 0;
+	}
 	timeout = 0;
-	for (i = 0; i < n; i++) {
+	while (loop->firedPos < loop->firedCount) {
+	    MpFired ev = loop->fired[loop->firedPos++];
 	    Tcl_HashEntry *hPtr = Tcl_FindHashEntry(&loop->watches,
-		    (char *) (size_t) fired[i].fd);
+		    (char *) (size_t) ev.fd);
 	    MpWatch *w;
 	    int mask;
 
@@ -413,7 +428,7 @@ MpLoopDispatch(
 		continue;
 	    }
 	    w = (MpWatch *) Tcl_GetHashValue(hPtr);
-	    mask = fired[i].mask & (w->mask ? w->mask : 0);
+	    mask = ev.mask & (w->mask ? w->mask : 0);
 	    if (mask) {
 		w->proc(w->clientData, mask);
 		if (loop->scriptCalls != scripts) {
@@ -421,8 +436,8 @@ MpLoopDispatch(
 		     * The handler ran a script (a filter, a callback): as in
 		     * tcllib, where every socket event is one Tcl event, this
 		     * Tcl event ends here, so a script that waits for one
-		     * callback at a time (vwait) sees one. The events not
-		     * served are level-triggered and reported again.
+		     * callback at a time (vwait) sees one. The rest goes on
+		     * in an event of its own (ContinueSoon).
 		     */
 
 		    ranScript = 1;

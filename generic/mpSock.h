@@ -94,6 +94,13 @@ MODULE_SCOPE int	MpSockConnectAddr(const MpAddr *addr,
 			    MpSocket *sockPtr, int *inProgressPtr,
 			    int *errPtr);
 MODULE_SCOPE int	MpSockConnectResult(MpSocket sock);
+
+/*
+ * MpSockConnectResult: the connection is still in progress (not an error
+ * code of either platform).
+ */
+
+#define MP_CONNECT_PENDING (-1)
 MODULE_SCOPE ptrdiff_t	MpSockRead(MpSocket sock, void *buf, size_t len,
 			    int *errPtr);
 MODULE_SCOPE ptrdiff_t	MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt,

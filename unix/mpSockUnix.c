@@ -557,7 +557,9 @@ MpSockConnectAddr(const MpAddr *addr, MpSocket *sockPtr, int *inProgressPtr,
  *	Outcome of a pending connect once the socket reports writable.
  *
  * Results:
- *	0 if connected, else the error code (SO_ERROR).
+ *	0 if connected, MP_CONNECT_PENDING if it is still in progress (the
+ *	readiness was not for it: a stale event), else the error code
+ *	(SO_ERROR).
  *
  * Side effects:
  *	Clears the socket's pending error.
@@ -573,6 +575,15 @@ MpSockConnectResult(MpSocket sock)
 
     if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &len) == -1) {
 	return errno;
+    }
+    if (err == 0) {
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	if (getpeername(sock, (struct sockaddr *) &ss, &sslen) == -1
+		&& errno == ENOTCONN) {
+	    return MP_CONNECT_PENDING;
+	}
     }
     return err;
 }

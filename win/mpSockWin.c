@@ -410,7 +410,8 @@ MpSockResolve(const char *host, int port, MpAddr *addrs, int max,
  *
  * Results:
  *	MpSockConnectAddr: 0 with *sockPtr and *inProgressPtr set, or -1
- *	with *errPtr set. MpSockConnectResult: 0 or the Winsock error.
+ *	with *errPtr set. MpSockConnectResult: 0, MP_CONNECT_PENDING (still
+ *	in progress: a stale readiness event) or the Winsock error.
  *
  * Side effects:
  *	Opens a socket.
@@ -466,6 +467,15 @@ MpSockConnectResult(MpSocket sock)
     if (getsockopt(sock, SOL_SOCKET, SO_ERROR, (char *) &err, &len)
 	    == SOCKET_ERROR) {
 	return WSAGetLastError();
+    }
+    if (err == 0) {
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+
+	if (getpeername(sock, (struct sockaddr *) &ss, &sslen)
+		== SOCKET_ERROR && WSAGetLastError() == WSAENOTCONN) {
+	    return MP_CONNECT_PENDING;
+	}
     }
     return err;
 }
