@@ -48,6 +48,10 @@ typedef struct ChanData {
 				 * is part of a full close. */
     int interest;		/* TCL_READABLE / TCL_WRITABLE asked by Tcl
 				 * (fileevent, background chan copy). */
+    int inputReady;		/* The client's input is waiting for the
+				 * script (MpChannelInputReady). */
+    int blocking;		/* fconfigure -blocking 1: reads wait for
+				 * input, writes for the socket. */
     Tcl_TimerToken timer;	/* Reports that interest (ChanWatch). */
 } ChanData;
 
@@ -87,6 +91,8 @@ static int		ChanBlockMode(ClientData instanceData, int mode);
 static void		ChanThreadAction(ClientData instanceData, int action);
 static void		ChanCloseNotice(ClientData clientData);
 static void		ChanNotifyProc(ClientData clientData);
+static int		ChanReadableNow(ChanData *cd);
+static void		ChanArm(ChanData *cd);
 static void		ChanFree(ChanData *cd);
 static int		ChanHalfClose(ChanData *cd, Tcl_Interp *interp,
 			    int flags);
@@ -547,9 +553,9 @@ ChanForeign(
  *	driver's close again after every later write.)
  *
  *	close $chan read is refused with {MULTIPLEXER HALFCLOSE}
- *	(ChanHalfClose): the channel's read side is never used (ChanInput),
- *	while the package goes on reading the client; the channel stays as
- *	it was.
+ *	(ChanHalfClose): whoever reads the client (the package, or a script
+ *	that took its input: ChanInput) goes on reading it; the channel
+ *	stays as it was.
  *
  *	In a thread other than the instance's, the channel is released
  *	without touching the client (which stays connected) and the close
@@ -605,8 +611,9 @@ ChanHalfClose(
     }
     (void) flags;
     msgObj = Tcl_ObjPrintf("cannot close the read side of channel \"%s\": "
-	    "the multiplexer reads its clients itself (close the channel, "
-	    "or its write side, to disconnect the client)",
+	    "a client's input is read whole, by the multiplexer or by the "
+	    "script (close the channel, or its write side, to disconnect "
+	    "the client)",
 	    Tcl_GetChannelName(cd->chan));
     ChanSetBypassError(cd, interp, "HALFCLOSE", msgObj);
     return EINVAL;
@@ -680,17 +687,24 @@ ChanFree(
  *
  * ChanInput --
  *
- *	Reading is the extension's job, not the script's: the client's data
- *	goes to filters and recipients. read, gets and chan copy from a
- *	client channel fail at once with {MULTIPLEXER NOTREADABLE} (before,
- *	a blocking read or a synchronous chan copy, which makes the channel
- *	blocking, spun for ever on "no data yet").
+ *	read, gets or chan copy from a client channel: the first read hands
+ *	the client's input to the script (MpClientTakeInput: its data no
+ *	longer goes to filters, and its end of file is the script's to see).
+ *	Bytes the package had received but not yet cut into a message come
+ *	first. A non-blocking channel (the default) reads what is waiting;
+ *	a blocking one waits for input as a Tcl socket would, without
+ *	serving the event loop. A blocking read from inside the handling of
+ *	the client's own input (its data filter) cannot wait, as what
+ *	followed that message is still in the package's hands: it fails
+ *	with {MULTIPLEXER BUSY}.
  *
  * Results:
- *	-1 with ENOTSUP (EPERM in a foreign thread).
+ *	A byte count, 0 at end of file (also once the client is gone), or -1
+ *	with *errorCodePtr set (EAGAIN when nothing is waiting; EPERM in a
+ *	foreign thread).
  *
  * Side effects:
- *	Leaves the message in the channel's error bypass.
+ *	Reads the socket; may block.
  *
  *----------------------------------------------------------------------
  */
@@ -703,19 +717,52 @@ ChanInput(
     int *errorCodePtr)
 {
     ChanData *cd = (ChanData *) instanceData;
+    MpClient *c;
+    ptrdiff_t n;
+    int err = 0;
 
-    (void) buf;
-    (void) toRead;
-    cd->staleError = 1;
     if (ChanForeign(cd, NULL, 0, errorCodePtr)) {
+	cd->staleError = 1;
 	return -1;
     }
-    ChanSetBypassError(cd, NULL, "NOTREADABLE", Tcl_ObjPrintf(
-	    "client channel \"%s\" cannot be read: the multiplexer reads "
-	    "its clients itself and passes their data to filters",
-	    Tcl_GetChannelName(cd->chan)));
-    *errorCodePtr = ENOTSUP;
-    return -1;
+    c = cd->client;
+    if (c == NULL || toRead <= 0 || c->state == MP_CLIENT_CLOSING
+	    || c->state == MP_CLIENT_DEAD) {
+	return 0;
+    }
+    if (c->state == MP_CLIENT_CONNECTING) {
+	*errorCodePtr = cd->blocking ? ENOTCONN : EAGAIN;
+	return -1;
+    }
+    if (!c->scriptInput) {
+	MpClientTakeInput(c, (cd->interest & TCL_READABLE) != 0);
+    }
+    cd->inputReady = 0;
+    if (c->reading) {
+	/* Inside its own data filter: the rest of the read is not kept yet. */
+	if (!cd->blocking) {
+	    *errorCodePtr = EAGAIN;
+	    return -1;
+	}
+	cd->staleError = 1;
+	ChanSetBypassError(cd, NULL, "BUSY", Tcl_ObjPrintf(
+		"client channel \"%s\" cannot wait for input inside the "
+		"handling of its own input (a data filter); read it "
+		"non-blocking, or from another event",
+		Tcl_GetChannelName(cd->chan)));
+	*errorCodePtr = EBUSY;
+	return -1;
+    }
+    n = MpClientReadScript(c, buf, (size_t) toRead, cd->blocking, &err);
+    if (n == MP_IO_AGAIN) {
+	*errorCodePtr = EAGAIN;
+	return -1;
+    }
+    if (n == MP_IO_ERROR) {
+	*errorCodePtr = err;
+	return -1;
+    }
+    return (int) n;
 }
 
 /*
@@ -750,7 +797,7 @@ ChanOutput(
     ChanData *cd = (ChanData *) instanceData;
     MpClient *c;
     MpLoop *loop;
-    int rc, continued;
+    int rc, continued, err = 0;
 
     if (cd->staleError) {
 	Tcl_Obj *staleObj = NULL;
@@ -771,6 +818,14 @@ ChanOutput(
 	return -1;
     }
     loop = c->mp->loop;
+    if (cd->blocking) {
+	/* Written through, waiting for the socket (MpClientWriteWait). */
+	if (MpClientWriteWait(c, buf, (size_t) toWrite, &err) != 0) {
+	    *errorCodePtr = err;
+	    return -1;
+	}
+	return toWrite;
+    }
 
     /*
      * Tcl hands a long puts over in pieces of the channel's buffer size,
@@ -924,27 +979,62 @@ ChanGetOption(
 /*
  *----------------------------------------------------------------------
  *
- * ChanWatch, ChanNotifyProc, ChanGetHandle, ChanBlockMode --
+ * ChanWatch, ChanNotifyProc, MpChannelInputReady, ChanGetHandle,
+ * ChanBlockMode --
  *
  *	No OS handle is given to Tcl (so its notifier never sees the socket).
- *	The channel is always writable (a write never waits) and always
- *	"readable" (a read fails at once), so interest in either (fileevent,
- *	a background chan copy) is reported by a zero-delay timer, again for
- *	as long as it lasts, like a file's. Both blocking modes are
- *	accepted and behave alike: a write never has to wait, as it is
- *	queued (or refused) at once, and a read always fails (ChanInput).
- *	Tcl's synchronous chan copy makes its channels blocking for the
- *	copy, so refusing blocking mode would refuse copies into a client.
+ *	The channel is always writable (a write is queued at once), so
+ *	interest in writing is reported by a zero-delay timer, again for as
+ *	long as it lasts, like a file's. Interest in reading (a readable
+ *	fileevent, a background chan copy from the channel) hands the
+ *	client's input to the script (MpClientTakeInput) and is reported
+ *	when the package's poller finds input (MpChannelInputReady, called
+ *	by the core, which stops watching until Tcl asks again) or at once
+ *	while bytes the package kept are waiting, end of file was read, or
+ *	the client is gone. The notification is a timer event of its own,
+ *	so the core never runs Tcl code.
+ *
+ *	Both blocking modes are honoured: a blocking channel's reads wait
+ *	for input and its writes for the socket (ChanInput, ChanOutput), as
+ *	a blocking Tcl socket's would; Tcl's synchronous chan copy makes its
+ *	channels blocking for the copy.
  *
  * Results:
- *	None / none / TCL_ERROR / 0.
+ *	None / none / none / TCL_ERROR / 0.
  *
  * Side effects:
- *	ChanWatch arms or cancels the timer; ChanNotifyProc runs channel
- *	handlers.
+ *	ChanWatch arms or cancels the timer and sets the client's read
+ *	interest; ChanNotifyProc runs channel handlers.
  *
  *----------------------------------------------------------------------
  */
+
+static int
+ChanReadableNow(
+    ChanData *cd)
+{
+    MpClient *c = cd->client;
+
+    if (c == NULL || c->state != MP_CLIENT_OPEN) {
+	return c == NULL || c->state != MP_CLIENT_CONNECTING;
+    }
+    return cd->inputReady || c->in.len > 0 || c->inputEnded;
+}
+
+static void
+ChanArm(
+    ChanData *cd)
+{
+    int now = (cd->interest & TCL_WRITABLE)
+	    || ((cd->interest & TCL_READABLE) && ChanReadableNow(cd));
+
+    if (now && cd->timer == NULL) {
+	cd->timer = Tcl_CreateTimerHandler(0, ChanNotifyProc, cd);
+    } else if (!now && cd->timer != NULL) {
+	Tcl_DeleteTimerHandler(cd->timer);
+	cd->timer = NULL;
+    }
+}
 
 static void
 ChanWatch(
@@ -952,14 +1042,15 @@ ChanWatch(
     int mask)
 {
     ChanData *cd = (ChanData *) instanceData;
+    MpClient *c = cd->client;
 
     cd->interest = mask & (TCL_READABLE | TCL_WRITABLE);
-    if (cd->interest && cd->timer == NULL) {
-	cd->timer = Tcl_CreateTimerHandler(0, ChanNotifyProc, cd);
-    } else if (!cd->interest && cd->timer != NULL) {
-	Tcl_DeleteTimerHandler(cd->timer);
-	cd->timer = NULL;
+    if (c != NULL && cd->owner == Tcl_GetCurrentThread()
+	    && c->state <= MP_CLIENT_OPEN
+	    && ((cd->interest & TCL_READABLE) || c->scriptInput)) {
+	MpClientTakeInput(c, (cd->interest & TCL_READABLE) != 0);
     }
+    ChanArm(cd);
 }
 
 static void
@@ -967,16 +1058,39 @@ ChanNotifyProc(
     ClientData clientData)
 {
     ChanData *cd = (ChanData *) clientData;
+    int mask = cd->interest & TCL_WRITABLE;
 
     /*
      * The handlers may close the channel (freeing cd); Tcl then asks
-     * ChanWatch again for what is still wanted, which arms a new timer.
+     * ChanWatch again for what is still wanted, which arms a new timer
+     * or gives the poller the read interest back.
      */
 
     cd->timer = NULL;
-    if (cd->interest) {
-	Tcl_NotifyChannel(cd->chan, cd->interest);
+    if ((cd->interest & TCL_READABLE) && ChanReadableNow(cd)) {
+	mask |= TCL_READABLE;
     }
+    cd->inputReady = 0;
+    if (mask) {
+	Tcl_NotifyChannel(cd->chan, mask);
+    }
+}
+
+void
+MpChannelInputReady(
+    MpClient *c)
+{
+    ChanData *cd;
+
+    if (c->chan == NULL) {
+	return;
+    }
+    cd = (ChanData *) Tcl_GetChannelInstanceData(c->chan);
+    if (cd->client != c) {
+	return;			/* Out of its thread. */
+    }
+    cd->inputReady = 1;
+    ChanArm(cd);
 }
 
 static int
@@ -996,8 +1110,7 @@ ChanBlockMode(
     ClientData instanceData,
     int mode)
 {
-    (void) instanceData;
-    (void) mode;
+    ((ChanData *) instanceData)->blocking = (mode == TCL_MODE_BLOCKING);
     return 0;
 }
 

@@ -6,6 +6,7 @@
  *	filters run exactly once, whatever ended the client).
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include "mpInt.h"
 
@@ -154,7 +155,8 @@ MpClientAdmit(
 		c->peer.port);
 	MpClientFlush(c);	/* What the access filters wrote. */
 	MpClientClose(c, MP_REASON_DENIED, NULL);
-    } else if ((err = MpLoopWatch(mp->loop, &c->watch, MP_EV_READ)) != 0) {
+    } else if ((err = MpLoopWatch(mp->loop, &c->watch,
+	    MpClientReadMask(c))) != 0) {
 	MpLog(mp, MP_LOG_ERROR, "cannot watch client %s: %s", c->peer.host,
 		MpSockErrorText(err));
 	MpClientClose(c, MP_REASON_ERROR, NULL);
@@ -562,8 +564,7 @@ void
 MpClientFlush(
     MpClient *c)
 {
-    MpInstance *mp = c->mp;
-    int want, err = 0;
+    int err = 0;
 
     if (c->state != MP_CLIENT_OPEN) {
 	return;
@@ -581,12 +582,55 @@ MpClientFlush(
 	MpSockShutdownWrite(c->watch.fd);	/* Its end of file. */
 	c->sendShut = 2;
     }
-    want = MP_EV_READ | (c->out.count > 0 ? MP_EV_WRITE : 0);
+    MpClientUpdateWatch(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientReadMask, MpClientUpdateWatch --
+ *
+ *	The read interest a client wants from the poller: none while its
+ *	read handler runs a nested event loop (readSuspended), and, once a
+ *	script has taken its input (MpClientTakeInput), only while the
+ *	channel asks to hear of input and end of file has not been read;
+ *	otherwise always. MpClientUpdateWatch sets the poller interest of
+ *	an admitted client to that and to writing while output is queued.
+ *
+ * Results:
+ *	MpClientReadMask: MP_EV_READ or 0.
+ *
+ * Side effects:
+ *	MpClientUpdateWatch may change the poller interest.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpClientReadMask(
+    const MpClient *c)
+{
     if (c->readSuspended) {
-	want &= ~MP_EV_READ;
+	return 0;
     }
-    if (c->admitted && want != c->watch.mask) {
-	(void) MpLoopWatch(mp->loop, &c->watch, want);
+    if (c->scriptInput) {
+	return (c->scriptWantsRead && !c->inputEnded) ? MP_EV_READ : 0;
+    }
+    return MP_EV_READ;
+}
+
+void
+MpClientUpdateWatch(
+    MpClient *c)
+{
+    int want;
+
+    if (c->state != MP_CLIENT_OPEN || !c->admitted) {
+	return;
+    }
+    want = MpClientReadMask(c) | (c->out.count > 0 ? MP_EV_WRITE : 0);
+    if (want != c->watch.mask) {
+	(void) MpLoopWatch(c->mp->loop, &c->watch, want);
     }
 }
 
@@ -623,6 +667,79 @@ MpClientWriteNow(
 	c->pendingClose = MpReasonForError(err);
     }
     MpLoopScheduleFlush(c->mp->loop, c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientWriteWait --
+ *
+ *	A write on a client channel the script made blocking: what is queued
+ *	is written first, then buf, waiting for the socket as a blocking
+ *	socket would (the event loop does not run meanwhile), so the call
+ *	returns once the kernel holds every byte. maxqueue does not apply:
+ *	nothing is left queued. Runs no Tcl code.
+ *
+ * Results:
+ *	0, or -1 with *errPtr set (EPIPE for a client that is closing or
+ *	half-closed; otherwise the socket's error, after which the client
+ *	is marked for closing).
+ *
+ * Side effects:
+ *	Socket writes; may block; counts bytes out.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpClientWriteWait(
+    MpClient *c,
+    const char *buf,
+    size_t len,
+    int *errPtr)
+{
+    int err = 0;
+
+    if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->sendShut) {
+	*errPtr = EPIPE;
+	return -1;
+    }
+    while (c->out.count > 0) {
+	if (WriteQueued(c, &err) != 0) {
+	    goto failed;
+	}
+	if (c->out.count > 0 && MpSockWait(c->watch.fd, 1, &err) != 0) {
+	    goto failed;
+	}
+    }
+    while (len > 0) {
+	MpIovec iov;
+	ptrdiff_t n;
+
+	MP_IOV_SET(iov, buf, len);
+	n = MpSockWritev(c->watch.fd, &iov, 1, &err);
+	if (n == MP_IO_ERROR) {
+	    goto failed;
+	}
+	if (n == MP_IO_AGAIN) {
+	    if (MpSockWait(c->watch.fd, 1, &err) != 0) {
+		goto failed;
+	    }
+	    continue;
+	}
+	c->mp->stats.bytesOut += (Tcl_WideUInt) n;
+	buf += n;
+	len -= (size_t) n;
+    }
+    MpLoopScheduleFlush(c->mp->loop, c);	/* Poller interest. */
+    return 0;
+
+  failed:
+    c->errCode = err;
+    c->pendingClose = MpReasonForError(err);
+    MpLoopScheduleFlush(c->mp->loop, c);
+    *errPtr = err;
+    return -1;
 }
 
 /*

@@ -650,6 +650,53 @@ MpFrameSpanFirst(
 /*
  *----------------------------------------------------------------------
  *
+ * MpFrameKeep, MpFrameTake --
+ *
+ *	The partial-message buffer always holds bytes exactly as they came
+ *	from the wire. When a script takes a client's input over (it reads
+ *	the client's channel), the bytes no message was cut from yet are
+ *	kept there (MpFrameKeep: the rest of a read) and handed to the
+ *	script first (MpFrameTake: up to len bytes from the front).
+ *
+ * Results:
+ *	MpFrameKeep: 0, or -1 when memory is exhausted. MpFrameTake: the
+ *	number of bytes copied to buf.
+ *
+ * Side effects:
+ *	Grow or shrink the buffer.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFrameKeep(
+    MpFrameIn *in,
+    const char *data,
+    size_t len)
+{
+    return len == 0 ? 0 : Append(in, data, len);
+}
+
+size_t
+MpFrameTake(
+    MpFrameIn *in,
+    char *buf,
+    size_t len)
+{
+    if (len > in->len) {
+	len = in->len;
+    }
+    if (len > 0) {
+	memcpy(buf, in->data, len);
+	memmove(in->data, in->data + len, in->len - len);
+	in->len -= len;
+    }
+    return len;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpFrameFree --
  *
  *	Releases a framer's buffer.

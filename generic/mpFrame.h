@@ -74,6 +74,8 @@ MODULE_SCOPE int	MpFrameFeedSpans(MpFrameIn *in, int mode,
 MODULE_SCOPE size_t	MpFrameSpanFirst(int mode, const char *bytes,
 			    size_t len, const char **msgPtr,
 			    size_t *msgLenPtr);
+MODULE_SCOPE int	MpFrameKeep(MpFrameIn *in, const char *data, size_t len);
+MODULE_SCOPE size_t	MpFrameTake(MpFrameIn *in, char *buf, size_t len);
 MODULE_SCOPE void	MpFrameFree(MpFrameIn *in);
 MODULE_SCOPE size_t	MpFrameEncodedSize(int mode, size_t len);
 MODULE_SCOPE void	MpFrameEncode(int mode, const char *data, size_t len,

@@ -64,6 +64,18 @@ MpClientReadable(
 	(void) MpLoopWatch(loop, &c->watch, c->watch.mask & ~MP_EV_READ);
 	return;
     }
+    if (c->scriptInput) {
+	/*
+	 * A script reads this client: its channel is told (in an event of
+	 * its own), and the socket is not watched for input again until
+	 * the channel asks, so readiness the script leaves does not spin.
+	 */
+
+	c->scriptWantsRead = 0;
+	MpClientUpdateWatch(c);
+	MpChannelInputReady(c);
+	return;
+    }
     if (loop->readBufBusy) {
 	buf = (char *) MpAlloc(MP_READ_CHUNK);
 	ownBuf = 1;
@@ -106,6 +118,7 @@ MpClientReadable(
 			&feed, &restLen);
 		if (rc != MP_FRAME_STOPPED || c->state != MP_CLIENT_OPEN
 			|| mp->destroyed || restLen == 0
+			|| c->scriptInput
 			|| feed.mode == mp->config.framing) {
 		    break;
 		}
@@ -119,6 +132,21 @@ MpClientReadable(
 		feed.mode = mp->config.framing;
 	    }
 	    if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
+		    && !mp->destroyed && c->scriptInput) {
+		/*
+		 * A data filter read the client's channel: what followed
+		 * its message in this read is the script's, first.
+		 */
+
+		if (MpFrameKeep(&c->in, buf + n - restLen, restLen) != 0) {
+		    rc = MP_FRAME_NOMEM;
+		} else {
+		    rc = MP_FRAME_OK;
+		    if (c->in.len > 0) {
+			MpChannelInputReady(c);
+		    }
+		}
+	    } else if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
 		    && !mp->destroyed) {
 		rc = MP_FRAME_OK;	/* Framing changed at the end. */
 	    }
@@ -153,6 +181,97 @@ MpClientReadable(
 /*
  *----------------------------------------------------------------------
  *
+ * MpClientTakeInput --
+ *
+ *	A script reads the client's channel (read, gets, chan copy, or a
+ *	readable fileevent): from now on the client's input is the
+ *	script's. Its data no longer reaches data filters or other clients,
+ *	and end of file no longer closes it (the script closes the channel);
+ *	it stays a member for everything sent to it. wantEvents says whether
+ *	the channel wants to hear of waiting input (MpChannelInputReady).
+ *	Runs no Tcl code.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May change the client's poller interest.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClientTakeInput(
+    MpClient *c,
+    int wantEvents)
+{
+    c->scriptInput = 1;
+    c->scriptWantsRead = (wantEvents != 0);
+    MpClientUpdateWatch(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClientReadScript --
+ *
+ *	Reads for a script that took the client's input: first the bytes the
+ *	framer held (the start of a message not yet complete, or what
+ *	followed the message whose data filter took the input), then the
+ *	socket. With wait set, waits for input as a blocking socket would.
+ *	Runs no Tcl code.
+ *
+ * Results:
+ *	A byte count (0 at end of file), MP_IO_AGAIN (nothing waiting and
+ *	wait not set), or MP_IO_ERROR with *errPtr set.
+ *
+ * Side effects:
+ *	Reads the socket; may block; counts bytes in; marks end of input.
+ *
+ *----------------------------------------------------------------------
+ */
+
+ptrdiff_t
+MpClientReadScript(
+    MpClient *c,
+    char *buf,
+    size_t len,
+    int wait,
+    int *errPtr)
+{
+    ptrdiff_t n;
+
+    if (c->in.len > 0) {
+	return (ptrdiff_t) MpFrameTake(&c->in, buf, len);
+    }
+    if (c->inputEnded) {
+	return 0;
+    }
+    for (;;) {
+	n = MpSockRead(c->watch.fd, buf, len, errPtr);
+	if (n != MP_IO_AGAIN) {
+	    break;
+	}
+	if (!wait) {
+	    return MP_IO_AGAIN;
+	}
+	if (MpSockWait(c->watch.fd, 0, errPtr) != 0) {
+	    return MP_IO_ERROR;
+	}
+    }
+    if (n > 0) {
+	c->mp->stats.bytesIn += (Tcl_WideUInt) n;
+	MpIdleTouch(c);
+    } else {
+	c->inputEnded = 1;
+	MpClientUpdateWatch(c);
+    }
+    return n;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * EmitMessage --
  *
  *	Framer callback: handles one message.
@@ -178,7 +297,7 @@ EmitMessage(
 
     MpHandleMessage(c, msg, len);
     return c->state != MP_CLIENT_OPEN || c->mp->destroyed
-	    || c->mp->config.framing != feed->mode;
+	    || c->scriptInput || c->mp->config.framing != feed->mode;
 }
 
 /*

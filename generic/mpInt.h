@@ -294,6 +294,14 @@ struct MpClient {
     int reading;		/* Inside its read handler. */
     int readSuspended;		/* Read interest dropped while a nested
 				 * event loop runs inside the handler. */
+    int scriptInput;		/* A script read its channel: its input
+				 * goes to the script, no longer to the
+				 * filters (MpClientTakeInput). */
+    int scriptWantsRead;	/* With scriptInput: the channel wants to
+				 * know when input is waiting (fileevent,
+				 * a background chan copy). */
+    int inputEnded;		/* With scriptInput: end of file (or an
+				 * error) was read. */
     Tcl_Obj *reasonObj;		/* Extra text (kick reason). */
     Tcl_WideUInt id;		/* Unique number, names the channel. */
     Tcl_Channel chan;		/* Created on first need. */
@@ -503,6 +511,10 @@ MODULE_SCOPE void	MpClientUnref(MpClient *c);
 MODULE_SCOPE void	MpClientClose(MpClient *c, int reason,
 			    Tcl_Obj *reasonObj);
 MODULE_SCOPE void	MpClientWriteNow(MpClient *c);
+MODULE_SCOPE int	MpClientWriteWait(MpClient *c, const char *buf,
+			    size_t len, int *errPtr);
+MODULE_SCOPE int	MpClientReadMask(const MpClient *c);
+MODULE_SCOPE void	MpClientUpdateWatch(MpClient *c);
 MODULE_SCOPE void	MpClientFlush(MpClient *c);
 MODULE_SCOPE void	MpClientShutSend(MpClient *c);
 MODULE_SCOPE Tcl_Obj *	MpClientName(MpClient *c);
@@ -518,6 +530,9 @@ MODULE_SCOPE int	MpReasonForError(int err);
  */
 
 MODULE_SCOPE void	MpClientReadable(MpClient *c);
+MODULE_SCOPE void	MpClientTakeInput(MpClient *c, int wantEvents);
+MODULE_SCOPE ptrdiff_t	MpClientReadScript(MpClient *c, char *buf,
+			    size_t len, int wait, int *errPtr);
 MODULE_SCOPE void	MpHandleMessage(MpClient *c, const char *data,
 			    size_t len);
 
@@ -559,6 +574,7 @@ MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, MpClient *to,
 
 MODULE_SCOPE Tcl_Channel MpChannelCreate(MpClient *c, const char *name);
 MODULE_SCOPE void	MpChannelDetach(MpClient *c);
+MODULE_SCOPE void	MpChannelInputReady(MpClient *c);
 MODULE_SCOPE Tcl_Channel MpListenerChannelCreate(MpListener *l,
 			    const char *name);
 MODULE_SCOPE void	MpListenerChannelDetach(MpListener *l);

@@ -108,6 +108,7 @@ MODULE_SCOPE ptrdiff_t	MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt,
 MODULE_SCOPE void	MpSockClose(MpSocket sock);
 MODULE_SCOPE void	MpSockAbort(MpSocket sock);
 MODULE_SCOPE void	MpSockShutdownWrite(MpSocket sock);
+MODULE_SCOPE int	MpSockWait(MpSocket sock, int forWrite, int *errPtr);
 MODULE_SCOPE int	MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockParseAddr(const char *text, MpAddr *addrPtr);
 

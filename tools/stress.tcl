@@ -240,6 +240,33 @@ set ::stress::agent {
     #	before (perhaps gone), the listener, or a bogus name. Never one of
     #	the driver's own channels.
 
+    # sa::nullChan, sa::DrainChan, sa::CopyDone --
+    #	For scripts that take a client's input (the read action): a
+    #	channel that discards what is copied to it, a readable handler
+    #	that reads what is waiting and closes the channel at end of file,
+    #	and a background copy's callback, which may close the channel.
+
+    proc ::sa::nullChan {} {
+	variable null
+	if {![info exists null] || $null ni [chan names]} {
+	    set null [open /dev/null wb]
+	}
+	return $null
+    }
+
+    proc ::sa::DrainChan {c} {
+	if {[catch {read $c}] || [catch {eof $c} e] || $e} {
+	    catch {fileevent $c readable {}}
+	    catch {close $c}
+	}
+    }
+
+    proc ::sa::CopyDone {c args} {
+	if {[stress::rnd 2]} {
+	    catch {close $c}
+	}
+    }
+
     proc ::sa::chanOf {mp ctx} {
 	variable seen
 	variable listener
@@ -504,7 +531,7 @@ set ::stress::agent {
 	    configget 1 addfilter 4 join 4 leave 3 groups 1 broadcast 6
 	    send 5 multiplex 4 pause 2 resume 3 connect 2 update 3 vwait 3
 	    rename 2 callrenamed 3 interpdelete 1 host 2 puts 4 flush 1
-	    fconfigure 2 info 3 init 1 create 1 nothing 3
+	    fconfigure 2 info 3 init 1 create 1 nothing 3 read 1
 	}]
 	stress::count $what
 	switch -- $what {
@@ -630,6 +657,26 @@ set ::stress::agent {
 		set c [chanOf $mp $ctx]
 		if {[string match mp* $c]} {
 		    call fconfigure $c [pick {-queued -peername -sockname -blocking}]
+		}
+	    }
+	    read {
+		# Takes the client's input for the script (never blocking:
+		# the channel stays non-blocking here).
+		set c [chanOf $mp $ctx]
+		if {[string match mp* $c]} {
+		    switch -- [stress::rnd 4] {
+			0 { call read $c }
+			1 { call gets $c }
+			2 {
+			    call fileevent $c readable \
+				    [list ::sa::DrainChan $c]
+			}
+			3 {
+			    call chan copy $c [::sa::nullChan] \
+				    -size [stress::rnd 5000] \
+				    -command [list ::sa::CopyDone $c]
+			}
+		    }
 		}
 	    }
 	    info {

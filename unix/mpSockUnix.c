@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -716,6 +717,44 @@ void
 MpSockShutdownWrite(MpSocket sock)
 {
     (void) shutdown(sock, SHUT_WR);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockWait --
+ *
+ *	Waits, as a blocking socket would, until a socket can be read
+ *	(forWrite 0: data, end of file or an error is waiting) or written
+ *	(forWrite 1). Used only where a script asked for blocking I/O on a
+ *	client channel; the event loop does not run meanwhile.
+ *
+ * Results:
+ *	0 when ready, or -1 with *errPtr set if the wait itself failed.
+ *
+ * Side effects:
+ *	Blocks the calling thread, without limit.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockWait(MpSocket sock, int forWrite, int *errPtr)
+{
+    struct pollfd pfd;
+    int n;
+
+    pfd.fd = sock;
+    pfd.events = forWrite ? POLLOUT : POLLIN;
+    pfd.revents = 0;
+    do {
+	n = poll(&pfd, 1, -1);
+    } while (n == -1 && errno == EINTR);
+    if (n < 0) {
+	*errPtr = errno;
+	return -1;
+    }
+    return 0;
 }
 
 /*

@@ -600,6 +600,39 @@ MpSockShutdownWrite(MpSocket sock)
 /*
  *----------------------------------------------------------------------
  *
+ * MpSockWait --
+ *
+ *	Waits, as a blocking socket would, until a socket can be read
+ *	(forWrite 0) or written (forWrite 1), with WSAPoll. Used only where
+ *	a script asked for blocking I/O on a client channel.
+ *
+ * Results:
+ *	0 when ready, or -1 with *errPtr set if the wait itself failed.
+ *
+ * Side effects:
+ *	Blocks the calling thread, without limit.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockWait(MpSocket sock, int forWrite, int *errPtr)
+{
+    WSAPOLLFD pfd;
+
+    pfd.fd = sock;
+    pfd.events = forWrite ? POLLWRNORM : POLLRDNORM;
+    pfd.revents = 0;
+    if (WSAPoll(&pfd, 1, -1) == SOCKET_ERROR) {
+	*errPtr = WSAGetLastError();
+	return -1;
+    }
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpSockLocalAddr --
  *
  *	The local address of a socket, an IPv4-mapped address as IPv4.
