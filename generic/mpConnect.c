@@ -107,7 +107,7 @@ Established(
     c->admitted = 1;
     MpIdleTouch(c);
     MpIdleReschedule(mp);
-    return MpLoopWatch(mp->loop, &c->watch, MP_EV_READ);
+    return MpLoopWatch(mp->loop, &c->watch, MpClientReadMask(c));
 }
 
 /*
