@@ -946,7 +946,7 @@ ChanGetOption(
     if (all || strcmp(optionName, "-sockname") == 0) {
 	if (l != NULL) {
 	    local = l->local;
-	} else if (MpSockLocalAddr(c->watch.fd, &local) != 0) {
+	} else if (MpSockLocalAddr(c->conn.watch.fd, &local) != 0) {
 	    memset(&local, 0, sizeof(local));
 	}
 	if (all) {

@@ -99,9 +99,9 @@ MpClientNew(
     MpClient *c = (MpClient *) MpAlloc(sizeof(MpClient));
 
     memset(c, 0, sizeof(MpClient));
-    c->watch.fd = fd;
-    c->watch.proc = ClientReady;
-    c->watch.clientData = c;
+    MpConnInit(&c->conn, &mpTcpTransport, fd);
+    c->conn.watch.proc = ClientReady;
+    c->conn.watch.clientData = c;
     c->mp = mp;
     c->refCount = 1;
     c->state = MP_CLIENT_OPEN;
@@ -155,8 +155,8 @@ MpClientAdmit(
 		c->peer.port);
 	MpClientFlush(c);	/* What the access filters wrote. */
 	MpClientClose(c, MP_REASON_DENIED, NULL);
-    } else if ((err = MpLoopWatch(mp->loop, &c->watch,
-	    MpClientReadMask(c))) != 0) {
+    } else if ((err = MpLoopWatch(mp->loop, &c->conn.watch,
+	    MpConnWant(&c->conn, MpClientReadMask(c)))) != 0) {
 	MpLog(mp, MP_LOG_ERROR, "cannot watch client %s: %s", c->peer.host,
 		MpSockErrorText(err));
 	MpClientClose(c, MP_REASON_ERROR, NULL);
@@ -355,7 +355,7 @@ WriteQueued(
     MpClient *c,
     int *errPtr)
 {
-    return MpQueueWrite(c->watch.fd, &c->out, &c->mp->stats.bytesOut,
+    return MpQueueWrite(&c->conn, &c->out, &c->mp->stats.bytesOut,
 	    errPtr);
 }
 
@@ -441,12 +441,12 @@ MpClientClose(
 	Tcl_DeleteTimerHandler(c->connectTimer);
 	c->connectTimer = NULL;
     }
-    MpLoopUnwatch(mp->loop, &c->watch);
+    MpLoopUnwatch(mp->loop, &c->conn.watch);
     MpLoopCancelFlush(mp->loop, c);
-    if (c->watch.fd == MP_INVALID_SOCKET) {
+    if (c->conn.watch.fd == MP_INVALID_SOCKET) {
 	/* Nothing to close. */
     } else if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
-	MpSockAbort(c->watch.fd);	/* Discard what the kernel holds. */
+	MpConnClose(&c->conn, 1);	/* Discard what the kernel holds. */
     } else if (!wasOpen || reason == MP_REASON_ERROR
 	    || reason == MP_REASON_RESET || reason == MP_REASON_CONNECTFAILED
 	    || reason == MP_REASON_DENIED) {
@@ -456,7 +456,7 @@ MpClientClose(
 	 * (MpClientAdmit); there is no linger for it.
 	 */
 
-	MpSockClose(c->watch.fd);
+	MpConnClose(&c->conn, 0);
     } else {
 	/*
 	 * An orderly close (close $chan, Kick, timeout, destroy, EOF) hands
@@ -465,9 +465,9 @@ MpClientClose(
 	 * Config linger milliseconds (mpLinger.c).
 	 */
 
-	MpLingerStart(mp, c->watch.fd, &c->out, reason == MP_REASON_EOF);
+	MpLingerStart(mp, &c->conn, &c->out, reason == MP_REASON_EOF);
     }
-    c->watch.fd = MP_INVALID_SOCKET;
+    c->conn.watch.fd = MP_INVALID_SOCKET;
     MpQueueClear(&c->out);
     MpFrameFree(&c->in);
 
@@ -579,7 +579,7 @@ MpClientFlush(
 	return;
     }
     if (c->sendShut == 1 && c->out.count == 0) {
-	MpSockShutdownWrite(c->watch.fd);	/* Its end of file. */
+	MpConnShutdown(&c->conn);	/* Its end of file. */
 	c->sendShut = 2;
     }
     MpClientUpdateWatch(c);
@@ -628,9 +628,10 @@ MpClientUpdateWatch(
     if (c->state != MP_CLIENT_OPEN || !c->admitted) {
 	return;
     }
-    want = MpClientReadMask(c) | (c->out.count > 0 ? MP_EV_WRITE : 0);
-    if (want != c->watch.mask) {
-	(void) MpLoopWatch(c->mp->loop, &c->watch, want);
+    want = MpConnWant(&c->conn,
+	    MpClientReadMask(c) | (c->out.count > 0 ? MP_EV_WRITE : 0));
+    if (want != c->conn.watch.mask) {
+	(void) MpLoopWatch(c->mp->loop, &c->conn.watch, want);
     }
 }
 
@@ -708,7 +709,7 @@ MpClientWriteWait(
 	if (WriteQueued(c, &err) != 0) {
 	    goto failed;
 	}
-	if (c->out.count > 0 && MpSockWait(c->watch.fd, 1, &err) != 0) {
+	if (c->out.count > 0 && MpConnWait(&c->conn, 1, &err) != 0) {
 	    goto failed;
 	}
     }
@@ -717,12 +718,12 @@ MpClientWriteWait(
 	ptrdiff_t n;
 
 	MP_IOV_SET(iov, buf, len);
-	n = MpSockWritev(c->watch.fd, &iov, 1, &err);
+	n = MpConnWritev(&c->conn, &iov, 1, &err);
 	if (n == MP_IO_ERROR) {
 	    goto failed;
 	}
 	if (n == MP_IO_AGAIN) {
-	    if (MpSockWait(c->watch.fd, 1, &err) != 0) {
+	    if (MpConnWait(&c->conn, 1, &err) != 0) {
 		goto failed;
 	    }
 	    continue;

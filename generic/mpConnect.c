@@ -107,7 +107,8 @@ Established(
     c->admitted = 1;
     MpIdleTouch(c);
     MpIdleReschedule(mp);
-    return MpLoopWatch(mp->loop, &c->watch, MpClientReadMask(c));
+    return MpLoopWatch(mp->loop, &c->conn.watch,
+	    MpConnWant(&c->conn, MpClientReadMask(c)));
 }
 
 /*
@@ -588,12 +589,12 @@ JobTryNext(
 	    Tcl_DecrRefCount(c->portObj);
 	    c->portObj = NULL;
 	}
-	c->watch.fd = fd;
+	MpConnInit(&c->conn, &mpTcpTransport, fd);
 	if (!inProgress) {
 	    JobFinish(job, JOB_OK, 0);
 	    return;
 	}
-	if ((err = MpLoopWatch(mp->loop, &c->watch, MP_EV_WRITE)) != 0) {
+	if ((err = MpLoopWatch(mp->loop, &c->conn.watch, MP_EV_WRITE)) != 0) {
 	    JobDropAttempt(job);
 	    job->lastErr = err;
 	    continue;
@@ -632,10 +633,9 @@ JobDropAttempt(
     MpClient *c = job->c;
 
     job->attemptDue = 0;
-    MpLoopUnwatch(c->mp->loop, &c->watch);
-    if (c->watch.fd != MP_INVALID_SOCKET) {
-	MpSockClose(c->watch.fd);
-	c->watch.fd = MP_INVALID_SOCKET;
+    MpLoopUnwatch(c->mp->loop, &c->conn.watch);
+    if (c->conn.watch.fd != MP_INVALID_SOCKET) {
+	MpConnClose(&c->conn, 0);
     }
 }
 
@@ -671,10 +671,10 @@ MpConnectFinish(
 	}
     }
     if (job == NULL) {
-	MpLoopUnwatch(c->mp->loop, &c->watch);	/* Not ours: be quiet. */
+	MpLoopUnwatch(c->mp->loop, &c->conn.watch);	/* Not ours: be quiet. */
 	return;
     }
-    err = MpSockConnectResult(c->watch.fd);
+    err = MpSockConnectResult(c->conn.watch.fd);
     if (err == MP_CONNECT_PENDING) {
 	return;			/* A stale readiness event: wait on. */
     }

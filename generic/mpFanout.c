@@ -484,7 +484,7 @@ SendTo(
     if (w->len > 0 && c->out.count == 0
 	    && c->directCycle != loop->flushCycle) {
 	int err = 0;
-	ptrdiff_t n = MpSockWritev(c->watch.fd, w->iov, w->iovCount, &err);
+	ptrdiff_t n = MpConnWritev(&c->conn, w->iov, w->iovCount, &err);
 
 	c->directCycle = loop->flushCycle;
 	if (n == MP_IO_AGAIN) {

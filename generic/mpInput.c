@@ -61,7 +61,7 @@ MpClientReadable(
 
     if (c->reading) {
 	c->readSuspended = 1;
-	(void) MpLoopWatch(loop, &c->watch, c->watch.mask & ~MP_EV_READ);
+	MpClientUpdateWatch(c);
 	return;
     }
     if (c->scriptInput) {
@@ -87,7 +87,7 @@ MpClientReadable(
     MpInstanceRef(mp);
     c->reading = 1;
 
-    n = MpSockRead(c->watch.fd, buf, MP_READ_CHUNK, &err);
+    n = MpConnRead(&c->conn, buf, MP_READ_CHUNK, &err);
     if (n == 0) {
 	MpClientClose(c, MP_REASON_EOF, NULL);
     } else if (n == MP_IO_ERROR) {
@@ -171,7 +171,7 @@ MpClientReadable(
     if (c->readSuspended) {
 	c->readSuspended = 0;
 	if (c->state == MP_CLIENT_OPEN) {
-	    (void) MpLoopWatch(loop, &c->watch, c->watch.mask | MP_EV_READ);
+	    MpClientUpdateWatch(c);
 	}
     }
     MpInstanceUnref(mp);
@@ -248,14 +248,14 @@ MpClientReadScript(
 	return 0;
     }
     for (;;) {
-	n = MpSockRead(c->watch.fd, buf, len, errPtr);
+	n = MpConnRead(&c->conn, buf, len, errPtr);
 	if (n != MP_IO_AGAIN) {
 	    break;
 	}
 	if (!wait) {
 	    return MP_IO_AGAIN;
 	}
-	if (MpSockWait(c->watch.fd, 0, errPtr) != 0) {
+	if (MpConnWait(&c->conn, 0, errPtr) != 0) {
 	    return MP_IO_ERROR;
 	}
     }

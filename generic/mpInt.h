@@ -24,6 +24,7 @@
 
 #include "mpSock.h"
 #include "mpPoller.h"
+#include "mpTransport.h"
 #include "mpFrame.h"
 #include "mpBuf.h"
 
@@ -96,6 +97,17 @@ typedef struct MpWatch {
     MpIoProc *proc;		/* Called with the ready mask. */
     void *clientData;		/* Its argument. */
 } MpWatch;
+
+/*
+ * A connection: its watch (descriptor and poller interest) and the
+ * transport its bytes go through (mpTransport.h).
+ */
+
+struct MpConn {
+    MpWatch watch;
+    const MpTransportType *type;
+    void *state;		/* The transport's own, or NULL. */
+};
 
 /*
  * Log levels, in tcllib logger's order.
@@ -259,7 +271,7 @@ struct MpClient {
      * each of these records is cold in the cache by the time it is used.
      */
 
-    MpWatch watch;
+    MpConn conn;		/* Its connection (socket and transport). */
     MpInstance *mp;
     MpClient *prev, *next;	/* Instance list, least recently active
 				 * first. */
@@ -422,12 +434,12 @@ MODULE_SCOPE void	MpLoopDetachEventSource(MpLoop *loop);
  * mpLinger.c, mpWrite.c
  */
 
-MODULE_SCOPE void	MpLingerStart(MpInstance *mp, MpSocket fd,
+MODULE_SCOPE void	MpLingerStart(MpInstance *mp, MpConn *conn,
 			    MpOutQueue *q, int peerDone);
 MODULE_SCOPE void	MpLingerForget(MpInstance *mp);
 MODULE_SCOPE void	MpLingerCloseAll(MpLoop *loop);
 MODULE_SCOPE void	MpLingerDrain(MpLoop *loop);
-MODULE_SCOPE int	MpQueueWrite(MpSocket fd, MpOutQueue *q,
+MODULE_SCOPE int	MpQueueWrite(MpConn *conn, MpOutQueue *q,
 			    Tcl_WideUInt *bytesOutPtr, int *errPtr);
 
 /*

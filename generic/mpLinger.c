@@ -17,7 +17,7 @@
 #include "mpInt.h"
 
 struct MpLinger {
-    MpWatch watch;
+    MpConn conn;		/* Taken over from the client. */
     MpLoop *loop;
     MpInstance *mp;		/* Counts it in Stats "lingering"; NULL
 				 * once the instance is freed. */
@@ -66,7 +66,8 @@ static void		LingerArm(MpLoop *loop, Tcl_WideInt due);
 void
 MpLingerStart(
     MpInstance *mp,
-    MpSocket fd,
+    MpConn *conn,		/* The client's connection, no longer
+				 * watched; taken over (left empty). */
     MpOutQueue *q,
     int peerDone)
 {
@@ -77,9 +78,9 @@ MpLingerStart(
     if (timeoutMs <= 0) {
 	int err = 0;
 
-	(void) MpQueueWrite(fd, q, &mp->stats.bytesOut, &err);
+	(void) MpQueueWrite(conn, q, &mp->stats.bytesOut, &err);
 	MpQueueClear(q);
-	MpSockClose(fd);
+	MpConnClose(conn, 0);
 	return;
     }
     lg = (MpLinger *) MpAlloc(sizeof(MpLinger));
@@ -89,9 +90,12 @@ MpLingerStart(
     mp->stats.lingering++;
     lg->out = *q;
     memset(q, 0, sizeof(MpOutQueue));
-    lg->watch.fd = fd;
-    lg->watch.proc = LingerReady;
-    lg->watch.clientData = lg;
+    MpConnInit(&lg->conn, conn->type, conn->watch.fd);
+    lg->conn.state = conn->state;
+    conn->watch.fd = MP_INVALID_SOCKET;
+    conn->state = NULL;
+    lg->conn.watch.proc = LingerReady;
+    lg->conn.watch.clientData = lg;
     lg->deadline = MpNowMs() + timeoutMs;
     lg->peerDone = peerDone;
     lg->next = loop->lingerFirst;
@@ -132,20 +136,20 @@ LingerProgress(
 {
     int err = 0, mask;
 
-    if (MpQueueWrite(lg->watch.fd, &lg->out,
+    if (MpQueueWrite(&lg->conn, &lg->out,
 	    lg->mp != NULL ? &lg->mp->stats.bytesOut : NULL, &err) != 0) {
 	return 1;
     }
     if (lg->out.count == 0 && !lg->shut) {
-	MpSockShutdownWrite(lg->watch.fd);
+	MpConnShutdown(&lg->conn);
 	lg->shut = 1;
     }
     if (lg->shut && lg->peerDone) {
 	return 1;
     }
-    mask = (lg->peerDone ? 0 : MP_EV_READ)
-	    | (lg->out.count > 0 ? MP_EV_WRITE : 0);
-    return MpLoopWatch(lg->loop, &lg->watch, mask) != 0;
+    mask = MpConnWant(&lg->conn, (lg->peerDone ? 0 : MP_EV_READ)
+	    | (lg->out.count > 0 ? MP_EV_WRITE : 0));
+    return MpLoopWatch(lg->loop, &lg->conn.watch, mask) != 0;
 }
 
 /*
@@ -185,7 +189,7 @@ LingerReady(
 	}
 	for (i = 0; i < LINGER_READS; i++) {
 	    int err = 0;
-	    ptrdiff_t r = MpSockRead(lg->watch.fd, buf, len, &err);
+	    ptrdiff_t r = MpConnRead(&lg->conn, buf, len, &err);
 
 	    if (r == 0) {
 		lg->peerDone = 1;
@@ -229,12 +233,8 @@ LingerEnd(
 {
     MpLoop *loop = lg->loop;
 
-    MpLoopUnwatch(loop, &lg->watch);
-    if (reset) {
-	MpSockAbort(lg->watch.fd);
-    } else {
-	MpSockClose(lg->watch.fd);
-    }
+    MpLoopUnwatch(loop, &lg->conn.watch);
+    MpConnClose(&lg->conn, reset);
     MpQueueClear(&lg->out);
     if (lg->prev != NULL) {
 	lg->prev->next = lg->next;

@@ -28,7 +28,7 @@
 
 int
 MpQueueWrite(
-    MpSocket fd,
+    MpConn *conn,
     MpOutQueue *q,
     Tcl_WideUInt *bytesOutPtr,
     int *errPtr)
@@ -43,7 +43,7 @@ MpQueueWrite(
 	for (i = 0; i < n; i++) {
 	    total += MP_IOV_LEN(iov[i]);
 	}
-	w = MpSockWritev(fd, iov, n, errPtr);
+	w = MpConnWritev(conn, iov, n, errPtr);
 	if (w == MP_IO_AGAIN) {
 	    break;
 	}
