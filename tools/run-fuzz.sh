@@ -78,7 +78,7 @@ else
 fi
 
 # The core sources every harness links: the pure-C parts the server uses.
-core="$srcdir/generic/mpFrame.c $srcdir/generic/mpBuf.c"
+core="$srcdir/generic/mpFrame.c $srcdir/generic/mpBuf.c $srcdir/generic/mpHttp.c"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -Wall -Wextra -Werror
 	-I$srcdir/generic -I$srcdir/unix"
