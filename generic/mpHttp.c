@@ -260,7 +260,7 @@ ParseTarget(
     r->path = store;
     if (q != NULL) {
 	store += pathLen + 1;
-	strcpy(store, q + 1);
+	memcpy(store, q + 1, strlen(q + 1) + 1);
 	r->query = store;
     } else {
 	r->query = NULL;
