@@ -7,8 +7,8 @@
 # harnesses (each gets at least 1 s); HARNESS names (e.g. fuzz_frame_line)
 # pick some of fuzz/*.c, default all.  Each harness is compiled with clang
 # -fsanitize=fuzzer,address,undefined (UBSan made fatal) together with the
-# core sources it tests (generic/mpFrame.c, generic/mpBuf.c: pure C, no
-# Tcl), and run from a copy of its seed corpus fuzz/corpus/HARNESS/ (the
+# core sources it tests (generic/mpFrame.c, mpBuf.c, mpWsFrame.c,
+# mpHttp.c: pure C, no Tcl), and run from a copy of its seed corpus fuzz/corpus/HARNESS/ (the
 # repository's corpus is only read).  Exit status: 0 if every harness ran
 # its time without a crash, leak, sanitizer report, timeout or out-of-memory
 # report; 1 otherwise (a reproducer is kept, its path printed); 2 if it
@@ -78,7 +78,8 @@ else
 fi
 
 # The core sources every harness links: the pure-C parts the server uses.
-core="$srcdir/generic/mpFrame.c $srcdir/generic/mpBuf.c $srcdir/generic/mpWsFrame.c"
+core="$srcdir/generic/mpFrame.c $srcdir/generic/mpBuf.c
+	$srcdir/generic/mpWsFrame.c $srcdir/generic/mpHttp.c"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -Wall -Wextra -Werror
 	-I$srcdir/generic -I$srcdir/unix"
