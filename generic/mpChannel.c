@@ -289,6 +289,7 @@ MpChannelDetach(
     c->chan = NULL;
     cd = (ChanData *) Tcl_GetChannelInstanceData(chan);
     cd->client = NULL;
+    ChanArm(cd);		/* A readable handler learns of the end. */
     if (!Tcl_InterpDeleted(c->mp->interp)
 	    || Tcl_IsChannelRegistered(c->mp->interp, chan)) {
 	Tcl_UnregisterChannel(c->mp->interp, chan);
@@ -759,7 +760,7 @@ ChanInput(
 	return -1;
     }
     if (n == MP_IO_ERROR) {
-	*errorCodePtr = err;
+	*errorCodePtr = MpSockPosixError(err);
 	return -1;
     }
     return (int) n;
@@ -818,10 +819,15 @@ ChanOutput(
 	return -1;
     }
     loop = c->mp->loop;
-    if (cd->blocking) {
-	/* Written through, waiting for the socket (MpClientWriteWait). */
+    if (cd->blocking && c->state != MP_CLIENT_CONNECTING) {
+	/*
+	 * Written through, waiting for the socket (MpClientWriteWait). A
+	 * link still connecting has no socket to wait on: its bytes are
+	 * queued as in non-blocking mode.
+	 */
+
 	if (MpClientWriteWait(c, buf, (size_t) toWrite, &err) != 0) {
-	    *errorCodePtr = err;
+	    *errorCodePtr = MpSockPosixError(err);
 	    return -1;
 	}
 	return toWrite;

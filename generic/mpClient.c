@@ -709,7 +709,7 @@ MpClientWriteWait(
 	if (WriteQueued(c, &err) != 0) {
 	    goto failed;
 	}
-	if (c->out.count > 0 && MpConnWait(&c->conn, 1, &err) != 0) {
+	if (c->out.count > 0 && MpConnWait(&c->conn, MP_EV_WRITE, &err) < 0) {
 	    goto failed;
 	}
     }
@@ -723,7 +723,7 @@ MpClientWriteWait(
 	    goto failed;
 	}
 	if (n == MP_IO_AGAIN) {
-	    if (MpConnWait(&c->conn, 1, &err) != 0) {
+	    if (MpConnWait(&c->conn, MP_EV_WRITE, &err) < 0) {
 		goto failed;
 	    }
 	    continue;

@@ -218,8 +218,8 @@ MpClientTakeInput(
  *	Reads for a script that took the client's input: first the bytes the
  *	framer held (the start of a message not yet complete, or what
  *	followed the message whose data filter took the input), then the
- *	socket. With wait set, waits for input as a blocking socket would.
- *	Runs no Tcl code.
+ *	socket. With wait set, waits for input as a blocking socket would,
+ *	writing what is queued for the client meanwhile. Runs no Tcl code.
  *
  * Results:
  *	A byte count (0 at end of file), MP_IO_AGAIN (nothing waiting and
@@ -240,6 +240,7 @@ MpClientReadScript(
     int *errPtr)
 {
     ptrdiff_t n;
+    int events;
 
     if (c->in.len > 0) {
 	return (ptrdiff_t) MpFrameTake(&c->in, buf, len);
@@ -255,7 +256,19 @@ MpClientReadScript(
 	if (!wait) {
 	    return MP_IO_AGAIN;
 	}
-	if (MpConnWait(&c->conn, 0, errPtr) != 0) {
+
+	/*
+	 * What is queued for the client goes out while the script waits
+	 * for its answer (the peer may be waiting for it).
+	 */
+
+	events = MP_EV_READ;
+	MpClientWriteNow(c);
+	if (c->out.count > 0 && c->state == MP_CLIENT_OPEN
+		&& !c->pendingClose) {
+	    events |= MP_EV_WRITE;
+	}
+	if (MpConnWait(&c->conn, events, errPtr) < 0) {
 	    return MP_IO_ERROR;
 	}
     }

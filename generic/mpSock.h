@@ -108,7 +108,15 @@ MODULE_SCOPE ptrdiff_t	MpSockWritev(MpSocket sock, MpIovec *iov, int iovcnt,
 MODULE_SCOPE void	MpSockClose(MpSocket sock);
 MODULE_SCOPE void	MpSockAbort(MpSocket sock);
 MODULE_SCOPE void	MpSockShutdownWrite(MpSocket sock);
-MODULE_SCOPE int	MpSockWait(MpSocket sock, int forWrite, int *errPtr);
+MODULE_SCOPE int	MpSockWait(MpSocket sock, int events, int *errPtr);
+MODULE_SCOPE int	MpSockPosixError(int err);
+
+/*
+ * Events for MpSockWait (the same bits as mpPoller.h's MP_EV_*).
+ */
+
+#define MP_WAIT_READ 1
+#define MP_WAIT_WRITE 2
 MODULE_SCOPE int	MpSockLocalAddr(MpSocket sock, MpAddr *addrPtr);
 MODULE_SCOPE int	MpSockParseAddr(const char *text, MpAddr *addrPtr);
 

@@ -11,6 +11,28 @@
  *
  *	Byte counts and MP_IO_AGAIN / MP_IO_ERROR results are those of
  *	mpSock.h; error codes are the platform's socket error codes.
+ *
+ *	The core calls read, writev, want, shutdown, wait and close today.
+ *	handshake and pending are part of the contract for transports that
+ *	have an opening exchange or buffer input of their own (TLS); TCP has
+ *	neither, and the core calls them once such a transport exists (a
+ *	client state that waits for the handshake before access filters run,
+ *	and a check of pending input before the loop sleeps).
+ *
+ *	What a transport with state of its own must also provide, and the
+ *	core does not yet need from TCP:
+ *	- writevProc reports the plaintext bytes it took; ciphertext it made
+ *	  but could not send is its own to keep, and it asks for writing
+ *	  (wantProc) while it holds any, since the owner only asks while its
+ *	  queue is not empty.
+ *	- Readiness it asked for itself (reading so that it can write) must
+ *	  not reach the owner as the owner's: the owner passes the poller's
+ *	  mask on as it is today.
+ *	- state must not point back at its MpConn: a lingering socket takes
+ *	  the connection over by copying it (MpLingerStart).
+ *	- Descriptors still watched when a thread's loop ends are closed by
+ *	  the loop (mpLoop.c) without their transport: every member must be
+ *	  closed through MpConnClose before that.
  */
 
 #ifndef MP_TRANSPORT_H
@@ -70,11 +92,13 @@ typedef struct MpTransportType {
     void (*shutdownProc)(MpConn *conn);
 
     /*
-     * Blocks until the connection can be read (forWrite 0) or written
-     * (forWrite 1): 0, or -1 with *errPtr set.
+     * Blocks until the connection can be read or written, as events
+     * (MP_EV_READ, MP_EV_WRITE) asks, whichever comes first: the bits
+     * ready, or -1 with *errPtr set. Input the transport holds itself
+     * counts as readable.
      */
 
-    int (*waitProc)(MpConn *conn, int forWrite, int *errPtr);
+    int (*waitProc)(MpConn *conn, int events, int *errPtr);
 
     /*
      * Closes the connection and frees the transport's state; abortive
@@ -100,8 +124,8 @@ typedef struct MpTransportType {
     ((conn)->type->pendingProc((conn)))
 #define MpConnShutdown(conn) \
     ((conn)->type->shutdownProc((conn)))
-#define MpConnWait(conn, forWrite, errPtr) \
-    ((conn)->type->waitProc((conn), (forWrite), (errPtr)))
+#define MpConnWait(conn, events, errPtr) \
+    ((conn)->type->waitProc((conn), (events), (errPtr)))
 
 MODULE_SCOPE const MpTransportType mpTcpTransport;
 

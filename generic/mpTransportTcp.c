@@ -16,7 +16,7 @@ static int		TcpHandshake(MpConn *conn, int *errPtr);
 static int		TcpWant(MpConn *conn, int mask);
 static size_t		TcpPending(MpConn *conn);
 static void		TcpShutdown(MpConn *conn);
-static int		TcpWait(MpConn *conn, int forWrite, int *errPtr);
+static int		TcpWait(MpConn *conn, int events, int *errPtr);
 static void		TcpClose(MpConn *conn, int abortive);
 
 const MpTransportType mpTcpTransport = {
@@ -149,10 +149,10 @@ TcpShutdown(
 static int
 TcpWait(
     MpConn *conn,
-    int forWrite,
+    int events,
     int *errPtr)
 {
-    return MpSockWait(conn->watch.fd, forWrite, errPtr);
+    return MpSockWait(conn->watch.fd, events, errPtr);
 }
 
 static void

@@ -725,12 +725,15 @@ MpSockShutdownWrite(MpSocket sock)
  * MpSockWait --
  *
  *	Waits, as a blocking socket would, until a socket can be read
- *	(forWrite 0: data, end of file or an error is waiting) or written
- *	(forWrite 1). Used only where a script asked for blocking I/O on a
- *	client channel; the event loop does not run meanwhile.
+ *	(events has MP_WAIT_READ: data, end of file or an error is waiting)
+ *	or written (MP_WAIT_WRITE), whichever comes first. Used only where a
+ *	script asked for blocking I/O on a client channel; the event loop
+ *	does not run meanwhile.
  *
  * Results:
- *	0 when ready, or -1 with *errPtr set if the wait itself failed.
+ *	The MP_WAIT_* bits that are ready (an error or hang-up counts as
+ *	every bit asked for), or -1 with *errPtr set if the wait itself
+ *	failed.
  *
  * Side effects:
  *	Blocks the calling thread, without limit.
@@ -739,13 +742,14 @@ MpSockShutdownWrite(MpSocket sock)
  */
 
 int
-MpSockWait(MpSocket sock, int forWrite, int *errPtr)
+MpSockWait(MpSocket sock, int events, int *errPtr)
 {
     struct pollfd pfd;
-    int n;
+    int n, ready = 0;
 
     pfd.fd = sock;
-    pfd.events = forWrite ? POLLOUT : POLLIN;
+    pfd.events = (short) (((events & MP_WAIT_READ) ? POLLIN : 0)
+	    | ((events & MP_WAIT_WRITE) ? POLLOUT : 0));
     pfd.revents = 0;
     do {
 	n = poll(&pfd, 1, -1);
@@ -754,7 +758,40 @@ MpSockWait(MpSocket sock, int forWrite, int *errPtr)
 	*errPtr = errno;
 	return -1;
     }
-    return 0;
+    if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+	return events;
+    }
+    if (pfd.revents & POLLIN) {
+	ready |= MP_WAIT_READ;
+    }
+    if (pfd.revents & POLLOUT) {
+	ready |= MP_WAIT_WRITE;
+    }
+    return ready;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockPosixError --
+ *
+ *	The POSIX errno value for a socket error code, for Tcl's channel
+ *	layer (which reports driver errors as errno values). On Unix they
+ *	are the same.
+ *
+ * Results:
+ *	err.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockPosixError(int err)
+{
+    return err;
 }
 
 /*

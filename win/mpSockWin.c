@@ -15,6 +15,7 @@
 
 #include "mpSock.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -603,11 +604,13 @@ MpSockShutdownWrite(MpSocket sock)
  * MpSockWait --
  *
  *	Waits, as a blocking socket would, until a socket can be read
- *	(forWrite 0) or written (forWrite 1), with WSAPoll. Used only where
- *	a script asked for blocking I/O on a client channel.
+ *	(events has MP_WAIT_READ) or written (MP_WAIT_WRITE), whichever
+ *	comes first, with WSAPoll. Used only where a script asked for
+ *	blocking I/O on a client channel.
  *
  * Results:
- *	0 when ready, or -1 with *errPtr set if the wait itself failed.
+ *	The MP_WAIT_* bits that are ready (an error or hang-up counts as
+ *	every bit asked for), or -1 with *errPtr set if the wait failed.
  *
  * Side effects:
  *	Blocks the calling thread, without limit.
@@ -616,18 +619,68 @@ MpSockShutdownWrite(MpSocket sock)
  */
 
 int
-MpSockWait(MpSocket sock, int forWrite, int *errPtr)
+MpSockWait(MpSocket sock, int events, int *errPtr)
 {
     WSAPOLLFD pfd;
+    int ready = 0;
 
     pfd.fd = sock;
-    pfd.events = forWrite ? POLLWRNORM : POLLRDNORM;
+    pfd.events = (SHORT) (((events & MP_WAIT_READ) ? POLLRDNORM : 0)
+	    | ((events & MP_WAIT_WRITE) ? POLLWRNORM : 0));
     pfd.revents = 0;
     if (WSAPoll(&pfd, 1, -1) == SOCKET_ERROR) {
 	*errPtr = WSAGetLastError();
 	return -1;
     }
-    return 0;
+    if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+	return events;
+    }
+    if (pfd.revents & POLLRDNORM) {
+	ready |= MP_WAIT_READ;
+    }
+    if (pfd.revents & POLLWRNORM) {
+	ready |= MP_WAIT_WRITE;
+    }
+    return ready;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockPosixError --
+ *
+ *	The POSIX errno value for a Winsock error code, for Tcl's channel
+ *	layer (which reports driver errors as errno values and would call a
+ *	Winsock code "unknown error"). Codes below WSABASEERR are already
+ *	errno values (EPIPE from the core itself).
+ *
+ * Results:
+ *	An errno value.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpSockPosixError(int err)
+{
+    switch (err) {
+    case WSAECONNRESET:	return ECONNRESET;
+    case WSAECONNABORTED:	return ECONNABORTED;
+    case WSAENOTCONN:	return ENOTCONN;
+    case WSAESHUTDOWN:	return EPIPE;
+    case WSAETIMEDOUT:	return ETIMEDOUT;
+    case WSAENETRESET:	return ENETRESET;
+    case WSAENETDOWN:	return ENETDOWN;
+    case WSAEHOSTUNREACH:	return EHOSTUNREACH;
+    case WSAEWOULDBLOCK:	return EAGAIN;
+    case WSAENOBUFS:	return ENOBUFS;
+    case WSAEINTR:	return EINTR;
+    default:
+	return (err >= WSABASEERR) ? EIO : err;
+    }
 }
 
 /*
