@@ -248,13 +248,28 @@ MpEnqueue(
 }
 
 /*
+ * What the framer callback of MpEnqueueBytes works with.
+ */
+
+typedef struct ChanFeed {
+    MpClient *c;
+    int continued;		/* See MpEnqueueBytes. */
+    int rc;			/* -1 once a message was refused. */
+} ChanFeed;
+
+static int		EmitChanMessage(void *ctx, const char *msg,
+			    size_t len);
+
+/*
  *----------------------------------------------------------------------
  *
  * MpEnqueueBytes, MpEnqueueRaw --
  *
  *	Queue bytes for one client, admitted or not: what a script writes to
- *	the client's channel (MpEnqueueBytes: as they are for a TCP client,
- *	as one message frame for a WebSocket client), or bytes to go on the
+ *	the client's channel (MpEnqueueBytes: as they are for a TCP client;
+ *	for a WebSocket client cut into messages as the instance's framing
+ *	cuts input, one frame per line or length-prefixed message, or per
+ *	write with raw framing), or bytes to go on the
  *	wire exactly as given (MpEnqueueRaw: HTTP answers, control frames).
  *	"continued" says the bytes continue a write already partly accepted
  *	(see ChanOutput).
@@ -276,7 +291,8 @@ MpEnqueueBytes(
     size_t len,
     int continued)
 {
-    MpBuf *buf;
+    MpInstance *mp = c->mp;
+    ChanFeed feed;
     int rc;
 
     if (c->codec != MP_CODEC_WS) {
@@ -285,13 +301,65 @@ MpEnqueueBytes(
     if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->sendShut) {
 	return -2;
     }
-    buf = MpEncodeFor(c, data, len);
-    if (buf == NULL) {
+    feed.c = c;
+    feed.continued = continued;
+    feed.rc = 0;
+    if (mp->config.framing == MP_FRAME_RAW) {
+	(void) EmitChanMessage(&feed, data, len);
+	return feed.rc;
+    }
+
+    /*
+     * The client's input framer is not used for a WebSocket client (its
+     * frames have their own parser): it holds the start of a line (or
+     * length-prefixed message) written to its channel until the rest
+     * comes.
+     */
+
+    rc = MpFrameFeed(&c->in, mp->config.framing, mp->config.maxMessage,
+	    data, len, EmitChanMessage, &feed);
+    if (rc != MP_FRAME_OK) {
+	MpFrameFree(&c->in);
 	return -1;
     }
-    rc = QueueOrOverflow(c, buf, 1, 0, continued);
+    return feed.rc;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * EmitChanMessage --
+ *
+ *	Queues one message written to a WebSocket client's channel as one
+ *	frame (framer callback of MpEnqueueBytes).
+ *
+ * Results:
+ *	0 (go on); the ChanFeed's rc becomes -1 if a message was refused.
+ *
+ * Side effects:
+ *	See QueueOrOverflow.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+EmitChanMessage(
+    void *ctx,
+    const char *msg,
+    size_t len)
+{
+    ChanFeed *feed = (ChanFeed *) ctx;
+    MpBuf *buf = MpEncodeFor(feed->c, msg, len);
+
+    if (buf == NULL) {
+	feed->rc = -1;
+	return 0;
+    }
+    if (QueueOrOverflow(feed->c, buf, 1, 0, feed->continued) != 0) {
+	feed->rc = -1;
+    }
     MpBufUnref(buf);
-    return rc;
+    return 0;
 }
 
 int

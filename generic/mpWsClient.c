@@ -32,7 +32,9 @@
 
 enum {
     WS_HANDSHAKE,		/* Receiving the request head. */
-    WS_OPEN			/* 101 sent: frames both ways. */
+    WS_OPEN,			/* 101 sent: frames both ways. */
+    WS_HTTP			/* A plain HTTP request: answered, then
+				 * closed. */
 };
 
 struct MpWsClient {
@@ -64,7 +66,7 @@ static int		SendHttpAnswer(MpClient *c, int head,
 			    Tcl_Obj *answerObj);
 static void		Refuse(MpClient *c, int status, const char *extra,
 			    const char *why);
-static void		EndHandshake(MpClient *c);
+static void		EndHandshake(MpClient *c, int phase);
 static Tcl_Obj *	HeadersDict(const MpHttpRequest *r);
 static int		OriginAllowed(const MpWsOptions *o,
 			    const char *origin);
@@ -233,6 +235,10 @@ MpWsClientInput(
 
     ws->lastHeard = MpNowMs();
     ws->pingSent = 0;
+    if (ws->phase == WS_HTTP) {
+	return;			/* Answered and closing: the rest is not
+				 * read (one request per connection). */
+    }
     if (ws->phase == WS_HANDSHAKE) {
 	size_t used = 0;
 	int rc = MpHttpFeed(&ws->http, data, len, MP_HTTP_DEFAULT_HEAD,
@@ -384,7 +390,7 @@ HandleRequest(
 		Tcl_NewStringObj("cannot queue the 101 answer", -1));
 	return;
     }
-    EndHandshake(c);
+    EndHandshake(c, WS_OPEN);
     MpClientWriteNow(c);
     if (c->state == MP_CLIENT_OPEN) {
 	(void) MpClientAdmit(c);
@@ -397,7 +403,8 @@ HandleRequest(
  * EndHandshake --
  *
  *	The request head has been dealt with: the client carries frames
- *	from now on; the parser, the options and the timer are let go.
+ *	from now on (phase WS_OPEN) or is being answered (WS_HTTP); the
+ *	parser, the options and the timer are let go.
  *
  * Results:
  *	None.
@@ -410,11 +417,12 @@ HandleRequest(
 
 static void
 EndHandshake(
-    MpClient *c)
+    MpClient *c,
+    int phase)
 {
     MpWsClient *ws = c->ws;
 
-    ws->phase = WS_OPEN;
+    ws->phase = phase;
     CancelHandshakeTimer(c);
     MpHttpFree(&ws->http);
     if (ws->opts != NULL) {
@@ -616,7 +624,7 @@ HandleHttp(
     cmdObj = o->httpCommand;
     Tcl_IncrRefCount(cmdObj);
     MpWsOptionsRef(o);
-    EndHandshake(c);
+    EndHandshake(c, WS_HTTP);
     code = MpCallPrefix(mp, cmdObj, 1, &reqObj);
     Tcl_DecrRefCount(reqObj);
     if (c->state != MP_CLIENT_OPEN || mp->destroyed) {
