@@ -171,8 +171,9 @@ case " $SERVERS " in
 		    mkdir -p "$NODE_DIR"
 		    cp "$BENCH/package.json" "$BENCH/package-lock.json" "$NODE_DIR/"
 		    echo "run.sh: npm ci (ws, socket.io) into $NODE_DIR" >&2
-		    (cd "$NODE_DIR" && timeout 300 npm ci --no-audit --no-fund \
-			--ignore-scripts >"$OUT/logs/npm.log" 2>&1) \
+		    (cd "$NODE_DIR" && timeout 150 npm ci --no-audit --no-fund \
+			--ignore-scripts --fetch-timeout=30000 --fetch-retries=1 \
+			>"$OUT/logs/npm.log" 2>&1) \
 			|| echo "run.sh: npm ci failed; see $OUT/logs/npm.log" >&2
 		else
 		    echo "run.sh: npm not found (Debian: apt-get install npm)" >&2
