@@ -50,6 +50,29 @@
  * server stops accepting or dies; then broadcast one record and check that
  * every connected receiver gets it.
  *
+ * Three protocols:
+ *   TCP (default)  the records are the byte stream, as above;
+ *   --ws PATH      every client upgrades with GET PATH (RFC 6455: random
+ *                  Sec-WebSocket-Key, the 101 answer and its
+ *                  Sec-WebSocket-Accept checked) and one record is the
+ *                  payload of one WebSocket message: the sender's frames
+ *                  are masked with a fresh random key each, as a browser
+ *                  does; the server's frames are parsed (7/16/64-bit
+ *                  lengths, continuation frames), pings answered with
+ *                  pongs, a close or a message that is not exactly one
+ *                  record fails the run; binary messages carrying raw
+ *                  records, or with --line text messages carrying line
+ *                  records whose last byte is '.' instead of "\n";
+ *   --socketio     Socket.IO 4 over the websocket transport only: GET
+ *                  /socket.io/?EIO=4&transport=websocket, then the
+ *                  Engine.IO open packet "0{...}" is awaited, "40" sent and
+ *                  "40..." awaited; a record travels as the text message
+ *                  42["m","<line record>"] (line records, last byte '.'),
+ *                  Engine.IO pings "2" are answered "3".
+ * In both the server is expected to relay each message to every client but
+ * its sender, unchanged, as one message.  Every connection completes its
+ * handshake before the next batch is connected.
+ *
  * The result is one line on stdout: "RESULT key=value ...".  Progress and
  * diagnostics go to stderr.
  *
@@ -74,6 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,6 +129,9 @@ static int opt_quiet = 0;
 static size_t opt_sendbuf = 65536;	/* saturated: bytes per write() */
 static int opt_rt_light = 0;		/* SCHED_FIFO during the light phase */
 static int opt_sat_spin = 1;		/* saturated: poll, never sleep */
+enum { P_TCP, P_WS, P_SIO };
+static int opt_proto = P_TCP;		/* --ws, --socketio */
+static const char *opt_ws_path = "/";	/* request target of the upgrade */
 
 #define WINDOW_BUDGET	(256.0 * 1024 * 1024)	/* bytes in flight, all receivers */
 #define WINDOW_PER_RECV	(256.0 * 1024)		/* bytes in flight, per receiver */
@@ -393,7 +420,24 @@ typedef struct {
     uint64_t last_probe;
     uint64_t next_seq;		/* next data record expected */
     unsigned char ht[CAP_HT];	/* captured header + trailer */
+    /* --ws, --socketio only. */
+    unsigned char hs;		/* handshake state, HS_* */
+    unsigned char fh[14];	/* frame header being read */
+    unsigned char fhlen;	/* its bytes so far */
+    unsigned char in_frame;	/* header done, payload being read */
+    unsigned char op;		/* opcode of the current frame */
+    unsigned char fin;		/* FIN bit of the current frame */
+    unsigned char mop;		/* opcode of the message in progress, or 0 */
+    unsigned char ctllen;	/* bytes of ctl so far */
+    unsigned char sio2[2];	/* first two bytes of a Socket.IO message */
+    uint64_t flen_left;		/* payload bytes of the frame still to come */
+    uint64_t mpos;		/* payload bytes of the message so far */
+    unsigned char ctl[125];	/* payload of the current control frame */
+    char accept[29];		/* the Sec-WebSocket-Accept expected */
 } conn_t;
+
+/* Handshake states (conn_t.hs). */
+enum { HS_READY, HS_HTTP, HS_EIO_OPEN, HS_SIO_CONNECT };
 
 static conn_t *conns;		/* conns[0] is the sender */
 static int nconn;		/* connected so far (sender included) */
@@ -456,6 +500,9 @@ get64(const unsigned char *p)
 
 static const char hexd[] = "0123456789abcdef";
 
+/* Last byte of a line record: "\n" over TCP, '.' in a message. */
+static unsigned char line_end = '\n';
+
 static void
 puthex(unsigned char *p, uint64_t v, int digits)
 {
@@ -515,7 +562,7 @@ make_record(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
 		(size_t) (B - LINE_H - LINE_T));
 	buf[B - LINE_T] = ':';
 	puthex(buf + B - LINE_T + 1, (seq ^ TRAILER_KEY) & 0xffffffffULL, 8);
-	buf[B - 1] = '\n';
+	buf[B - 1] = line_end;
     }
 }
 
@@ -556,7 +603,7 @@ record(conn_t *c, const unsigned char *h, const unsigned char *t, uint64_t now)
     } else {
 	if (h[0] != 'M' || h[1] != 'P' || h[2] != 'L'
 		|| !gethex(h + 4, 16, &seq) || !gethex(h + 20, 16, &ts)
-		|| t[0] != ':' || !gethex(t + 1, 8, &chk) || t[9] != '\n') {
+		|| t[0] != ':' || !gethex(t + 1, 8, &chk) || t[9] != line_end) {
 	    failf("receiver %d: corrupt line record (stream misaligned?)", idx);
 	    c->dead = 1;
 	    return;
@@ -707,6 +754,248 @@ set_rt(int on)
 static int rt_used = -1;
 
 /* ------------------------------------------------------------------ */
+/* WebSocket and Socket.IO: keys, masks, outgoing messages             */
+/* ------------------------------------------------------------------ */
+
+#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define SIO_PREFIX	"42[\"m\",\""	/* event "m", one string argument */
+#define SIO_PRE		8
+#define SIO_SUFFIX	"\"]"
+#define SIO_POST	2
+
+static size_t msg_size;		/* bytes on the wire per record sent */
+
+static inline uint32_t
+rol32(uint32_t v, int n)
+{
+    return (v << n) | (v >> (32 - n));
+}
+
+/* One 64-byte block of SHA-1 (FIPS 180-4) into the state h. */
+static void
+sha1_block(uint32_t h[5], const unsigned char *blk)
+{
+    uint32_t w[80], a, b, c, d, e, f, k, t;
+    int i;
+    for (i = 0; i < 16; i++) {
+	w[i] = (uint32_t) blk[4 * i] << 24 | (uint32_t) blk[4 * i + 1] << 16
+	    | (uint32_t) blk[4 * i + 2] << 8 | (uint32_t) blk[4 * i + 3];
+    }
+    for (i = 16; i < 80; i++) {
+	w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    }
+    a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
+    for (i = 0; i < 80; i++) {
+	if (i < 20) {
+	    f = (b & c) | (~b & d);
+	    k = 0x5A827999u;
+	} else if (i < 40) {
+	    f = b ^ c ^ d;
+	    k = 0x6ED9EBA1u;
+	} else if (i < 60) {
+	    f = (b & c) | (b & d) | (c & d);
+	    k = 0x8F1BBCDCu;
+	} else {
+	    f = b ^ c ^ d;
+	    k = 0xCA62C1D6u;
+	}
+	t = rol32(a, 5) + f + e + k + w[i];
+	e = d;
+	d = c;
+	c = rol32(b, 30);
+	b = a;
+	a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+}
+
+/* SHA-1 of len bytes (short inputs only: the handshake key). */
+static void
+sha1(const unsigned char *msg, size_t len, unsigned char out[20])
+{
+    uint32_t h[5] = { 0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
+	0xC3D2E1F0u };
+    unsigned char last[128];
+    uint64_t bits = (uint64_t) len * 8;
+    size_t rest, n, i;
+    while (len >= 64) {
+	sha1_block(h, msg);
+	msg += 64;
+	len -= 64;
+    }
+    rest = len;
+    memset(last, 0, sizeof last);
+    memcpy(last, msg, rest);
+    last[rest] = 0x80;
+    n = rest + 1 + 8 <= 64 ? 64 : 128;
+    for (i = 0; i < 8; i++) {
+	last[n - 1 - i] = (unsigned char) (bits >> (8 * i));
+    }
+    sha1_block(h, last);
+    if (n == 128) {
+	sha1_block(h, last + 64);
+    }
+    for (i = 0; i < 5; i++) {
+	out[4 * i] = (unsigned char) (h[i] >> 24);
+	out[4 * i + 1] = (unsigned char) (h[i] >> 16);
+	out[4 * i + 2] = (unsigned char) (h[i] >> 8);
+	out[4 * i + 3] = (unsigned char) h[i];
+    }
+}
+
+/* Base64 (RFC 4648, padded) of n bytes into out (4 * ceil(n / 3) + 1). */
+static void
+base64(const unsigned char *in, size_t n, char *out)
+{
+    static const char tab[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3) {
+	uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+	*out++ = tab[v >> 18];
+	*out++ = tab[(v >> 12) & 63];
+	*out++ = tab[(v >> 6) & 63];
+	*out++ = tab[v & 63];
+    }
+    if (i < n) {
+	uint32_t v = (uint32_t) in[i] << 16
+	    | (i + 1 < n ? (uint32_t) in[i + 1] << 8 : 0);
+	*out++ = tab[v >> 18];
+	*out++ = tab[(v >> 12) & 63];
+	*out++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+	*out++ = '=';
+    }
+    *out = '\0';
+}
+
+/* The Sec-WebSocket-Accept for a key: base64(SHA-1(key GUID)). */
+static void
+ws_accept_for(const char *key, char out[29])
+{
+    unsigned char buf[128], dig[20];
+    size_t kl = strlen(key);
+    memcpy(buf, key, kl);
+    memcpy(buf + kl, WS_GUID, sizeof WS_GUID - 1);
+    sha1(buf, kl + sizeof WS_GUID - 1, dig);
+    base64(dig, 20, out);
+}
+
+/* Masks: xorshift64*, seeded from the kernel's random source. */
+static uint64_t rng_state;
+
+static uint64_t
+rng_next(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static void
+random_bytes(unsigned char *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+	ssize_t r = getrandom(p + got, n - got, 0);
+	if (r <= 0) {
+	    /* No kernel randomness: the generator will do for a benchmark. */
+	    for (; got < n; got++) {
+		p[got] = (unsigned char) rng_next();
+	    }
+	    return;
+	}
+	got += (size_t) r;
+    }
+}
+
+/* XOR n bytes with the 4-byte mask m (RFC 6455 5.3), 8 bytes at a time. */
+static void
+ws_mask(unsigned char *p, size_t n, const unsigned char m[4])
+{
+    unsigned char m8[8];
+    uint64_t m64, v;
+    size_t i;
+    memcpy(m8, m, 4);
+    memcpy(m8 + 4, m, 4);
+    memcpy(&m64, m8, 8);
+    for (i = 0; i + 8 <= n; i += 8) {
+	memcpy(&v, p + i, 8);
+	v ^= m64;
+	memcpy(p + i, &v, 8);
+    }
+    for (; i < n; i++) {
+	p[i] ^= m[i & 3];
+    }
+}
+
+/*
+ * Header of a masked client frame (FIN set) of opcode op and payload
+ * length plen into buf, with a fresh mask; returns the header length (the
+ * mask is its last 4 bytes).
+ */
+static size_t
+ws_header(unsigned char *buf, int op, uint64_t plen)
+{
+    size_t hl;
+    uint32_t m = (uint32_t) rng_next();
+    buf[0] = (unsigned char) (0x80 | op);
+    if (plen < 126) {
+	buf[1] = (unsigned char) (0x80 | plen);
+	hl = 2;
+    } else if (plen < 65536) {
+	buf[1] = 0x80 | 126;
+	buf[2] = (unsigned char) (plen >> 8);
+	buf[3] = (unsigned char) plen;
+	hl = 4;
+    } else {
+	int i;
+	buf[1] = 0x80 | 127;
+	for (i = 0; i < 8; i++) {
+	    buf[2 + i] = (unsigned char) (plen >> (56 - 8 * i));
+	}
+	hl = 10;
+    }
+    memcpy(buf + hl, &m, 4);
+    return hl + 4;
+}
+
+/* Bytes of the frame header ws_header writes for plen payload bytes. */
+static size_t
+ws_header_len(uint64_t plen)
+{
+    return (plen < 126 ? 2 : plen < 65536 ? 4 : 10) + 4;
+}
+
+/*
+ * One record as the sender puts it on the wire: the bare record (TCP), or
+ * a masked WebSocket message carrying it (--ws), or the Socket.IO event
+ * carrying it (--socketio).  Returns its length (msg_size).
+ */
+static size_t
+make_msg(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
+{
+    size_t hl, plen;
+    unsigned char *pl;
+    if (opt_proto == P_TCP) {
+	make_record(buf, type, seq, ts);
+	return (size_t) opt_B;
+    }
+    plen = (size_t) opt_B + (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
+    hl = ws_header(buf, opt_line ? 1 : 2, plen);
+    pl = buf + hl;
+    if (opt_proto == P_SIO) {
+	memcpy(pl, SIO_PREFIX, SIO_PRE);
+	make_record(pl + SIO_PRE, type, seq, ts);
+	memcpy(pl + SIO_PRE + opt_B, SIO_SUFFIX, SIO_POST);
+    } else {
+	make_record(pl, type, seq, ts);
+    }
+    ws_mask(pl, plen, buf + hl - 4);
+    return hl + plen;
+}
+
+/* ------------------------------------------------------------------ */
 /* Sender                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -720,6 +1009,13 @@ static uint64_t probe_next;		/* next probe seq */
 static uint64_t probe_sent_ns;
 static int probe_reg_at_send;
 static int start_sent;
+
+/*
+ * Frames the sender must write after what outbuf holds (pongs, Engine.IO
+ * answers): a frame is never put in the middle of another.
+ */
+static unsigned char sender_ctl[1024];
+static size_t sender_ctl_len;
 
 static void
 sender_arm(int on)
@@ -739,8 +1035,15 @@ sender_arm(int on)
 static int
 sender_flush(void)
 {
-    while (out_off < out_len) {
-	ssize_t w = write(conns[0].fd, outbuf + out_off, out_len - out_off);
+    while (out_off < out_len || sender_ctl_len > 0) {
+	ssize_t w;
+	if (out_off == out_len) {
+	    memcpy(outbuf, sender_ctl, sender_ctl_len);
+	    out_off = 0;
+	    out_len = sender_ctl_len;
+	    sender_ctl_len = 0;
+	}
+	w = write(conns[0].fd, outbuf + out_off, out_len - out_off);
 	if (w > 0) {
 	    out_off += (size_t) w;
 	} else if (w < 0 && errno == EINTR) {
@@ -762,9 +1065,8 @@ sender_flush(void)
 static int
 sender_queue(int type, uint64_t seq, uint64_t ts)
 {
-    make_record(outbuf, type, seq, ts);
     out_off = 0;
-    out_len = (size_t) opt_B;
+    out_len = make_msg(outbuf, type, seq, ts);
     return sender_flush();
 }
 
@@ -927,8 +1229,8 @@ sender_pump(uint64_t now)
 		return;
 	    }
 	    room = (uint64_t) W - (sent - min_done);
-	    if (room > out_cap / (size_t) opt_B) {
-		room = out_cap / (size_t) opt_B;
+	    if (room > out_cap / msg_size) {
+		room = out_cap / msg_size;
 	    }
 	    if (rep_max > 0 && room > rep_max - (sent - sat_first_seq)) {
 		room = rep_max - (sent - sat_first_seq);
@@ -938,8 +1240,7 @@ sender_pump(uint64_t now)
 	    }
 	    out_off = out_len = 0;
 	    for (k = 0; k < room; k++) {
-		make_record(outbuf + out_len, 'D', sent++, now);
-		out_len += (size_t) opt_B;
+		out_len += make_msg(outbuf + out_len, 'D', sent++, now);
 	    }
 	    if (sender_flush() != 1) {
 		return;
@@ -1104,6 +1405,513 @@ add_conn(int fd, int is_sender)
 }
 
 /* ------------------------------------------------------------------ */
+/* Incoming bytes: records, WebSocket frames, Socket.IO packets        */
+/* ------------------------------------------------------------------ */
+
+static unsigned char rbuf[256 * 1024];
+static int hs_ready;		/* connections whose handshake is done */
+static int hs_failed;		/* --capacity: handshakes that failed */
+
+/*
+ * Connection idx is gone or unusable for the reason given.  In --capacity
+ * mode a connection still in its handshake only counts as a failed
+ * handshake (the batch it belongs to is dropped); the sender may go in
+ * the final linger; anything else fails the run.
+ */
+static void
+conn_lost(conn_t *c, const char *why)
+{
+    int idx = (int) (c - conns);
+    if (!c->dead) {
+	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    }
+    c->dead = 1;
+    if (c->hs != HS_READY && opt_capacity) {
+	hs_failed++;
+	logf_("connection %d: handshake failed: %s", idx, why);
+    } else if (c->is_sender) {
+	if (phase != PH_LINGER) {
+	    failf("sender disconnected by the server (%s)", why);
+	}
+    } else {
+	failf("receiver %d disconnected by the server (%s)", idx, why);
+    }
+}
+
+/* Write a whole frame from connection c (queued behind the sender's). */
+static void
+ws_write_frame(conn_t *c, const unsigned char *buf, size_t n)
+{
+    if (c->is_sender) {
+	if (out_off < out_len || sender_ctl_len > 0) {
+	    if (sender_ctl_len + n > sizeof sender_ctl) {
+		failf("sender: too many control frames queued");
+		return;
+	    }
+	    memcpy(sender_ctl + sender_ctl_len, buf, n);
+	    sender_ctl_len += n;
+	    return;
+	}
+	memcpy(outbuf, buf, n);
+	out_off = 0;
+	out_len = n;
+	sender_flush();
+	return;
+    }
+    while (n > 0) {
+	ssize_t w = write(c->fd, buf, n);
+	if (w > 0) {
+	    buf += w;
+	    n -= (size_t) w;
+	} else if (w < 0 && errno == EINTR) {
+	    continue;
+	} else {
+	    /* A receiver writes only these few bytes: its buffer is empty. */
+	    conn_lost(c, w < 0 ? strerror(errno) : "write returned 0");
+	    return;
+	}
+    }
+}
+
+/* Send a masked frame of opcode op with payload p (at most 125 bytes). */
+static void
+ws_send(conn_t *c, int op, const unsigned char *p, size_t n)
+{
+    unsigned char buf[256];
+    size_t hl = ws_header(buf, op, n);
+    memcpy(buf + hl, p, n);
+    ws_mask(buf + hl, n, buf + hl - 4);
+    ws_write_frame(c, buf, hl + n);
+}
+
+static void
+hs_done(conn_t *c)
+{
+    c->hs = HS_READY;
+    hs_ready++;
+}
+
+/* Payload bytes of the message in progress on c. */
+static void
+msg_bytes(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    uint64_t B = (uint64_t) opt_B;
+    if (opt_proto == P_WS) {
+	if (c->is_sender) {
+	    stray_bytes += n;
+	} else {
+	    parse(c, p, n, now);
+	}
+	c->mpos += n;
+	return;
+    }
+    while (n > 0 && !c->dead) {
+	uint64_t pos = c->mpos;
+	size_t k = 1;
+	if (pos < 2) {
+	    c->sio2[pos] = *p;
+	} else if (c->sio2[0] != '4' || c->sio2[1] != '2') {
+	    k = n;	/* not an event: only its first two bytes matter */
+	} else if (pos < SIO_PRE) {
+	    if (*p != (unsigned char) SIO_PREFIX[pos]) {
+		failf("connection %d: unexpected Socket.IO event (not"
+			" 42[\"m\",\"...\"])", (int) (c - conns));
+		c->dead = 1;
+		return;
+	    }
+	} else if (pos < SIO_PRE + B) {
+	    k = SIO_PRE + B - pos < n ? (size_t) (SIO_PRE + B - pos) : n;
+	    if (c->is_sender) {
+		stray_bytes += k;
+	    } else {
+		parse(c, p, k, now);
+	    }
+	} else if (pos < SIO_PRE + B + SIO_POST
+		&& *p == (unsigned char) SIO_SUFFIX[pos - SIO_PRE - B]) {
+	    /* The closing "]. */
+	} else {
+	    failf("connection %d: Socket.IO event is not one %d-byte record",
+		    (int) (c - conns), opt_B);
+	    c->dead = 1;
+	    return;
+	}
+	c->mpos += k;
+	p += k;
+	n -= k;
+    }
+}
+
+/* The message in progress on c is complete. */
+static void
+msg_end(conn_t *c)
+{
+    int idx = (int) (c - conns);
+    uint64_t want = (uint64_t) opt_B
+	+ (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
+    if (opt_proto == P_SIO && (c->mpos < 2 || c->sio2[0] != '4'
+	    || c->sio2[1] != '2')) {
+	/* An Engine.IO / Socket.IO packet other than an event. */
+	switch (c->mpos ? c->sio2[0] : 0) {
+	case '2':				/* ping */
+	    ws_send(c, 1, (const unsigned char *) "3", 1);
+	    break;
+	case '0':				/* open */
+	    if (c->hs == HS_EIO_OPEN) {
+		c->hs = HS_SIO_CONNECT;
+		ws_send(c, 1, (const unsigned char *) "40", 2);
+	    }
+	    break;
+	case '4':
+	    if (c->mpos >= 2 && c->sio2[1] == '0') {
+		if (c->hs == HS_SIO_CONNECT) {
+		    hs_done(c);
+		}
+	    } else {
+		conn_lost(c, "Socket.IO disconnect or error packet");
+	    }
+	    break;
+	case '1':
+	    conn_lost(c, "Engine.IO close packet");
+	    break;
+	case '3': case '6':
+	    break;
+	default:
+	    failf("connection %d: unknown Engine.IO packet", idx);
+	    c->dead = 1;
+	}
+    } else if (!c->is_sender && c->mpos != want) {
+	failf("receiver %d: message of %" PRIu64 " bytes, expected %" PRIu64,
+		idx, c->mpos, want);
+	c->dead = 1;
+    }
+    c->mop = 0;
+    c->mpos = 0;
+    c->sio2[0] = c->sio2[1] = 0;
+}
+
+/* The control frame of c (c->op, payload c->ctl) is complete. */
+static void
+ctl_end(conn_t *c)
+{
+    char why[64];
+    switch (c->op) {
+    case 9:					/* ping */
+	ws_send(c, 10, c->ctl, c->ctllen);
+	break;
+    case 10:					/* pong */
+	break;
+    default:					/* close */
+	snprintf(why, sizeof why, "close frame, code %d",
+		c->ctllen >= 2 ? c->ctl[0] << 8 | c->ctl[1] : 1005);
+	conn_lost(c, why);
+    }
+}
+
+/* Feed n bytes received on c through the WebSocket frame parser. */
+static void
+ws_input(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    int idx = (int) (c - conns);
+    while (n > 0 && !c->dead) {
+	size_t k;
+	/*
+	 * Fast path: a whole unfragmented data frame with a 7- or 16-bit
+	 * length at hand (every relayed record, normally).
+	 */
+	if (!c->in_frame && c->fhlen == 0 && c->mop == 0 && n >= 4
+		&& (p[0] == 0x81 || p[0] == 0x82) && p[1] <= 126) {
+	    size_t hl = p[1] < 126 ? 2 : 4;
+	    size_t len = p[1] < 126 ? p[1] : (size_t) p[2] << 8 | p[3];
+	    if (n >= hl + len && len == (size_t) opt_B && opt_proto == P_WS
+		    && !c->is_sender && c->off == 0) {
+		/* One record: straight to the record checker. */
+		record(c, p + hl, p + hl + len - T, now);
+		p += hl + len;
+		n -= hl + len;
+		continue;
+	    }
+	    if (n >= hl + len) {
+		c->op = c->mop = p[0] & 15;
+		c->fin = 1;
+		c->mpos = 0;
+		c->sio2[0] = c->sio2[1] = 0;
+		msg_bytes(c, p + hl, len, now);
+		p += hl + len;
+		n -= hl + len;
+		if (!c->dead) {
+		    msg_end(c);
+		}
+		continue;
+	    }
+	}
+	if (!c->in_frame) {
+	    size_t need = 2;
+	    uint64_t len;
+	    int i;
+	    for (;;) {
+		if (c->fhlen >= 2) {
+		    need = 2 + ((c->fh[1] & 127) == 126 ? 2
+			    : (c->fh[1] & 127) == 127 ? 8 : 0);
+		}
+		if (n == 0 || c->fhlen >= need) {
+		    break;
+		}
+		c->fh[c->fhlen++] = *p++;
+		n--;
+	    }
+	    if (c->fhlen < need) {
+		return;
+	    }
+	    c->fhlen = 0;
+	    if (c->fh[0] & 0x70) {
+		failf("connection %d: frame with RSV bits set", idx);
+		c->dead = 1;
+		return;
+	    }
+	    if (c->fh[1] & 0x80) {
+		failf("connection %d: masked frame from the server", idx);
+		c->dead = 1;
+		return;
+	    }
+	    len = c->fh[1] & 127;
+	    if (len == 126) {
+		len = (uint64_t) c->fh[2] << 8 | c->fh[3];
+	    } else if (len == 127) {
+		len = 0;
+		for (i = 0; i < 8; i++) {
+		    len = len << 8 | c->fh[2 + i];
+		}
+	    }
+	    c->op = c->fh[0] & 15;
+	    c->fin = (c->fh[0] & 0x80) != 0;
+	    if (c->op >= 8) {
+		if (c->op > 10 || len > 125 || !c->fin) {
+		    failf("connection %d: bad control frame (opcode %d, %"
+			    PRIu64 " bytes)", idx, c->op, len);
+		    c->dead = 1;
+		    return;
+		}
+		c->ctllen = 0;
+	    } else if (c->op == 0) {
+		if (c->mop == 0) {
+		    failf("connection %d: continuation frame outside a"
+			    " message", idx);
+		    c->dead = 1;
+		    return;
+		}
+	    } else if (c->op <= 2) {
+		if (c->mop != 0) {
+		    failf("connection %d: new message inside a fragmented"
+			    " one", idx);
+		    c->dead = 1;
+		    return;
+		}
+		c->mop = c->op;
+		c->mpos = 0;
+		c->sio2[0] = c->sio2[1] = 0;
+	    } else {
+		failf("connection %d: unknown opcode %d", idx, c->op);
+		c->dead = 1;
+		return;
+	    }
+	    c->in_frame = 1;
+	    c->flen_left = len;
+	} else {
+	    k = c->flen_left < n ? (size_t) c->flen_left : n;
+	    if (c->op >= 8) {
+		memcpy(c->ctl + c->ctllen, p, k);
+		c->ctllen = (unsigned char) (c->ctllen + k);
+	    } else {
+		msg_bytes(c, p, k, now);
+	    }
+	    p += k;
+	    n -= k;
+	    c->flen_left -= k;
+	}
+	if (c->in_frame && c->flen_left == 0 && !c->dead) {
+	    c->in_frame = 0;
+	    if (c->op >= 8) {
+		ctl_end(c);
+	    } else if (c->fin) {
+		msg_end(c);
+	    }
+	}
+    }
+}
+
+/*
+ * Send the upgrade request on a fresh connection and remember the
+ * Sec-WebSocket-Accept it must be answered with.
+ */
+static void
+ws_request(conn_t *c)
+{
+    unsigned char nonce[16];
+    char key[25], req[1024];
+    int n;
+    ssize_t w;
+    random_bytes(nonce, sizeof nonce);
+    base64(nonce, sizeof nonce, key);
+    ws_accept_for(key, c->accept);
+    n = snprintf(req, sizeof req,
+	    "GET %s HTTP/1.1\r\n"
+	    "Host: %s:%d\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Origin: http://%s:%d\r\n"
+	    "\r\n", opt_ws_path, opt_host, opt_port, key, opt_host, opt_port);
+    c->hs = HS_HTTP;
+    w = write(c->fd, req, (size_t) n);
+    if (w != n) {
+	conn_lost(c, w < 0 ? strerror(errno) : "short write of the request");
+    }
+}
+
+/*
+ * The HTTP answer to the upgrade: peeked until its head is complete, then
+ * checked and consumed (the frames after it stay in the socket).  Returns
+ * 1 when done, 0 if more is needed or it failed.
+ */
+static int
+ws_response(conn_t *c)
+{
+    char buf[4097], *end, *line, *next, *v;
+    ssize_t r = recv(c->fd, buf, sizeof buf - 1, MSG_PEEK);
+    int upgrade = 0, accept = 0;
+    size_t hl;
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+	conn_lost(c, r == 0 ? "eof during the handshake" : strerror(errno));
+	return 0;
+    }
+    if (r < 0) {
+	return 0;
+    }
+    buf[r] = '\0';
+    end = memmem(buf, (size_t) r, "\r\n\r\n", 4);
+    if (!end) {
+	if (r == sizeof buf - 1) {
+	    conn_lost(c, "handshake answer head over 4 KiB");
+	}
+	return 0;
+    }
+    hl = (size_t) (end - buf) + 4;
+    *end = '\0';
+    if (strncmp(buf, "HTTP/1.1 101", 12) != 0) {
+	char why[128];
+	snprintf(why, sizeof why, "handshake answered \"%.60s\"",
+		strtok(buf, "\r"));
+	conn_lost(c, why);
+	return 0;
+    }
+    for (line = strstr(buf, "\r\n"); line; line = next) {
+	line += 2;
+	next = strstr(line, "\r\n");
+	if (next) {
+	    *next = '\0';
+	}
+	v = strchr(line, ':');
+	if (!v) {
+	    continue;
+	}
+	*v++ = '\0';
+	while (*v == ' ' || *v == '\t') {
+	    v++;
+	}
+	if (strcasecmp(line, "Upgrade") == 0 && strcasecmp(v, "websocket") == 0) {
+	    upgrade = 1;
+	} else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0) {
+	    size_t vl = strlen(v);
+	    while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) {
+		v[--vl] = '\0';
+	    }
+	    accept = strcmp(v, c->accept) == 0 ? 1 : -1;
+	}
+    }
+    if (!upgrade || accept != 1) {
+	conn_lost(c, !upgrade ? "101 without Upgrade: websocket"
+		: accept ? "wrong Sec-WebSocket-Accept"
+		: "101 without Sec-WebSocket-Accept");
+	return 0;
+    }
+    if (recv(c->fd, buf, hl, 0) != (ssize_t) hl) {
+	conn_lost(c, "cannot consume the handshake answer");
+	return 0;
+    }
+    if (opt_proto == P_SIO) {
+	c->hs = HS_EIO_OPEN;
+    } else {
+	hs_done(c);
+    }
+    return 1;
+}
+
+/* Connection c is readable (or hung up). */
+static void
+conn_readable(conn_t *c)
+{
+    ssize_t r;
+    if (c->dead) {
+	return;
+    }
+    if (c->hs == HS_HTTP && !ws_response(c)) {
+	return;
+    }
+    r = read(c->fd, rbuf, sizeof rbuf);
+    if (r > 0) {
+	if (opt_proto != P_TCP) {
+	    ws_input(c, rbuf, (size_t) r, now_ns());
+	} else if (c->is_sender) {
+	    stray_bytes += (uint64_t) r;
+	} else {
+	    parse(c, rbuf, (size_t) r, now_ns());
+	}
+    } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+	conn_lost(c, r == 0 ? "eof" : strerror(errno));
+    }
+}
+
+/* Dispatch one epoll event. */
+static void
+conn_event(const struct epoll_event *ev)
+{
+    conn_t *c = &conns[ev->data.u32];
+    if (c->is_sender && (ev->events & EPOLLOUT)) {
+	sender_flush();
+    }
+    if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	conn_readable(c);
+    }
+}
+
+/*
+ * --ws, --socketio: run the event loop until every connection has done its
+ * handshake.  Returns 1 when they have, 0 on timeout or (--capacity) a
+ * failed handshake, -1 if the run failed.
+ */
+static int
+handshake_wait(double secs)
+{
+    struct epoll_event evs[256];
+    uint64_t until = now_ns() + (uint64_t) (secs * 1e9);
+    while (hs_ready + hs_failed < nconn) {
+	int n, k;
+	if (fail_reason[0]) {
+	    return -1;
+	}
+	if (now_ns() > until) {
+	    return 0;
+	}
+	n = epoll_wait(epfd, evs, 256, 20);
+	for (k = 0; k < n; k++) {
+	    conn_event(&evs[k]);
+	}
+    }
+    return fail_reason[0] ? -1 : hs_failed ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ */
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1131,7 +1939,7 @@ usage(void)
 	"         [--window n] [--capacity --limit n] [--batch n] [--pid pid]\n"
 	"         [--timeout secs] [--drain secs] [--sendbuf bytes] [--rt-light]\n"
 	"         [--sat-spin 0|1] [--light-reps n]\n"
-	"         [--quiet]\n");
+	"         [--ws PATH | --socketio] [--quiet]\n");
     exit(2);
 }
 
@@ -1141,7 +1949,6 @@ main(int argc, char **argv)
     int i, rc;
     struct rlimit rl;
     struct epoll_event evs[1024];
-    static unsigned char rbuf[256 * 1024];
     uint64_t t_begin, t_deadline, t_conn0, t_conn1, t_linger_end = 0;
     uint64_t t_drain_deadline = 0;
     long rss_base = -1, rss_conn = -1, rss_end = -1, hwm_end = -1;
@@ -1150,6 +1957,7 @@ main(int argc, char **argv)
     int aborted = 0, stalled = 0;
     long aborted_at = -1;
     int cap_stop_errno = 0;
+    int hs_stop = 0;
     int target;
     struct rusage ru0, ru1;
 
@@ -1179,6 +1987,11 @@ main(int argc, char **argv)
 	else if (ARG("--sat-reps")) opt_sat_reps = atoi(v);
 	else if (ARG("--light-reps")) opt_light_reps = atoi(v);
 	else if (strcmp(a, "--quiet") == 0) opt_quiet = 1;
+	else if (ARG("--ws")) { opt_proto = P_WS; opt_ws_path = v; }
+	else if (strcmp(a, "--socketio") == 0) {
+	    opt_proto = P_SIO;
+	    opt_ws_path = "/socket.io/?EIO=4&transport=websocket";
+	}
 	else usage();
 #undef ARG
     }
@@ -1211,6 +2024,28 @@ main(int argc, char **argv)
 	fprintf(stderr, "loadgen: nothing to do (give --light and/or --sat)\n");
 	return 2;
     }
+    if (opt_proto == P_SIO) {
+	opt_line = 1;		/* a JSON string carries text records */
+    }
+    if (opt_proto != P_TCP) {
+	unsigned char seed[8];
+	char acc[29];
+	line_end = '.';
+	random_bytes(seed, sizeof seed);
+	memcpy(&rng_state, seed, 8);
+	rng_state |= 1;
+	/* The example of RFC 6455 1.3, so a broken SHA-1 is caught here. */
+	ws_accept_for("dGhlIHNhbXBsZSBub25jZQ==", acc);
+	if (strcmp(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") != 0) {
+	    fprintf(stderr, "loadgen: SHA-1 self-test failed (%s)\n", acc);
+	    return 2;
+	}
+	msg_size = ws_header_len((uint64_t) opt_B
+		+ (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0))
+	    + (size_t) opt_B + (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
+    } else {
+	msg_size = (size_t) opt_B;
+    }
     H = opt_line ? LINE_H : RAW_H;
     T = opt_line ? LINE_T : RAW_T;
     light_end_seq = 0;
@@ -1231,7 +2066,7 @@ main(int argc, char **argv)
     }
     conns = calloc((size_t) target + 1, sizeof *conns);
     probe_seen = calloc(MAXPROBES, sizeof *probe_seen);
-    out_cap = (size_t) opt_B > opt_sendbuf ? (size_t) opt_B : opt_sendbuf;
+    out_cap = msg_size > opt_sendbuf ? msg_size : opt_sendbuf;
     outbuf = malloc(out_cap);
     pat_raw = malloc((size_t) opt_B + 256);
     pat_line = malloc((size_t) opt_B + 256);
@@ -1272,16 +2107,29 @@ main(int argc, char **argv)
 	goto report;
     }
     add_conn(rc, 1);
+    if (opt_proto != P_TCP) {
+	ws_request(&conns[0]);
+    }
     if (opt_pid) {
 	rc = wait_accepted(1, 10);
 	if (rc < 0) {
 	    aborted = 1;
 	    goto report;
 	}
+    }
+    if (opt_proto != P_TCP && handshake_wait(10) != 1) {
+	if (!server_alive()) {
+	    aborted = 1;
+	} else if (!fail_reason[0]) {
+	    failf("sender: no handshake within 10 s");
+	}
+	goto report;
+    }
+    if (opt_pid) {
 	rss_base = server_status_kb("VmRSS");
     }
     while (nrecv < target) {
-	int nb = 0;
+	int nb = 0, first = nconn;
 	while (nb < opt_batch && nrecv < target) {
 	    rc = connect_one();
 	    if (rc < 0) {
@@ -1289,6 +2137,9 @@ main(int argc, char **argv)
 		break;
 	    }
 	    add_conn(rc, 0);
+	    if (opt_proto != P_TCP) {
+		ws_request(&conns[nconn - 1]);
+	    }
 	    nb++;
 	}
 	rc = wait_accepted(nrecv + 1, 10);
@@ -1299,6 +2150,38 @@ main(int argc, char **argv)
 	if (rc == 0) {
 	    stalled = 1;
 	    break;
+	}
+	if (opt_proto != P_TCP) {
+	    rc = handshake_wait(10);
+	    if (rc < 0 || (rc == 0 && !opt_capacity)) {
+		if (!server_alive()) {
+		    aborted = 1;
+		    accepted_max = nconn;
+		    break;
+		}
+		if (!fail_reason[0]) {
+		    failf("handshakes: only %d of %d done within 10 s",
+			    hs_ready, nconn);
+		}
+		goto report;
+	    }
+	    if (rc == 0) {
+		/* Capacity: keep only the batches whose handshakes all
+		 * succeeded. */
+		logf_("handshakes failed or stalled in the batch after %d"
+			" receivers: dropping that batch", first - 1);
+		hs_stop = 1;
+		while (nconn > first) {
+		    conn_t *c = &conns[nconn - 1];
+		    if (c->hs == HS_READY) {
+			hs_ready--;
+		    }
+		    close(c->fd);
+		    nconn--;
+		    nrecv--;
+		}
+		break;
+	    }
 	}
 	if (cap_stop_errno) {
 	    break;
@@ -1475,48 +2358,15 @@ main(int argc, char **argv)
 		}
 	    }
 	    for (k = 0; k < n; k++) {
-		conn_t *c = &conns[evs[k].data.u32];
-		if (c->is_sender) {
-		    if (evs[k].events & EPOLLOUT) {
-			sender_flush();
-		    }
-		    if (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-			ssize_t r = read(c->fd, rbuf, sizeof rbuf);
-			if (r > 0) {
-			    stray_bytes += (uint64_t) r;
-			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-			    if (phase != PH_LINGER) {
-				failf("sender disconnected by the server (%s)",
-					r == 0 ? "eof" : strerror(errno));
-			    }
-			    c->dead = 1;
-			    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-			}
-		    }
-		    continue;
-		}
-		if (c->dead) {
-		    continue;
-		}
-		{
-		    ssize_t r = read(c->fd, rbuf, sizeof rbuf);
-		    uint64_t tnow = now_ns();
-		    if (r > 0) {
-			parse(c, rbuf, (size_t) r, tnow);
-		    } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-			failf("receiver %d disconnected by the server (%s)",
-				evs[k].data.u32, r == 0 ? "eof" : strerror(errno));
-			c->dead = 1;
-			epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		    }
-		}
+		conn_event(&evs[k]);
 	    }
 	}
     }
     /* Final check: every receiver has every record and no partial one. */
     if (!fail_reason[0]) {
 	for (i = 1; i < nconn; i++) {
-	    if (conns[i].next_seq != sent || conns[i].off != 0) {
+	    if (conns[i].next_seq != sent || conns[i].off != 0
+		    || conns[i].mop != 0 || conns[i].in_frame) {
 		failf("receiver %d has %" PRIu64 " of %" PRIu64 " records"
 			" (+%u stray bytes)", i, conns[i].next_seq, sent,
 			conns[i].off);
@@ -1553,6 +2403,10 @@ main(int argc, char **argv)
     kv("B", "%d", opt_B);
     kv("W", "%d", W);
     kv("framing", "%s", opt_line ? "line" : "raw");
+    if (opt_proto != P_TCP) {
+	kv("proto", "%s", opt_proto == P_WS ? "ws" : "socketio");
+	kv("wire_bytes", "%zu", msg_size);
+    }
     if (aborted) {
 	kv("aborted_at", "%ld", aborted_at);
     }
@@ -1560,6 +2414,7 @@ main(int argc, char **argv)
 	kv("clients", "%d", nrecv + 1);
 	kv("cap_limit", "%d", opt_limit);
 	kv("cap_stop", "%s", aborted ? "server-died" : stalled ? "server-stalled"
+		: hs_stop ? "handshake-failed"
 		: cap_stop_errno ? strerror(cap_stop_errno) : "limit");
 	if (phase == PH_DONE && !fail_reason[0] && sat_t_last >= sat_t_first) {
 	    kv("bcast_ok", "1");

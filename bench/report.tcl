@@ -21,6 +21,9 @@ array set label {
     tcllib "tcllib 0.2"
     relay  "Tcl relay"
     cref2  "C ref (control)"
+    mpws   "multiplexer 0.4 WebSocket"
+    nodews "Node ws 8"
+    socketio "Socket.IO 4"
 }
 
 # ---------------------------------------------------------------------------
@@ -135,6 +138,18 @@ foreach d $runs {
 	set lightKey light_p99_best_us
 	set lightNote "p99 of the best of the light phase's [llength [split [dict get $d light_p99_reps_us] ,]] equal parts, as the best saturated repetition is kept: a stall of the machine of several milliseconds, which a shared VM has for every server alike, spoils only the part it falls in (all parts: light_p99_reps_us in raw.txt; the whole phase: light_p99_us)"
 	break
+    }
+}
+
+# The WebSocket servers (issue #16) that ran: not in the tables above,
+# which compare TCP fan-out servers, but in a section of their own.
+set wsServers {}
+foreach s {mpws nodews socketio} {
+    foreach d $runs {
+	if {[dict get $d server] eq $s} {
+	    lappend wsServers $s
+	    break
+	}
     }
 }
 
@@ -294,7 +309,8 @@ matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lo
 # Capacity.
 emit "### Capacity: idle clients held, one broadcast to all"
 emit ""
-header "metric" $servers
+set capServers [concat $servers $wsServers]
+header "metric" $capServers
 set rows {
     {clients held}            clients       {apply {{v} {num $v %.0f}}}
     {broadcast reached all}   bcast_ok      {apply {{v} {expr {$v eq "1" ? "yes" : "**no**"}}}}
@@ -306,7 +322,7 @@ set rows {
 }
 foreach {name key fmt} $rows {
     set row "| $name |"
-    foreach s $servers {
+    foreach s $capServers {
 	set d [find capacity $s]
 	set t [trouble $d]
 	if {$t eq "" || ([aborted $d] && $key eq "cap_stop")} {
@@ -319,7 +335,7 @@ foreach {name key fmt} $rows {
     emit $row
 }
 emit ""
-emit "The C reference allocates its per-descriptor table for the whole descriptor limit at start, so its idle RSS already covers every client."
+emit "The C reference allocates its per-descriptor table for the whole descriptor limit at start, so its idle RSS already covers every client.[expr {[llength $wsServers] ? "  The WebSocket servers' clients have completed their handshake (Socket.IO's its namespace connect) before they count as held; their limit is 10,000 clients in the full run." : ""}]"
 emit ""
 
 # Filters.
@@ -454,36 +470,42 @@ proc meets {cmp v limit} {
 # ratios (with one pass, the ratio of the two runs), the criterion; how =
 # best: the ratio of the two servers' best values over the passes, shown
 # for comparison.  A failed run of server is a MISS whatever the figures.
-proc worst {key cmp limit {against cref} {how paired} {server mp}} {
+proc worst {key cmp limit {against cref} {how paired} {server mp} {cells {}}} {
     set w {}
     set wc {}
     set pass 1
     set n 0
-    foreach R $::Rs {
-	foreach B $::Bs {
-	    set d [find matrix $server $R $B]
-	    set r [find matrix $against $R $B]
-	    if {[get $d status] ne "ok"} {
-		set pass 0
-		set w FAIL
-		set wc "$R × $B"
-		continue
+    if {[llength $cells] == 0} {
+	foreach R $::Rs {
+	    foreach B $::Bs {
+		lappend cells [list $R $B]
 	    }
-	    if {[get $r status] ne "ok"} continue
-	    if {$how eq "paired"} {
-		set q [median [pairedRatios $key $R $B $server $against]]
-		if {$q eq ""} continue
-	    } else {
-		set v [get [find matrix $server $R $B best] $key]
-		set rv [get [find matrix $against $R $B best] $key]
-		if {$v eq "" || $rv eq "" || $rv == 0} continue
-		set q [expr {double($v) / $rv}]
-	    }
-	    incr n
-	    if {$w eq "" || ($w ne "FAIL" && [worse $cmp $q $w])} {
-		set w $q
-		set wc "$R × $B"
-	    }
+	}
+    }
+    foreach cell $cells {
+	lassign $cell R B
+	set d [find matrix $server $R $B]
+	set r [find matrix $against $R $B]
+	if {[get $d status] ne "ok"} {
+	    set pass 0
+	    set w FAIL
+	    set wc "$R × $B"
+	    continue
+	}
+	if {[get $r status] ne "ok"} continue
+	if {$how eq "paired"} {
+	    set q [median [pairedRatios $key $R $B $server $against]]
+	    if {$q eq ""} continue
+	} else {
+	    set v [get [find matrix $server $R $B best] $key]
+	    set rv [get [find matrix $against $R $B best] $key]
+	    if {$v eq "" || $rv eq "" || $rv == 0} continue
+	    set q [expr {double($v) / $rv}]
+	}
+	incr n
+	if {$w eq "" || ($w ne "FAIL" && [worse $cmp $q $w])} {
+	    set w $q
+	    set wc "$R × $B"
 	}
     }
     if {$w ne "" && $w ne "FAIL"} {
@@ -570,6 +592,160 @@ if {"cref2" in $matrixServers} {
     if {$passes > 1} {
 	pairedTable cref2
     }
+}
+
+# ---------------------------------------------------------------------------
+# WebSocket (issue #16): our WebSocket listener against our TCP fan-out,
+# Node's ws 8 and Socket.IO 4, in the cells the WebSocket servers ran.
+# ---------------------------------------------------------------------------
+
+# The pooled statistic: geometric mean of every per-pass ratio of server
+# to against over the cells; {} if there is none, else {mean count}.
+proc pooled {key server against cells} {
+    set all {}
+    foreach cell $cells {
+	lappend all {*}[pairedRatios $key {*}$cell $server $against]
+    }
+    if {[llength $all] == 0} {return {}}
+    set sum 0.0
+    foreach r $all {set sum [expr {$sum + log($r)}]}
+    list [expr {exp($sum / [llength $all])}] [llength $all]
+}
+
+if {[llength $wsServers]} {
+    set wsCells {}
+    foreach R $Rs {
+	foreach B $Bs {
+	    foreach s $wsServers {
+		if {[find matrix $s $R $B] ne ""} {
+		    lappend wsCells [list $R $B]
+		    break
+		}
+	    }
+	}
+    }
+    set wsCols {}
+    foreach s {mp mpws nodews socketio} {
+	if {$s eq "mp" || $s in $wsServers} {lappend wsCols $s}
+    }
+    set wsAgainst {}
+    if {"mpws" in $wsServers} {
+	foreach s {mp nodews socketio} {
+	    if {$s in $wsCols} {lappend wsAgainst $s}
+	}
+    }
+    array set short {mp "TCP" nodews "Node ws" socketio "Socket.IO"}
+
+    emit "### WebSocket servers (issue #16)"
+    emit ""
+    emit "One sender and R receivers as above, every client a WebSocket client: each message is one WebSocket message of B bytes of payload (one record), sent masked with a fresh key per frame as a browser does and relayed as one message to every other client; binary messages for our package and Node ws, for Socket.IO the text event \`42\[\"m\",\"<record>\"\]\` (a text record, B bytes inside the JSON string).  Our package: \`Init 0 -protocol websocket\`, default configuration otherwise (\`mp_ws_server.tcl\`); Node ws: \`WebSocketServer\` broadcasting to every other open client (\`ws_server.js\`); Socket.IO: \`transports: \['websocket'\]\`, \`socket.broadcast.emit\` (\`socketio_server.js\`).  The WebSocket servers run the cells with B in {[join [lsort -unique -integer [lmap c $wsCells {lindex $c 1}]] {, }]}, with at most 100,000 deliveries in flight (W ≤ 100000 / R, the same for the three; the TCP column keeps its own window).  Ratio columns: median of the per-pass ratios of our WebSocket listener to each other server, as for the targets.$::passNote"
+    emit ""
+    foreach {title key fmt} [list \
+	    "deliveries/s, saturated (higher is better)" sat_dps si \
+	    "light-load latency p99 (lower is better)" $::lightKey us \
+	    "server CPU seconds per million deliveries (lower is better)" sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
+	    "saturated latency p99 (window-bound; lower is better)" sat_p99_us us] {
+	emit "#### WebSocket: $title"
+	emit ""
+	set h "| R × B |"
+	set u "|---|"
+	foreach s $wsCols {
+	    append h " [expr {$s eq "mp" ? "multiplexer 0.4 TCP" : $::label($s)}] |"
+	    append u "---:|"
+	}
+	foreach a $wsAgainst {
+	    append h " WS ÷ $short($a) |"
+	    append u "---:|"
+	}
+	emit $h
+	emit $u
+	foreach cell $wsCells {
+	    lassign $cell R B
+	    set row "| $R × $B |"
+	    foreach s $wsCols {
+		set d [find matrix $s $R $B]
+		set t [trouble $d]
+		if {$t eq ""} {
+		    set t [{*}$fmt [get $d $key]]
+		    if {[string match light_* $key] && [get $d light_rate] ne ""
+			    && [get $d light_rate] < 95} {
+			append t " †"
+		    }
+		}
+		append row " $t |"
+	    }
+	    foreach a $wsAgainst {
+		set m [median [pairedRatios $key $R $B mpws $a]]
+		append row " [expr {$m eq "" ? "-" : [format ×%.2f $m]}] |"
+	    }
+	    emit $row
+	}
+	emit ""
+    }
+    emit "† the server could not sustain 100 messages/s (see the light-load table above)."
+    emit ""
+    if {[llength $wsAgainst]} {
+	set pl {}
+	foreach a $wsAgainst {
+	    set parts {}
+	    foreach {key text} [list sat_dps "deliveries/s" $::lightKey "light-load p99" sat_cpu_per_M "CPU per million deliveries"] {
+		set g [pooled $key mpws $a $wsCells]
+		if {$g ne ""} {
+		    lappend parts [format "%s ×%.2f (%d ratios)" $text {*}$g]
+		}
+	    }
+	    if {[llength $parts]} {
+		lappend pl "÷ $::label($a): [join $parts {, }]"
+	    }
+	}
+	emit "All WebSocket cells pooled, geometric mean of the per-pass ratios of $::label(mpws): [join $pl {; }]."
+	emit ""
+    }
+
+    emit "#### Targets (issue #16) for the WebSocket listener"
+    emit ""
+    emit "Checked on each cell's median of the per-pass ratios, as the targets of issue #4; the pooled geometric mean over the cells is shown beside."
+    emit ""
+    emit "| target | result | worst cell (R × B) | | all cells pooled |"
+    emit "|---|---|---|---|---|"
+    foreach {key cmp limit against text} [list \
+	    sat_dps >= 0.85 mp "WebSocket deliveries/s ≥ 0.85× our TCP fan-out in every cell" \
+	    sat_dps >= 5 nodews "WebSocket deliveries/s ≥ 5× Node ws in every cell" \
+	    sat_dps >= 10 socketio "WebSocket deliveries/s ≥ 10× Socket.IO in every cell" \
+	    $::lightKey <= 1.5 mp "WebSocket light-load p99 ≤ 1.5× our TCP fan-out in every cell"] {
+	if {$against ni $wsAgainst} {
+	    emit "| $text | not run | | | |"
+	    continue
+	}
+	lassign [worst $key $cmp $limit $against paired mpws $wsCells] p w c
+	set g [pooled $key mpws $against $wsCells]
+	emit "| $text | $p | $c | $w | [expr {$g eq "" ? "-" : [format "×%.2f (%d ratios)" {*}$g]}] |"
+    }
+    if {"mpws" in $wsServers} {
+	set parts {}
+	foreach a $wsAgainst {
+	    set g [pooled sat_cpu_per_M mpws $a $wsCells]
+	    if {$g ne ""} {lappend parts [format "×%.2f of %s" [lindex $g 0] $::label($a)]}
+	}
+	emit "| server CPU per million deliveries (reported) | | | | [join $parts {, }] |"
+	set d [find capacity mpws]
+	set cl [get $d clients]
+	set rpc [get $d rss_per_client_b]
+	if {$d eq ""} {
+	    emit "| 10,000 idle WebSocket clients, ≤ 2 KiB server RSS each | not run | | | |"
+	} else {
+	    # clients counts the sender too: 10,000 receivers need 10,001.
+	    set held [expr {$cl ne "" && $cl > 10000 && [get $d bcast_ok] eq "1"}]
+	    set small [expr {$rpc ne "" && $rpc <= 2048}]
+	    if {$mode eq "quick"} {
+		set p "n/a (quick run: limit [get $d cap_limit]), RSS [expr {$small ? "PASS" : "**MISS**"}]"
+	    } else {
+		set p [expr {$held && $small ? "PASS" : "**MISS**"}]
+	    }
+	    emit "| 10,000 idle WebSocket clients, ≤ 2 KiB server RSS each | $p | | [num $cl %.0f] held, broadcast [expr {[get $d bcast_ok] eq 1 ? "reached all" : "**failed**"}], [num $rpc "%.0f B"] per client | |"
+	}
+    }
+    emit ""
 }
 emit "Raw per-run figures (latency max, light-load achieved rate, load-generator CPU, load average, ...): raw.txt.  Plots: deliveries.png, latency.png."
 

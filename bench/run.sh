@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- the multiplexer benchmark driver.
 #
-#   bench/run.sh [--quick] [--servers "cref mp tcllib relay cref2"] [--out DIR]
+#   bench/run.sh [--quick] [--out DIR]
+#                [--servers "cref mp tcllib relay cref2 mpws nodews socketio"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -25,6 +26,13 @@
 #                 checks the ratio targets on it as on this package: the
 #                 run's own measure of how far two identical servers differ
 #                 on this machine; 0 (default for --quick): not run
+#   BENCH_WS      1 (default): the matrix also runs the WebSocket servers
+#                 (B 64 and 1024 only): "mpws" (this package, WebSocket
+#                 listener), "nodews" (Node's ws 8) and "socketio"
+#                 (Socket.IO 4, websocket transport); the Node ones only if
+#                 node is found (and npm, to install bench/package-lock.json
+#                 into $MP_BUILD_DIR/bench-bin/node the first time), each
+#                 skipped with a message otherwise; 0: not run
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -50,19 +58,23 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--servers) SERVERS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
+EXPLICIT=0
 if [ -z "$SERVERS" ]; then
     SERVERS="cref mp tcllib relay"
     [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
+    [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws nodews socketio"
+else
+    EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|nodews|socketio) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws nodews socketio)" >&2; exit 2 ;;
     esac
 done
 
@@ -124,6 +136,90 @@ for prog in loadgen cref; do
 done
 
 # ---------------------------------------------------------------------------
+# Node servers: ws and socket.io from bench/package-lock.json, installed
+# with `npm ci` into the build directory (the source tree stays clean),
+# again whenever the lock file changes; Debian's node-ws
+# (/usr/share/nodejs) serves "nodews" when npm is missing.  A Node server
+# that cannot run is dropped with a message (an error if --servers named
+# it).
+# ---------------------------------------------------------------------------
+
+NODE_DIR=$BIN/node
+NODE_PATH_BENCH=$NODE_DIR/node_modules:/usr/share/nodejs
+NODE_INFO=""
+drop_server() {
+    local s=$1 why=$2 keep="" x
+    if [ $EXPLICIT = 1 ]; then
+	echo "run.sh: cannot run $s: $why" >&2
+	exit 2
+    fi
+    echo "run.sh: skipping $s: $why" >&2
+    for x in $SERVERS; do [ "$x" = "$s" ] || keep="$keep $x"; done
+    SERVERS=${keep# }
+}
+case " $SERVERS " in
+    *" nodews "*|*" socketio "*)
+	if ! command -v node >/dev/null; then
+	    drop_server nodews "node not found (Debian: apt-get install nodejs npm)"
+	    drop_server socketio "node not found (Debian: apt-get install nodejs npm)"
+	else
+	    if [ ! -f "$NODE_DIR/package-lock.json" ] \
+		    || ! cmp -s "$BENCH/package-lock.json" "$NODE_DIR/package-lock.json" \
+		    || [ ! -d "$NODE_DIR/node_modules" ]; then
+		if command -v npm >/dev/null; then
+		    rm -rf "$NODE_DIR"
+		    mkdir -p "$NODE_DIR"
+		    cp "$BENCH/package.json" "$BENCH/package-lock.json" "$NODE_DIR/"
+		    echo "run.sh: npm ci (ws, socket.io) into $NODE_DIR" >&2
+		    (cd "$NODE_DIR" && timeout 150 npm ci --no-audit --no-fund \
+			--ignore-scripts --fetch-timeout=30000 --fetch-retries=1 \
+			>"$OUT/logs/npm.log" 2>&1) \
+			|| echo "run.sh: npm ci failed; see $OUT/logs/npm.log" >&2
+		else
+		    echo "run.sh: npm not found (Debian: apt-get install npm)" >&2
+		fi
+	    fi
+	    for s in nodews socketio; do
+		case " $SERVERS " in *" $s "*) ;; *) continue ;; esac
+		m=$([ $s = nodews ] && echo ws || echo socket.io)
+		if ! v=$(cd / && NODE_PATH=$NODE_PATH_BENCH node -e \
+			"process.stdout.write(require('$m/package.json').version)" 2>/dev/null); then
+		    drop_server $s "node cannot load $m (npm ci failed or npm missing)"
+		else
+		    NODE_INFO="$NODE_INFO $m $v"
+		fi
+	    done
+	    NODE_INFO="node $(node --version),$NODE_INFO"
+	fi ;;
+esac
+
+# The WebSocket servers run the cells of these sizes only (quick: R 10
+# only, so that bench-quick stays near a minute), with at most
+# WS_INFLIGHT deliveries in flight: the window loadgen would choose is
+# sized in bytes for servers that move millions of deliveries per second,
+# and at 1000 or 10000 receivers of 64-byte messages it would hold about
+# 4 million deliveries in flight, a 40 s drain per repetition for the
+# Node servers (about 100 k deliveries/s here).  All three WebSocket
+# servers get the same window in a cell.
+WS_BS="64 1024"
+if [ $QUICK = 1 ]; then WS_RS="10"; else WS_RS="10 100 1000 10000"; fi
+WS_INFLIGHT=100000
+is_ws() { case $1 in mpws|nodews|socketio) return 0 ;; esac; return 1; }
+# ws_window R B: the --window of a WebSocket cell: loadgen's own choice,
+# capped at WS_INFLIGHT / R (at least 4).
+ws_window() {
+    local R=$1 B=$2 w cap
+    w=$((268435456 / (R * B)))
+    [ $w -gt $((262144 / B)) ] && w=$((262144 / B))
+    [ $w -gt 4096 ] && w=4096
+    [ $w -lt 4 ] && w=4
+    cap=$((WS_INFLIGHT / R))
+    [ $cap -lt 4 ] && cap=4
+    [ $w -gt $cap ] && w=$cap
+    echo $w
+}
+
+# ---------------------------------------------------------------------------
 # Machine.
 # ---------------------------------------------------------------------------
 
@@ -146,6 +242,7 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     echo "- Tcl: $tcl_version ($TCLSH)"
     echo "- this package: $mp_info(from $MP_BUILD_DIR)"
     echo "- tcllib multiplexer: $tcllib_mp"
+    [ -n "$NODE_INFO" ] && echo "- Node servers: $NODE_INFO (from $NODE_DIR, then /usr/share/nodejs)"
     echo "- C compiler: $($CC --version | head -1)"
     echo "- descriptors: hard limit $FDHARD"
     echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}"
@@ -175,6 +272,15 @@ start_server() {
 	mp)
 	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
 		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" "$@" >"$out" 2>"$err" & ;;
+	mpws)
+	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		$PIN_SRV "$TCLSH" "$BENCH/mp_ws_server.tcl" "$@" >"$out" 2>"$err" & ;;
+	nodews)
+	    env NODE_PATH="$NODE_PATH_BENCH" \
+		$PIN_SRV node "$BENCH/ws_server.js" >"$out" 2>"$err" & ;;
+	socketio)
+	    env NODE_PATH="$NODE_PATH_BENCH" \
+		$PIN_SRV node "$BENCH/socketio_server.js" >"$out" 2>"$err" & ;;
 	tcllib)
 	    env -u TCLLIBPATH MP_BUILD_DIR="$MP_BUILD_DIR" \
 		$PIN_SRV "$TCLSH" "$BENCH/tcllib_server.tcl" >"$out" 2>"$err" & ;;
@@ -224,9 +330,13 @@ run_cell() {
     srvargs=("$@")
     statsfile=$OUT/logs/$tag.stats
     rm -f "$statsfile"
-    if [ "$name" = mp ]; then
-	srvargs+=(-statsfile "$statsfile")
-    fi
+    case $name in
+	mp|mpws) srvargs+=(-statsfile "$statsfile") ;;
+    esac
+    case $name in
+	mpws|nodews) lgargs+=(--ws /) ;;
+	socketio) lgargs+=(--socketio) ;;
+    esac
     local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i
     for ((i = 0; i < ${#lgargs[@]} - 1; i++)); do
 	[ "${lgargs[i]}" = -R ] && cellR=${lgargs[i+1]}
@@ -239,9 +349,9 @@ run_cell() {
 		--port "$SRV_PORT" --pid "$SRV_PID" --timeout "$LG_TIMEOUT" \
 		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
 	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
-	if [ "$name" = mp ]; then
-	    sleep 0.6	# mp_server.tcl writes its Stats once quiet for 200 ms
-	fi
+	case $name in
+	    mp|mpws) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	esac
 	if [ -s "$statsfile" ]; then
 	    extra=$(tr -s ' \n' ' ' < "$statsfile" | awk '{
 		for (i = 1; i < NF; i += 2) if ($i == "messages_in" || $i == "bytes_in" || $i == "drops" || $i == "overflows")
@@ -321,10 +431,16 @@ for ((PASS = 1; PASS <= PASSES; PASS++)); do
     for R in $RS; do
 	for B in $BS; do
 	    for s in $(ordered $((PASS - 1))); do
+		wsargs=()
+		if is_ws "$s"; then
+		    case " $WS_BS " in *" $B "*) ;; *) continue ;; esac
+		    case " $WS_RS " in *" $R "*) ;; *) continue ;; esac
+		    wsargs=(--window "$(ws_window "$R" "$B")")
+		fi
 		settle
 		run_cell matrix "$s" "matrix-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
 		    --light "$LIGHT" --light-reps "$LIGHTREPS" --rate "$RATE" \
-		    "${RT_ARGS[@]}" \
+		    "${RT_ARGS[@]}" "${wsargs[@]}" \
 		    --sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
 	    done
 	done
@@ -334,10 +450,18 @@ PASS=1
 
 # (c) capacity: idle clients up to the descriptor limit, one broadcast
 # (the control copy of the C reference runs the matrix only).
+# The WebSocket servers: 10,000 idle clients (the target of issue #16),
+# fewer if the descriptor limit is lower (quick: as the others, and our
+# WebSocket listener only).
+WS_CAP_LIMIT=$([ $QUICK = 1 ] && echo "$CAP_LIMIT" || echo 10000)
+[ "$WS_CAP_LIMIT" -gt $((FDHARD - 50)) ] && WS_CAP_LIMIT=$((FDHARD - 50))
 for s in $SERVERS; do
     [ "$s" = cref2 ] && continue
+    [ $QUICK = 1 ] && [ "$s" = nodews -o "$s" = socketio ] && continue
+    limit=$CAP_LIMIT
+    is_ws "$s" && limit=$WS_CAP_LIMIT
     settle
-    run_cell capacity "$s" "capacity-$s" --capacity --limit "$CAP_LIMIT" \
+    run_cell capacity "$s" "capacity-$s" --capacity --limit "$limit" \
 	--batch 500 -B 64
 done
 
