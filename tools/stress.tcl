@@ -69,6 +69,7 @@ namespace eval ::stress {
     variable round 0		;# The round running now.
     variable children {}	;# Child interpreters of the round.
     variable ports {}		;# Ports instances listen on (may be stale).
+    variable wsPorts {}		;# Their WebSocket listeners' ports.
     variable linked 0		;# An instance-to-instance link exists.
     variable depth 0		;# Nested callbacks (all interpreters).
     variable loopDepth 0	;# Nested update/vwait (all interpreters).
@@ -214,7 +215,7 @@ set ::stress::agent {
 	set key [pick {
 	    sendtoorigin debuglevel framing maxmessage maxqueue overflow
 	    idletimeout maxclients maxperaddr route allow deny linger
-	    nosuchkey
+	    handshaketimeout pinginterval wsmessagetype nosuchkey
 	}]
 	set values [dict get {
 	    sendtoorigin {0 1 yes bogus}
@@ -230,6 +231,9 @@ set ::stress::agent {
 	    allow {{} {} 127.0.0.1 127.0.0.0/8 10.0.0.0/8 ::1 1.2.3.4/99}
 	    deny {{} {} {} 127.0.0.1 10.0.0.1 ::ffff:127.0.0.0/104 x/y}
 	    linger {0 1 50 300 -5}
+	    handshaketimeout {0 30 200 10000 -1}
+	    pinginterval {0 10 100 30000 -2}
+	    wsmessagetype {auto text binary bogus}
 	    nosuchkey {1}
 	} $key]
 	list $key [pick $values]
@@ -447,7 +451,51 @@ set ::stress::agent {
 		stress::addPort [call ${mp}::Port]
 	    }
 	}
+	if {[stress::rnd 10] < 5} {
+	    initWs $mp
+	}
 	return $mp
+    }
+
+    # sa::initWs --
+    #	Opens a WebSocket listener on mp (some of them serving plain HTTP
+    #	through sa::http) and tells the driver its port.
+
+    proc ::sa::initWs {mp} {
+	variable listener
+	set opts [list -protocol websocket]
+	if {[stress::rnd 2]} {
+	    lappend opts -httpcommand [list ::sa::http $mp]
+	}
+	if {[stress::rnd 4] == 0} {
+	    lappend opts -subprotocols {chat v2}
+	}
+	set l [call ${mp}::Init 0 -myaddr 127.0.0.1 {*}$opts]
+	if {$l ne ""} {
+	    set listener($mp) $l
+	    if {![catch {fconfigure $l -sockname} name]} {
+		stress::addWsPort [lindex $name 2]
+	    }
+	}
+    }
+
+    # sa::http --
+    #	A WebSocket listener's -httpcommand: random actions, then an answer
+    #	(sometimes malformed, sometimes an error).
+
+    proc ::sa::http {mp request} {
+	stress::count "cb http"
+	if {[stress::enter]} {
+	    for {set i [stress::rnd 3]} {$i > 0} {incr i -1} {
+		act $mp ""
+	    }
+	}
+	stress::leave
+	switch -- [weighted {ok 8 bad 1 error 1}] {
+	    ok { return [list 200 {Content-Type text/plain} [data]] }
+	    bad { return [list 99 {} x] }
+	    error { error "stress error" }
+	}
     }
 
     # sa::filter --
@@ -531,7 +579,7 @@ set ::stress::agent {
 	    configget 1 addfilter 4 join 4 leave 3 groups 1 broadcast 6
 	    send 5 multiplex 4 pause 2 resume 3 connect 2 update 3 vwait 3
 	    rename 2 callrenamed 3 interpdelete 1 host 2 puts 4 flush 1
-	    fconfigure 2 info 3 init 1 create 1 nothing 3 read 1
+	    fconfigure 2 info 3 init 1 create 1 nothing 3 read 1 peer 1
 	}]
 	stress::count $what
 	switch -- $what {
@@ -684,11 +732,18 @@ set ::stress::agent {
 		call ${mp}::$tail {*}[argsFor $tail $mp $ctx]
 	    }
 	    init {
-		set l [call ${mp}::Init 0 -myaddr 127.0.0.1]
-		if {$l ne ""} {
-		    set listener($mp) $l
-		    stress::addPort [call ${mp}::Port]
+		if {[stress::rnd 3] == 0} {
+		    initWs $mp
+		} else {
+		    set l [call ${mp}::Init 0 -myaddr 127.0.0.1]
+		    if {$l ne ""} {
+			set listener($mp) $l
+			stress::addPort [call ${mp}::Port]
+		    }
 		}
+	    }
+	    peer {
+		call ${mp}::Peer [chanOf $mp $ctx]
 	    }
 	    create { create }
 	    nothing {}
@@ -788,6 +843,13 @@ proc ::stress::vwaitTimer {ms} {
 
 # stress::addPort --
 #	Records a port an instance listens on.
+
+proc ::stress::addWsPort {port} {
+    variable wsPorts
+    if {[string is integer -strict $port] && $port ni $wsPorts} {
+	lappend wsPorts $port
+    }
+}
 
 proc ::stress::addPort {port} {
     variable ports
@@ -919,9 +981,13 @@ proc ::stress::clientAction {} {
     set what [::sa::weighted {
 	client-connect 5 client-send 16 client-stopread 1
 	client-halfclose 1 client-close 2 client-reset 2 client-raw 2
+	client-ws 3 client-wsframe 8
     }]
-    if {$s eq "" && $what ni {client-connect client-raw}} {
+    if {$s eq "" && $what ni {client-connect client-raw client-ws}} {
 	set what client-connect
+    }
+    if {$what eq "client-wsframe" && $clients($s) ne "ws"} {
+	set what client-send
     }
     count $what
     switch -- $what {
@@ -936,6 +1002,42 @@ proc ::stress::clientAction {} {
 	    fconfigure $sock -blocking 0 -translation binary -buffering none
 	    set clients($sock) read
 	    fileevent $sock readable [list ::stress::ClientRead $sock]
+	}
+	client-ws {
+	    variable wsPorts
+	    if {[array size clients] >= 24 || ![llength $wsPorts]} {
+		return
+	    }
+	    set port [lindex $wsPorts [rnd [llength $wsPorts]]]
+	    if {[catch {socket 127.0.0.1 $port} sock]} {
+		return
+	    }
+	    fconfigure $sock -blocking 0 -translation binary -buffering none
+	    set clients($sock) ws
+	    fileevent $sock readable [list ::stress::ClientRead $sock]
+	    set path [::sa::pick {/ /chat /x?y=1}]
+	    set head "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    if {[rnd 5]} {
+		append head "Upgrade: websocket\r\nConnection: Upgrade\r\n" \
+		    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+		    "Sec-WebSocket-Version: [::sa::pick {13 13 13 8}]\r\n"
+	    }
+	    if {[rnd 4] == 0} {
+		append head "Sec-WebSocket-Protocol: v2\r\n"
+	    }
+	    if {[rnd 8]} {
+		append head "\r\n"		;# else: the head never ends
+	    }
+	    if {[catch {puts -nonewline $sock $head}]} {
+		catch {close $sock}
+		unset clients($sock)
+	    }
+	}
+	client-wsframe {
+	    if {[catch {puts -nonewline $s [wsFrame]}]} {
+		catch {close $s}
+		unset clients($s)
+	    }
 	}
 	client-send {
 	    if {$clients($s) eq "halfclosed"} {
@@ -992,6 +1094,52 @@ proc ::stress::clientAction {} {
     }
 }
 
+# stress::wsFrame --
+#	A random client frame: mostly valid (masked with a zero key, so the
+#	payload is sent as it is), sometimes a protocol error of one kind or
+#	another.
+
+proc ::stress::wsFrame {} {
+    set data [::sa::data]
+    if {[string length $data] > 125} {
+	set data [string range $data 0 124]
+    }
+    set kind [::sa::weighted {
+	text 10 binary 4 ping 3 pong 1 close 1 fragment 3 cont 2
+	unmasked 1 rsv 1 opcode 1 huge 1 badutf 1 badclose 1
+    }]
+    set fin 0x80
+    set mask 0x80
+    switch -- $kind {
+	text { set op 1; set data [encoding convertto utf-8 $data] }
+	binary { set op 2 }
+	ping { set op 9 }
+	pong { set op 10 }
+	close { set op 8; set data [binary format S [::sa::pick {1000 1001 4000}]] }
+	fragment { set op 1; set fin 0; set data abc }
+	cont { set op 0; set data def }
+	unmasked { set op 1; set mask 0 }
+	rsv { set op [expr {0x40 | 1}] }
+	opcode { set op [::sa::pick {3 11}] }
+	huge {
+	    return [binary format ccWc4 [expr {0x80 | 2}] [expr {0x80 | 127}] \
+		[expr {1 << 40}] {0 0 0 0}]
+	}
+	badutf { set op 1; set data "\xC0\xAF" }
+	badclose { set op 8; set data [binary format S 1005] }
+    }
+    set len [string length $data]
+    if {$len < 126} {
+	set hdr [binary format cc [expr {$fin | $op}] [expr {$mask | $len}]]
+    } else {
+	set hdr [binary format ccS [expr {$fin | $op}] [expr {$mask | 126}] $len]
+    }
+    if {$mask} {
+	append hdr [binary format c4 {0 0 0 0}]
+    }
+    return $hdr$data
+}
+
 # stress::ResetLater --
 #	Closes a socket that stopped reading (a reset if input is pending).
 
@@ -1011,7 +1159,7 @@ proc ::stress::newChild {} {
     set i [interp create]
     $i eval [list set ::auto_path $::auto_path]
     $i eval {package require multiplexer}
-    foreach cmd {rnd count caught enter leave enterLoop leaveLoop addPort
+    foreach cmd {rnd count caught enter leave enterLoop leaveLoop addPort addWsPort
 	    linkPort hostAct vwaitTimer skips} {
 	interp alias $i ::stress::$cmd {} ::stress::$cmd
     }
@@ -1082,6 +1230,7 @@ proc ::stress::runRound {} {
     variable round
     variable children {}
     variable ports {}
+    variable wsPorts {}
     variable linked 0
     variable depth 0
     variable loopDepth 0
