@@ -406,8 +406,7 @@ PeerObjCmd(
     if (c == NULL) {
 	return TCL_ERROR;
     }
-    dict = (c->codec == MP_CODEC_WS)
-	    ? Tcl_DuplicateObj(MpWsPeerInfo(c)) : Tcl_NewDictObj();
+    dict = (c->codec == MP_CODEC_WS) ? MpWsPeerInfo(c) : Tcl_NewDictObj();
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("address", -1),
 	    MpClientAddrObj(c));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("port", -1),

@@ -41,10 +41,14 @@ struct MpWsClient {
     int phase;
     MpWsOptions *opts;		/* The listener's options, held until the
 				 * handshake ends. */
-    MpHttpIn http;		/* The request head, until then. */
+    MpHttpIn *http;		/* The request head, until then (malloc),
+				 * or NULL. */
     MpWsIn in;			/* Frame parser. */
-    Tcl_Obj *peerObj;		/* What ${mp}::Peer adds for it (request,
-				 * path, query, headers ...), or NULL. */
+    char *peerText;		/* What ${mp}::Peer adds for it (request,
+				 * path, query, headers ...): the string
+				 * form of a dict, which costs an idle
+				 * client far less memory than the dict
+				 * (malloc), or NULL. */
     Tcl_TimerToken handshakeTimer; /* Holds a client reference. */
     int closeSent;		/* A close frame is queued. */
     Tcl_WideInt lastHeard;	/* MpNowMs() of its last input. */
@@ -67,6 +71,7 @@ static int		SendHttpAnswer(MpClient *c, int head,
 static void		Refuse(MpClient *c, int status, const char *extra,
 			    const char *why);
 static void		EndHandshake(MpClient *c, int phase);
+static void		FreeHttp(MpWsClient *ws);
 static Tcl_Obj *	HeadersDict(const MpHttpRequest *r);
 static int		OriginAllowed(const MpWsOptions *o,
 			    const char *origin);
@@ -114,7 +119,8 @@ MpWsClientStart(
     ws->phase = WS_HANDSHAKE;
     ws->opts = opts;
     MpWsOptionsRef(opts);
-    MpHttpInit(&ws->http);
+    ws->http = (MpHttpIn *) MpAlloc(sizeof(MpHttpIn));
+    MpHttpInit(ws->http);
     ws->lastHeard = MpNowMs();
     c->ws = ws;
     c->codec = MP_CODEC_WS;
@@ -241,14 +247,14 @@ MpWsClientInput(
     }
     if (ws->phase == WS_HANDSHAKE) {
 	size_t used = 0;
-	int rc = MpHttpFeed(&ws->http, data, len, MP_HTTP_DEFAULT_HEAD,
+	int rc = MpHttpFeed(ws->http, data, len, MP_HTTP_DEFAULT_HEAD,
 		&used);
 
 	if (rc == MP_HTTP_INCOMPLETE) {
 	    return;
 	}
 	if (rc == MP_HTTP_ERROR) {
-	    Refuse(c, ws->http.status, NULL, "malformed request head");
+	    Refuse(c, ws->http->status, NULL, "malformed request head");
 	    return;
 	}
 	HandleRequest(c);
@@ -326,7 +332,7 @@ HandleRequest(
 {
     MpWsClient *ws = c->ws;
     MpWsOptions *o = ws->opts;
-    const MpHttpRequest *r = &ws->http.req;
+    const MpHttpRequest *r = &ws->http->req;
     const char *key, *origin, *sub;
     char accept[29], buf[WS_ANSWER_MAX];
     int isUpgrade, status;
@@ -382,8 +388,15 @@ HandleRequest(
 	    Tcl_NewStringObj(sub ? sub : "", -1));
     Tcl_DictObjPut(NULL, peerObj, Tcl_NewStringObj("origin", -1),
 	    Tcl_NewStringObj(origin ? origin : "", -1));
-    ws->peerObj = peerObj;
-    Tcl_IncrRefCount(peerObj);
+    {
+	Tcl_Size textLen;
+	const char *text = Tcl_GetStringFromObj(peerObj, &textLen);
+
+	ws->peerText = (char *) MpAlloc((size_t) textLen + 1);
+	memcpy(ws->peerText, text, (size_t) textLen + 1);
+	Tcl_IncrRefCount(peerObj);
+	Tcl_DecrRefCount(peerObj);
+    }
 
     if (MpEnqueueRaw(c, buf, n, 0) != 0) {
 	MpClientClose(c, MP_REASON_ERROR,
@@ -424,10 +437,37 @@ EndHandshake(
 
     ws->phase = phase;
     CancelHandshakeTimer(c);
-    MpHttpFree(&ws->http);
+    FreeHttp(ws);
     if (ws->opts != NULL) {
 	MpWsOptionsUnref(ws->opts);
 	ws->opts = NULL;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FreeHttp --
+ *
+ *	Frees the request head parser once the handshake is over.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Frees memory.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FreeHttp(
+    MpWsClient *ws)
+{
+    if (ws->http != NULL) {
+	MpHttpFree(ws->http);
+	MpFree(ws->http);
+	ws->http = NULL;
     }
 }
 
@@ -1058,7 +1098,7 @@ MpWsClientClosing(
 	    (void) QueueControl(c, MP_WS_CLOSE, reasonText, code, 1);
 	}
     }
-    MpHttpFree(&ws->http);
+    FreeHttp(ws);
     MpWsFree(&ws->in);
     return ws->closeSent;
 }
@@ -1088,13 +1128,13 @@ MpWsClientFree(
     if (ws == NULL) {
 	return;
     }
-    MpHttpFree(&ws->http);
+    FreeHttp(ws);
     MpWsFree(&ws->in);
     if (ws->opts != NULL) {
 	MpWsOptionsUnref(ws->opts);
     }
-    if (ws->peerObj != NULL) {
-	Tcl_DecrRefCount(ws->peerObj);
+    if (ws->peerText != NULL) {
+	MpFree(ws->peerText);
     }
     MpFree(ws);
     c->ws = NULL;
@@ -1186,7 +1226,7 @@ MpWsEncode(
  *	origin (empty before the handshake ended).
  *
  * Results:
- *	A dict (a shared object: the caller must not change it in place).
+ *	A new dict object.
  *
  * Side effects:
  *	None.
@@ -1198,10 +1238,10 @@ Tcl_Obj *
 MpWsPeerInfo(
     MpClient *c)
 {
-    if (c->ws == NULL || c->ws->peerObj == NULL) {
+    if (c->ws == NULL || c->ws->peerText == NULL) {
 	return Tcl_NewDictObj();
     }
-    return c->ws->peerObj;
+    return Tcl_NewStringObj(c->ws->peerText, -1);
 }
 
 /*
