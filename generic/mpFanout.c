@@ -405,6 +405,8 @@ typedef struct Wire {
     size_t dataLen;
     size_t count;		/* 0: one message, to be framed; N > 0: a
 				 * span of N messages, framed already. */
+    const size_t *ends;		/* A batch's span: the offset past each
+				 * message, or NULL (found by framing). */
     MpBuf *buf;			/* Encoded copy, or NULL until needed. */
     int noMem;			/* Encoding it failed (logged once the
 				 * fan-out is over). */
@@ -502,6 +504,7 @@ WireInitSpan(
     size_t count)
 {
     w->codec = MP_CODEC_STREAM;
+    w->ends = NULL;
     MP_IOV_SET(w->iov[0], bytes, len);
     w->iovCount = 1;
     w->len = len;
@@ -588,7 +591,7 @@ SendSpanByMessage(
 {
     MpInstance *mp = c->mp;
     const char *p = span->data;
-    size_t left = span->dataLen;
+    size_t left = span->dataLen, i = 0;
     int sent = 0;
 
     while (left > 0) {
@@ -596,9 +599,21 @@ SendSpanByMessage(
 	size_t msgLen, wireLen;
 	Wire w;
 
-	wireLen = MpFrameSpanFirst(mp->config.framing, p, left, &msg,
-		&msgLen);
-	WireInit(mp, &w, msg, msgLen);
+	if (span->ends != NULL) {
+	    /*
+	     * A batch: its messages are encoded already; each is sent as a
+	     * span of one.
+	     */
+
+	    wireLen = span->ends[i] - (i > 0 ? span->ends[i - 1] : 0);
+	    WireInitSpan(&w, p, wireLen, 1);
+	    w.codec = span->codec;
+	    i++;
+	} else {
+	    wireLen = MpFrameSpanFirst(mp->config.framing, p, left, &msg,
+		    &msgLen);
+	    WireInit(mp, &w, msg, msgLen);
+	}
 	if (SendTo(c, &w) == 0) {
 	    sent = 1;
 	}
@@ -779,10 +794,10 @@ Collect(
  *
  * Deliver --
  *
- *	Sends one message, or a span of count framed messages, to a list of
- *	recipients (SendTo): one shared buffer at most, or, with output
- *	filters (never with a span), one filter chain call and message per
- *	recipient.
+ *	Sends one message, or a span of count framed messages, or a batch
+ *	(one span per codec), to a list of recipients (SendTo): one shared
+ *	buffer per codec at most, or, with output filters (never with a span
+ *	or a batch), one filter chain call and message per recipient.
  *
  * Results:
  *	Number of recipients it was written or queued for.
@@ -801,7 +816,8 @@ Deliver(
     int n,
     const char *data,
     size_t len,
-    size_t count)		/* 0: one message; N: a span of N. */
+    size_t count,		/* 0: one message; N: a span of N. */
+    MpBatch *batch)		/* Or a batch of count messages, or NULL. */
 {
     int i, sent = 0;
 
@@ -820,7 +836,15 @@ Deliver(
 	    }
 	    k = to->codec;
 	    if (!ready[k]) {
-		if (count == 0) {
+		if (batch != NULL) {
+		    if (!batch->want[k]) {
+			continue;	/* Cannot happen: see MpBatchBegin. */
+		    }
+		    WireInitSpan(&wires[k], batch->data[k], batch->len[k],
+			    count);
+		    wires[k].codec = k;
+		    wires[k].ends = batch->ends[k];
+		} else if (count == 0) {
 		    WireInitCodec(mp, &wires[k], k, data, len);
 		} else {
 		    WireInitSpan(&wires[k], data, len, count);
@@ -929,17 +953,18 @@ FanoutTo(
     size_t count,		/* 0: one message; N: a span of N. */
     MpClient *exclude,
     MpGroup *group,
-    MpClient *groupsOf)
+    MpClient *groupsOf,
+    MpBatch *batch)		/* Or a batch of count messages, or NULL. */
 {
     MpLoop *loop = mp->loop;
     MpClient **list;
     int n;
 
     if (len == 0 && mp->config.framing == MP_FRAME_RAW
-	    && mp->wsAdmitted == 0) {
+	    && mp->wsAdmitted == 0 && batch == NULL) {
 	return 0;
     }
-    if (count > 0 && mp->wsAdmitted > 0) {
+    if (count > 0 && mp->wsAdmitted > 0 && batch == NULL) {
 	/*
 	 * A span is only forwarded whole to TCP clients (see SpansAllowed
 	 * in mpInput.c); should WebSocket clients have come since, each of
@@ -954,7 +979,7 @@ FanoutTo(
 		    data, len, &msg, &msgLen);
 
 	    total += FanoutTo(mp, from, msg, msgLen, 0, exclude, group,
-		    groupsOf);
+		    groupsOf, NULL);
 	    data += wireLen;
 	    len -= wireLen;
 	}
@@ -972,12 +997,13 @@ FanoutTo(
 		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
 	}
 	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
-	return Deliver(mp, from, loop->recipients, n, data, len, count);
+	return Deliver(mp, from, loop->recipients, n, data, len, count,
+		batch);
     }
     list = (MpClient **) MpAlloc(sizeof(MpClient *)
 	    * (size_t) (mp->clientCount + 1));
     n = Collect(mp, exclude, group, groupsOf, list);
-    n = Deliver(mp, from, list, n, data, len, 0);
+    n = Deliver(mp, from, list, n, data, len, 0, NULL);
     MpFree(list);
     return n;
 }
@@ -991,7 +1017,7 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    return FanoutTo(mp, from, data, len, 0, exclude, group, NULL);
+    return FanoutTo(mp, from, data, len, 0, exclude, group, NULL, NULL);
 }
 
 void
@@ -1005,5 +1031,175 @@ MpFanoutFrom(
 
     FanoutTo(mp, from, data, len, count,
 	    mp->config.sendToOrigin ? NULL : from, NULL,
-	    mp->config.route == MP_ROUTE_GROUPS ? from : NULL);
+	    mp->config.route == MP_ROUTE_GROUPS ? from : NULL, NULL);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpBatchBegin, MpBatchAdd, MpBatchFlush, MpBatchEnd, MpBatchFree --
+ *
+ *	Batches of messages from one client (see MpBatch): begun for a read
+ *	when no data or output filter is registered (they see each message)
+ *	and no other batch is in progress in the thread; each message added
+ *	is encoded for every codec in use; a batch is fanned out as the
+ *	client's messages are routed (MpFanoutFrom) when a buffer reaches
+ *	its bound, when the caller flushes it (before anything that may run
+ *	Tcl code), and at its end. MpBatchFree releases the loop's buffers.
+ *
+ * Results:
+ *	MpBatchBegin: the batch, or NULL when messages must go one by one.
+ *	MpBatchAdd: 0.
+ *
+ * Side effects:
+ *	Allocates; fans out (socket writes, queued output); counts the
+ *	messages in.
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpBatch *
+MpBatchBegin(
+    MpClient *from)
+{
+    MpInstance *mp = from->mp;
+    MpLoop *loop = mp->loop;
+    MpBatch *b = &loop->batch;
+    int k;
+
+    if (loop->batchBusy || mp->filters[MP_FILTER_DATA].count > 0
+	    || mp->filters[MP_FILTER_OUTPUT].count > 0) {
+	return NULL;
+    }
+    loop->batchBusy = 1;
+    for (k = 0; k < MP_CODECS; k++) {
+	b->len[k] = 0;
+    }
+    b->count = 0;
+    b->from = from;
+
+    /*
+     * No Tcl code runs while the batch fills (the caller flushes first),
+     * so no client can be admitted meanwhile: the codecs in use now are
+     * those of every recipient.
+     */
+
+    b->want[MP_CODEC_WS] = (mp->wsAdmitted > 0);
+    b->want[MP_CODEC_STREAM] = (mp->clientCount > mp->wsAdmitted);
+    b->bound = mp->config.maxQueue < 262144 ? mp->config.maxQueue : 262144;
+    return b;
+}
+
+int
+MpBatchAdd(
+    MpBatch *b,
+    const char *data,
+    size_t len,
+    int opcode)			/* MP_WS_TEXT or MP_WS_BINARY as received,
+				 * or 0. */
+{
+    MpInstance *mp = b->from->mp;
+    size_t need[MP_CODECS];
+    int k, wsOp = 0;
+    unsigned char hdr[10];
+    size_t hlen = 0;
+
+    if (b->count == b->endsCap) {
+	size_t cap = b->endsCap ? b->endsCap * 2 : 256;
+
+	for (k = 0; k < MP_CODECS; k++) {
+	    b->ends[k] = (size_t *) MpRealloc(b->ends[k],
+		    cap * sizeof(size_t));
+	}
+	b->endsCap = cap;
+    }
+    need[MP_CODEC_STREAM] = b->want[MP_CODEC_STREAM]
+	    ? MpFrameEncodedSize(mp->config.framing, len) : 0;
+    if (b->want[MP_CODEC_WS]) {
+	wsOp = (opcode == MP_WS_TEXT
+		&& mp->config.wsMessageType == MP_WSTYPE_AUTO)
+		? MP_WS_TEXT : MpWsOpcodeFor(mp, data, len);
+	hlen = MpWsServerHeader(wsOp, len, hdr);
+    }
+    need[MP_CODEC_WS] = b->want[MP_CODEC_WS] ? hlen + len : 0;
+    for (k = 0; k < MP_CODECS; k++) {
+	if (b->len[k] + need[k] > b->cap[k]) {
+	    size_t cap = b->cap[k] ? b->cap[k] : 65536;
+
+	    while (cap < b->len[k] + need[k]) {
+		cap *= 2;
+	    }
+	    b->data[k] = (char *) MpRealloc(b->data[k], cap);
+	    b->cap[k] = cap;
+	}
+    }
+    if (b->want[MP_CODEC_STREAM]) {
+	MpFrameEncode(mp->config.framing, data, len,
+		b->data[MP_CODEC_STREAM] + b->len[MP_CODEC_STREAM]);
+	b->len[MP_CODEC_STREAM] += need[MP_CODEC_STREAM];
+    }
+    if (b->want[MP_CODEC_WS]) {
+	char *p = b->data[MP_CODEC_WS] + b->len[MP_CODEC_WS];
+
+	memcpy(p, hdr, hlen);
+	if (len > 0) {
+	    memcpy(p + hlen, data, len);
+	}
+	b->len[MP_CODEC_WS] += need[MP_CODEC_WS];
+    }
+    for (k = 0; k < MP_CODECS; k++) {
+	b->ends[k][b->count] = b->len[k];
+    }
+    b->count++;
+    mp->stats.messagesIn++;
+    if (b->len[MP_CODEC_STREAM] >= b->bound
+	    || b->len[MP_CODEC_WS] >= b->bound) {
+	MpBatchFlush(b);
+    }
+    return 0;
+}
+
+void
+MpBatchFlush(
+    MpBatch *b)
+{
+    MpClient *from = b->from;
+    MpInstance *mp = from->mp;
+    int k;
+
+    if (b->count > 0 && from->state == MP_CLIENT_OPEN && !mp->destroyed) {
+	FanoutTo(mp, from, NULL, 0, b->count,
+		mp->config.sendToOrigin ? NULL : from, NULL,
+		mp->config.route == MP_ROUTE_GROUPS ? from : NULL, b);
+    }
+    for (k = 0; k < MP_CODECS; k++) {
+	b->len[k] = 0;
+    }
+    b->count = 0;
+}
+
+void
+MpBatchEnd(
+    MpBatch *b)
+{
+    MpBatchFlush(b);
+    b->from->mp->loop->batchBusy = 0;
+    b->from = NULL;
+}
+
+void
+MpBatchFree(
+    MpLoop *loop)
+{
+    int k;
+
+    for (k = 0; k < MP_CODECS; k++) {
+	if (loop->batch.data[k] != NULL) {
+	    MpFree(loop->batch.data[k]);
+	}
+	if (loop->batch.ends[k] != NULL) {
+	    MpFree(loop->batch.ends[k]);
+	}
+    }
+    memset(&loop->batch, 0, sizeof(MpBatch));
 }

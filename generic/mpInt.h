@@ -422,6 +422,28 @@ struct MpInstance {
 };
 
 /*
+ * A batch: several messages from one client's read, encoded once per
+ * codec in use (MP_CODEC_STREAM: the instance's framing; MP_CODEC_WS: one
+ * server frame each) into one buffer per codec, and fanned out together
+ * as a span (mpFanout.c), so that a read of many small messages costs one
+ * fan-out and one write per recipient. ends[k][i] is the offset just past
+ * message i in data[k] (a recipient whose queue cannot take the whole
+ * batch gets the messages one by one).
+ */
+
+typedef struct MpBatch {
+    char *data[MP_CODECS];
+    size_t len[MP_CODECS];
+    size_t cap[MP_CODECS];
+    size_t *ends[MP_CODECS];
+    size_t count;		/* Messages in it. */
+    size_t endsCap;
+    int want[MP_CODECS];	/* Codecs encoded (recipients may exist). */
+    size_t bound;		/* Fan out once a buffer holds this much. */
+    MpClient *from;		/* The sender. */
+} MpBatch;
+
+/*
  * Per-thread loop: poller, descriptor table, pending flushes.
  */
 
@@ -459,6 +481,8 @@ struct MpLoop {
 				 * dispatch last looked. */
     MpClient **recipients;	/* Scratch list for fan-outs that run no
 				 * Tcl code (so are never nested). */
+    MpBatch batch;		/* Scratch batch (MpBatchBegin) ... */
+    int batchBusy;		/* ... in use. */
     int recipientsCap;
     MpLinger *lingerFirst;	/* Sockets of departed clients still being
 				 * closed (mpLinger.c). */
@@ -623,6 +647,12 @@ MODULE_SCOPE int	MpFanout(MpInstance *mp, MpClient *from,
 			    MpGroup *group);
 MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 			    size_t len, size_t count);
+MODULE_SCOPE MpBatch *	MpBatchBegin(MpClient *from);
+MODULE_SCOPE int	MpBatchAdd(MpBatch *b, const char *data, size_t len,
+			    int opcode);
+MODULE_SCOPE void	MpBatchFlush(MpBatch *b);
+MODULE_SCOPE void	MpBatchEnd(MpBatch *b);
+MODULE_SCOPE void	MpBatchFree(MpLoop *loop);
 
 /*
  * mpFilter.c

@@ -181,6 +181,7 @@ MpLoopRelease(
     if (loop->recipients != NULL) {
 	MpFree(loop->recipients);
     }
+    MpBatchFree(loop);
     MpFree(loop);
 }
 

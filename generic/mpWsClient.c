@@ -79,6 +79,17 @@ static const char *	ChooseSubprotocol(const MpWsOptions *o,
 			    const MpHttpRequest *r);
 static void		FeedFrames(MpClient *c, const char *data,
 			    size_t len);
+
+/*
+ * What the frame parser's callback works with: the client, and the batch
+ * its messages are gathered in (or NULL: one by one).
+ */
+
+typedef struct Frames {
+    MpClient *c;
+    MpBatch *batch;
+} Frames;
+
 static int		EmitFrame(void *ctx, int opcode, const char *payload,
 			    size_t len);
 static void		PeerClosed(MpClient *c, const char *payload,
@@ -814,7 +825,9 @@ SendHttpAnswer(
  * FeedFrames --
  *
  *	Parses frames from an open WebSocket client (mpWsFrame.c): messages
- *	and control frames are handled in order (EmitFrame); a protocol
+ *	and control frames are handled in order (EmitFrame), the messages of
+ *	one read in batches when no filter needs to see each (MpBatchBegin);
+ *	a protocol
  *	error closes the client with its close code (1002, 1007, or 1009
  *	for a message over Config maxmessage).
  *
@@ -836,9 +849,15 @@ FeedFrames(
     MpInstance *mp = c->mp;
     size_t rest = 0;
     int code = 0, rc;
+    Frames frames;
 
+    frames.c = c;
+    frames.batch = MpBatchBegin(c);
     rc = MpWsFeed(&c->ws->in, mp->config.maxMessage, data, len, EmitFrame,
-	    c, &rest, &code);
+	    &frames, &rest, &code);
+    if (frames.batch != NULL) {
+	MpBatchEnd(frames.batch);
+    }
     if (c->state != MP_CLIENT_OPEN || mp->destroyed) {
 	return;
     }
@@ -891,19 +910,27 @@ EmitFrame(
     const char *payload,
     size_t len)
 {
-    MpClient *c = (MpClient *) ctx;
+    Frames *frames = (Frames *) ctx;
+    MpClient *c = frames->c;
     MpInstance *mp = c->mp;
 
     switch (opcode) {
     case MP_WS_TEXT:
     case MP_WS_BINARY:
 	MpIdleTouch(c);
-	MpHandleMessage(c, payload, len);
+	if (frames->batch != NULL) {
+	    (void) MpBatchAdd(frames->batch, payload, len, opcode);
+	} else {
+	    MpHandleMessage(c, payload, len);
+	}
 	break;
     case MP_WS_PING:
 	(void) QueueControl(c, MP_WS_PONG, payload, len, 0);
 	break;
     case MP_WS_CLOSE:
+	if (frames->batch != NULL) {
+	    MpBatchFlush(frames->batch);	/* Before the exit filters. */
+	}
 	PeerClosed(c, payload, len);
 	break;
     default:
