@@ -18,6 +18,9 @@ static int		SpansAllowed(const MpInstance *mp);
 typedef struct Feed {
     MpClient *c;
     int mode;
+    MpBatch *batch;		/* Messages gathered for one fan-out (no
+				 * data or output filter, WebSocket clients
+				 * present: see MpBatchBegin), or NULL. */
 } Feed;
 
 static int		EmitMessage(void *ctx, const char *msg, size_t len);
@@ -110,6 +113,7 @@ MpClientReadable(
 
 	feed.c = c;
 	feed.mode = mp->config.framing;
+	feed.batch = NULL;
 	if (SpansAllowed(mp)) {
 	    rc = MpFrameFeedSpans(&c->in, feed.mode,
 		    mp->config.maxMessage, mp->config.maxQueue, buf,
@@ -118,6 +122,9 @@ MpClientReadable(
 	    const char *rest = buf;
 	    size_t restLen = (size_t) n;
 
+	    if (feed.mode != MP_FRAME_RAW) {
+		feed.batch = MpBatchBegin(c);
+	    }
 	    for (;;) {
 		rc = MpFrameFeedRest(&c->in, feed.mode,
 			mp->config.maxMessage, rest, restLen, EmitMessage,
@@ -136,6 +143,9 @@ MpClientReadable(
 
 		rest = buf + n - restLen;
 		feed.mode = mp->config.framing;
+	    }
+	    if (feed.batch != NULL) {
+		MpBatchEnd(feed.batch);
 	    }
 	    if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
 		    && !mp->destroyed && c->scriptInput) {
@@ -293,7 +303,8 @@ MpClientReadScript(
  *
  * EmitMessage --
  *
- *	Framer callback: handles one message.
+ *	Framer callback: handles one message, or adds it to the read's
+ *	batch.
  *
  * Results:
  *	Non-zero to stop reading (client closed, instance destroyed, or
@@ -314,6 +325,10 @@ EmitMessage(
     Feed *feed = (Feed *) ctx;
     MpClient *c = feed->c;
 
+    if (feed->batch != NULL) {
+	(void) MpBatchAdd(feed->batch, msg, len, 0);
+	return c->state != MP_CLIENT_OPEN || c->mp->destroyed;
+    }
     MpHandleMessage(c, msg, len);
     return c->state != MP_CLIENT_OPEN || c->mp->destroyed
 	    || c->scriptInput || c->mp->config.framing != feed->mode;
