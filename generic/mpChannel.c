@@ -350,7 +350,7 @@ MpListenerChannelDetach(
 	Tcl_HashSearch search;
 	Tcl_HashEntry *hPtr;
 
-	/* One listener per instance: a short table. */
+	/* A few listeners per instance: a short table. */
 	for (hPtr = Tcl_FirstHashEntry(&tPtr->listeners, &search);
 		hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
 	    if (Tcl_GetHashValue(hPtr) == (void *) l) {
@@ -667,7 +667,7 @@ ChanClose2(
 
 	cd->listener = NULL;
 	l->chan = NULL;
-	MpListenerClose(l->mp);
+	MpListenerClose(l);
     }
     ChanFree(cd);
     return 0;
@@ -733,6 +733,16 @@ ChanInput(
     }
     if (c->state == MP_CLIENT_CONNECTING) {
 	*errorCodePtr = cd->blocking ? ENOTCONN : EAGAIN;
+	return -1;
+    }
+    if (c->codec == MP_CODEC_WS) {
+	/* Its input is frames: each message goes to the data filters. */
+	cd->staleError = 1;
+	ChanSetBypassError(cd, NULL, "WEBSOCKET", Tcl_ObjPrintf(
+		"client channel \"%s\" is a WebSocket client: its messages "
+		"go to the data filters and cannot be read from the channel",
+		Tcl_GetChannelName(cd->chan)));
+	*errorCodePtr = EINVAL;
 	return -1;
     }
     if (!c->scriptInput) {
@@ -1052,7 +1062,7 @@ ChanWatch(
 
     cd->interest = mask & (TCL_READABLE | TCL_WRITABLE);
     if (c != NULL && cd->owner == Tcl_GetCurrentThread()
-	    && c->state <= MP_CLIENT_OPEN
+	    && c->state <= MP_CLIENT_OPEN && c->codec != MP_CODEC_WS
 	    && ((cd->interest & TCL_READABLE) || c->scriptInput)) {
 	MpClientTakeInput(c, (cd->interest & TCL_READABLE) != 0);
     }

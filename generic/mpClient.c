@@ -16,7 +16,7 @@ static void		ClientReady(void *clientData, int mask);
 
 static const char *const reasonNames[] = {
     "", "eof", "error", "reset", "closed", "kicked", "timeout", "overflow",
-    "toobig", "destroy", "denied", "connectfailed"
+    "toobig", "destroy", "denied", "connectfailed", "protocol"
 };
 
 /*
@@ -39,7 +39,7 @@ const char *
 MpReasonText(
     int reason)
 {
-    if (reason < 0 || reason > MP_REASON_CONNECTFAILED) {
+    if (reason < 0 || reason > MP_REASON_PROTOCOL) {
 	return "";
     }
     return reasonNames[reason];
@@ -164,6 +164,12 @@ MpClientAdmit(
 	c->admitted = 1;
 	admitted = 1;
 	mp->stats.accepted++;
+	if (c->codec == MP_CODEC_WS) {
+	    mp->wsAdmitted++;
+	    if (mp->pingTimer == NULL) {
+		MpWsPingReschedule(mp);
+	    }
+	}
 	MpIdleTouch(c);
 	MpIdleReschedule(mp);
 	MpLog(mp, MP_LOG_DEBUG, "client %s port %d connected", c->peer.host,
@@ -227,6 +233,7 @@ MpClientUnref(
     }
     MpQueueClear(&c->out);
     MpFrameFree(&c->in);
+    MpWsClientFree(c);
     if (c->groups != NULL) {
 	MpFree(c->groups);
     }
@@ -423,7 +430,7 @@ MpClientClose(
     Tcl_Obj *reasonObj)
 {
     MpInstance *mp = c->mp;
-    int wasOpen;
+    int wasOpen, orderly = 0;
 
     if (c->state >= MP_CLIENT_CLOSING) {
 	return;
@@ -441,10 +448,20 @@ MpClientClose(
 	Tcl_DeleteTimerHandler(c->connectTimer);
 	c->connectTimer = NULL;
     }
+    if (c->ws != NULL && wasOpen) {
+	/*
+	 * A WebSocket client is sent a close frame after its queue when the
+	 * close is orderly (or a protocol error): the socket lingers.
+	 */
+
+	orderly = MpWsClientClosing(c, reason);
+    }
     MpLoopUnwatch(mp->loop, &c->conn.watch);
     MpLoopCancelFlush(mp->loop, c);
     if (c->conn.watch.fd == MP_INVALID_SOCKET) {
 	/* Nothing to close. */
+    } else if (orderly) {
+	MpLingerStart(mp, &c->conn, &c->out, 0);
     } else if (reason == MP_REASON_OVERFLOW || reason == MP_REASON_TOOBIG) {
 	MpConnClose(&c->conn, 1);	/* Discard what the kernel holds. */
     } else if (!wasOpen || reason == MP_REASON_ERROR
@@ -625,7 +642,8 @@ MpClientUpdateWatch(
 {
     int want;
 
-    if (c->state != MP_CLIENT_OPEN || !c->admitted) {
+    if (c->state != MP_CLIENT_OPEN
+	    || (!c->admitted && !MpWsClientHandshaking(c))) {
 	return;
     }
     want = MpConnWant(&c->conn,

@@ -305,9 +305,13 @@ CmdDelete(
  * InitObjCmd --
  *
  *	${mp}::Init port ?-myaddr addr? ?-backlog n? ?-reuseport bool?
- *	Starts listening. Without -myaddr every interface is used (IPv4 and
- *	IPv6), as tcllib's package did. Port 0 picks a free port (see Port).
- *	Also lifts the descriptor limit to the hard limit.
+ *	    ?-protocol tcp|websocket? ?-path p? ?-origins list?
+ *	    ?-subprotocols list? ?-httpcommand cmdprefix?
+ *	Starts listening; each call adds a listener. Without -myaddr every
+ *	interface is used (IPv4 and IPv6), as tcllib's package did. Port 0
+ *	picks a free port (see Port). A WebSocket listener takes the last
+ *	four options (mpWsOptions.c, mpWsClient.c). Also lifts the
+ *	descriptor limit to the hard limit.
  *
  * Results:
  *	The listener's channel name (usable with fconfigure -sockname and
@@ -327,16 +331,24 @@ InitObjCmd(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-myaddr", "-backlog", "-reuseport", NULL
+	"-myaddr", "-backlog", "-reuseport", "-protocol", "-path",
+	"-origins", "-subprotocols", "-httpcommand", NULL
     };
-    enum { OPT_MYADDR, OPT_BACKLOG, OPT_REUSEPORT };
+    enum {
+	OPT_MYADDR, OPT_BACKLOG, OPT_REUSEPORT, OPT_PROTOCOL, OPT_PATH,
+	OPT_ORIGINS, OPT_SUBPROTOCOLS, OPT_HTTPCOMMAND
+    };
+    static const char *const protocols[] = {"tcp", "websocket", NULL};
     MpInstance *mp = (MpInstance *) clientData;
     const char *host = NULL;
-    int port, backlog = 0, reusePort = 0, i, idx;
+    int port, backlog = 0, reusePort = 0, i, idx, protocol = MP_PROTO_TCP;
+    Tcl_Obj *wsObjs[4] = {NULL, NULL, NULL, NULL};
+    const char *wsOption = NULL;
+    MpWsOptions *wsOptions = NULL;
 
     if (objc < 2 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 1, objv,
-		"port ?-myaddr addr? ?-backlog n? ?-reuseport bool?");
+		"port ?option value ...?");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -374,14 +386,32 @@ InitObjCmd(
 			Tcl_GetString(objv[i + 1]));
 	    }
 	    break;
+	case OPT_PROTOCOL:
+	    if (Tcl_GetIndexFromObj(interp, objv[i + 1], protocols,
+		    "protocol", 0, &protocol) != TCL_OK) {
+		Tcl_SetErrorCode(interp, "MULTIPLEXER", "VALUE", "PROTOCOL",
+			NULL);
+		return TCL_ERROR;
+	    }
+	    break;
+	default:
+	    wsObjs[idx - OPT_PATH] = objv[i + 1];
+	    wsOption = options[idx];
+	    break;
 	}
     }
-    if (mp->listener != NULL) {
-	return MpError(interp, "BUSY", NULL,
-		"already listening on port %d", mp->listener->local.port);
+    if (protocol == MP_PROTO_TCP && wsOption != NULL) {
+	return MpError(interp, "OPTION", "PROTOCOL",
+		"option %s needs -protocol websocket", wsOption);
+    }
+    if (protocol == MP_PROTO_WEBSOCKET && MpWsOptionsNew(interp,
+	    wsObjs[0], wsObjs[1], wsObjs[2], wsObjs[3], &wsOptions)
+	    != TCL_OK) {
+	return TCL_ERROR;
     }
     (void) MpSockRaiseFdLimit();
-    return MpListenerOpen(interp, mp, host, port, backlog, reusePort);
+    return MpListenerOpen(interp, mp, host, port, backlog, reusePort,
+	    wsOptions);
 }
 
 /*
@@ -389,7 +419,7 @@ InitObjCmd(
  *
  * PortObjCmd --
  *
- *	${mp}::Port: the port the instance listens on.
+ *	${mp}::Port: the port of the instance's first listener.
  *
  * Results:
  *	The port number, or an error when not listening.
@@ -415,12 +445,12 @@ PortObjCmd(
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
     }
-    if (mp->listener == NULL) {
+    if (mp->listeners == NULL) {
 	return MpError(interp, "NOTLISTENING", NULL,
 		"%s is not listening: call Init first",
 		Tcl_GetString(mp->nameObj));
     }
-    Tcl_SetObjResult(interp, Tcl_NewIntObj(mp->listener->local.port));
+    Tcl_SetObjResult(interp, Tcl_NewIntObj(mp->listeners->local.port));
     return TCL_OK;
 }
 
@@ -492,7 +522,7 @@ PauseOrResume(
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
     }
-    if (mp->listener == NULL) {
+    if (mp->listeners == NULL) {
 	return MpError(interp, "NOTLISTENING", NULL,
 		"%s is not listening: call Init first",
 		Tcl_GetString(mp->nameObj));

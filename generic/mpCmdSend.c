@@ -14,6 +14,7 @@ static Tcl_ObjCmdProc ClientsObjCmd;
 static Tcl_ObjCmdProc KickObjCmd;
 static Tcl_ObjCmdProc ReasonObjCmd;
 static Tcl_ObjCmdProc StatsObjCmd;
+static Tcl_ObjCmdProc PeerObjCmd;
 
 /*
  *----------------------------------------------------------------------
@@ -47,6 +48,7 @@ MpCmdRegisterSend(
 	{"Kick", KickObjCmd},
 	{"Reason", ReasonObjCmd},
 	{"Stats", StatsObjCmd},
+	{"Peer", PeerObjCmd},
 	{NULL, NULL}
     };
     int i;
@@ -302,14 +304,14 @@ SendObjCmd(
     if (data == NULL) {
 	return TCL_ERROR;
     }
-    buf = MpEncodeMessage(mp, data, len);
+    buf = MpEncodeFor(c, data, len);
     if (buf == NULL) {
 	return MpError(interp, "NOMEM", NULL,
 		"out of memory queueing %lu bytes", (unsigned long) len);
     }
     ok = (c->state == MP_CLIENT_OPEN && c->admitted)
 	    ? (MpEnqueue(c, buf) == 0)
-	    : (MpEnqueueBytes(c, buf->data, buf->len, 0) == 0);
+	    : (MpEnqueueRaw(c, buf->data, buf->len, 0) == 0);
     MpBufUnref(buf);
     MpLoopFlushIfIdle(mp->loop);
     Tcl_SetObjResult(interp, Tcl_NewBooleanObj(ok));
@@ -360,6 +362,62 @@ ClientsObjCmd(
 	Tcl_ListObjAppendElement(NULL, result, Tcl_NewListObj(3, triple));
     }
     Tcl_SetObjResult(interp, result);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PeerObjCmd --
+ *
+ *	${mp}::Peer chan: what is known of a client's connection, for
+ *	access filters and others that authenticate or log it.
+ *
+ * Results:
+ *	A dict: address, port, protocol (tcp or websocket), outbound (1 for
+ *	a link made by Connect); a WebSocket client adds request (its
+ *	request line), path, query, headers (lower-case names), subprotocol
+ *	(the one chosen, or empty) and origin.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+PeerObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+    MpClient *c;
+    Tcl_Obj *dict;
+
+    if (objc != 2) {
+	return MpWrongArgs(interp, 1, objv, "chan");
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    c = MpLookupClient(interp, mp, objv[1]);
+    if (c == NULL) {
+	return TCL_ERROR;
+    }
+    dict = (c->codec == MP_CODEC_WS)
+	    ? Tcl_DuplicateObj(MpWsPeerInfo(c)) : Tcl_NewDictObj();
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("address", -1),
+	    MpClientAddrObj(c));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("port", -1),
+	    MpClientPortObj(c));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("protocol", -1),
+	    Tcl_NewStringObj(c->codec == MP_CODEC_WS ? "websocket" : "tcp",
+	    -1));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("outbound", -1),
+	    Tcl_NewBooleanObj(c->outbound));
+    Tcl_SetObjResult(interp, dict);
     return TCL_OK;
 }
 
@@ -509,6 +567,11 @@ StatsObjCmd(
     PUT("queue_highwater", s->queueHighWater);
     PUT("lingering", s->lingering);
     PUT("log_dropped", s->logDropped);
+    PUT("websocket_clients", mp->wsAdmitted);
+    PUT("http_requests", s->httpRequests);
+    PUT("handshake_failures", s->handshakeFailures);
+    PUT("ws_protocol_errors", s->wsProtocolErrors);
+    PUT("ping_timeouts", s->pingTimeouts);
 #undef PUT
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;

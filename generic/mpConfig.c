@@ -14,21 +14,32 @@
 #define MP_DEFAULT_MAXQUEUE (4 * 1024 * 1024)
 #define MP_DEFAULT_LINGER 5000
 
+/*
+ * Milliseconds a connection may take to send its WebSocket request head,
+ * and between pings of a silent WebSocket client.
+ */
+
+#define MP_DEFAULT_HANDSHAKE 10000
+#define MP_DEFAULT_PING 30000
+
 static const char *const configKeys[] = {
     "sendtoorigin", "debuglevel", "framing", "maxmessage", "maxqueue",
     "overflow", "idletimeout", "maxclients", "maxperaddr", "route",
-    "allow", "deny", "linger", "logcommand", NULL
+    "allow", "deny", "linger", "logcommand", "handshaketimeout",
+    "pinginterval", "wsmessagetype", NULL
 };
 enum {
     CFG_SENDTOORIGIN, CFG_DEBUGLEVEL, CFG_FRAMING, CFG_MAXMESSAGE,
     CFG_MAXQUEUE, CFG_OVERFLOW, CFG_IDLETIMEOUT, CFG_MAXCLIENTS,
     CFG_MAXPERADDR, CFG_ROUTE, CFG_ALLOW, CFG_DENY, CFG_LINGER,
-    CFG_LOGCOMMAND
+    CFG_LOGCOMMAND, CFG_HANDSHAKETIMEOUT, CFG_PINGINTERVAL,
+    CFG_WSMESSAGETYPE
 };
 
 static const char *const framingNames[] = {"raw", "line", "length", NULL};
 static const char *const overflowNames[] = {"drop", "disconnect", NULL};
 static const char *const routeNames[] = {"all", "groups", NULL};
+static const char *const wsTypeNames[] = {"auto", "text", "binary", NULL};
 
 /*
  *----------------------------------------------------------------------
@@ -62,6 +73,9 @@ MpConfigInit(
     cfg->maxClients = 0;
     cfg->maxPerAddr = 0;
     cfg->route = MP_ROUTE_ALL;
+    cfg->handshakeTimeout = MP_DEFAULT_HANDSHAKE;
+    cfg->pingInterval = MP_DEFAULT_PING;
+    cfg->wsMessageType = MP_WSTYPE_AUTO;
 }
 
 void
@@ -124,6 +138,12 @@ GetValue(
 	return Tcl_NewWideIntObj((Tcl_WideInt) cfg->linger);
     case CFG_LOGCOMMAND:
 	return MpLogGetCommand(mp);
+    case CFG_HANDSHAKETIMEOUT:
+	return Tcl_NewWideIntObj((Tcl_WideInt) cfg->handshakeTimeout);
+    case CFG_PINGINTERVAL:
+	return Tcl_NewWideIntObj((Tcl_WideInt) cfg->pingInterval);
+    case CFG_WSMESSAGETYPE:
+	return Tcl_NewStringObj(wsTypeNames[cfg->wsMessageType], -1);
     }
     return Tcl_NewObj();
 }
@@ -292,6 +312,27 @@ SetValue(
 	return MpCidrListSet(interp, &cfg->deny, valueObj);
     case CFG_LOGCOMMAND:
 	return MpLogSetCommand(interp, mp, valueObj);
+    case CFG_HANDSHAKETIMEOUT:
+	if (GetSize(interp, name, valueObj, 0, 0x7FFFFFFF, &w) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	cfg->handshakeTimeout = (long) w;	/* For handshakes to come. */
+	break;
+    case CFG_PINGINTERVAL:
+	if (GetSize(interp, name, valueObj, 0, 0x7FFFFFFF, &w) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	cfg->pingInterval = (long) w;
+	MpWsPingReschedule(mp);
+	break;
+    case CFG_WSMESSAGETYPE:
+	if (Tcl_GetIndexFromObj(interp, valueObj, wsTypeNames,
+		"wsmessagetype", 0, &i) != TCL_OK) {
+	    Tcl_SetErrorCode(interp, "MULTIPLEXER", "VALUE", "CONFIG", NULL);
+	    return TCL_ERROR;
+	}
+	cfg->wsMessageType = i;
+	break;
     }
     return TCL_OK;
 }

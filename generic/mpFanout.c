@@ -17,6 +17,7 @@
 
 #include <stdlib.h>
 #include "mpInt.h"
+#include "mpWsFrame.h"
 
 /*
  * Fetches the start of a recipient's record (its fan-out fields, see
@@ -62,6 +63,35 @@ MpEncodeMessage(
 	MpFrameEncode(mode, data, len, buf->data);
     }
     return buf;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpEncodeFor --
+ *
+ *	Encodes a message for one client's codec: the instance's framing for
+ *	a TCP client, one frame for a WebSocket client (MpWsEncode).
+ *
+ * Results:
+ *	The buffer (one reference), or NULL when memory is exhausted.
+ *
+ * Side effects:
+ *	Allocates.
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpBuf *
+MpEncodeFor(
+    MpClient *c,
+    const char *data,
+    size_t len)
+{
+    if (c->codec == MP_CODEC_WS) {
+	return MpWsEncode(MpWsOpcodeFor(c->mp, data, len), data, len);
+    }
+    return MpEncodeMessage(c->mp, data, len);
 }
 
 /*
@@ -220,11 +250,14 @@ MpEnqueue(
 /*
  *----------------------------------------------------------------------
  *
- * MpEnqueueBytes --
+ * MpEnqueueBytes, MpEnqueueRaw --
  *
- *	Queues raw bytes (no framing) for one client, admitted or not: what
- *	a script writes to the client's channel. "continued" says the bytes
- *	continue a write already partly accepted (see ChanOutput).
+ *	Queue bytes for one client, admitted or not: what a script writes to
+ *	the client's channel (MpEnqueueBytes: as they are for a TCP client,
+ *	as one message frame for a WebSocket client), or bytes to go on the
+ *	wire exactly as given (MpEnqueueRaw: HTTP answers, control frames).
+ *	"continued" says the bytes continue a write already partly accepted
+ *	(see ChanOutput).
  *
  * Results:
  *	0 if queued, -1 if dropped or overflowing, -2 if the client is
@@ -238,6 +271,31 @@ MpEnqueue(
 
 int
 MpEnqueueBytes(
+    MpClient *c,
+    const char *data,
+    size_t len,
+    int continued)
+{
+    MpBuf *buf;
+    int rc;
+
+    if (c->codec != MP_CODEC_WS) {
+	return MpEnqueueRaw(c, data, len, continued);
+    }
+    if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->sendShut) {
+	return -2;
+    }
+    buf = MpEncodeFor(c, data, len);
+    if (buf == NULL) {
+	return -1;
+    }
+    rc = QueueOrOverflow(c, buf, 1, 0, continued);
+    MpBufUnref(buf);
+    return rc;
+}
+
+int
+MpEnqueueRaw(
     MpClient *c,
     const char *data,
     size_t len,
@@ -272,7 +330,9 @@ typedef struct Wire {
     MpIovec iov[3];
     int iovCount;
     size_t len;			/* Bytes on the wire. */
-    char prefix[MP_FRAME_HEADER];
+    int codec;			/* MP_CODEC_* it is encoded for. */
+    int opcode;			/* MP_CODEC_WS: text or binary frame. */
+    char prefix[10];		/* Framing prefix or frame header. */
     const char *data;		/* The message, or the span (not owned). */
     size_t dataLen;
     size_t count;		/* 0: one message, to be framed; N > 0: a
@@ -285,11 +345,13 @@ typedef struct Wire {
 /*
  *----------------------------------------------------------------------
  *
- * WireInit, WireInitSpan, WireFree --
+ * WireInit, WireInitCodec, WireInitSpan, WireFree --
  *
  *	Describe a message as it goes on the wire with the instance's
- *	framing, or a span of framed messages as it is; release the encoded
- *	copy if one was made.
+ *	framing (WireInit), or for a codec (WireInitCodec: the instance's
+ *	framing, or one WebSocket frame whose header is built here once for
+ *	all its recipients), or a span of framed messages as it is; release
+ *	the encoded copy if one was made.
  *
  * Results:
  *	None.
@@ -311,6 +373,7 @@ WireInit(
     size_t pre = MpFramePrefix(mode, len, w->prefix), sufLen;
     const char *suf = MpFrameSuffix(mode, &sufLen);
 
+    w->codec = MP_CODEC_STREAM;
     w->iovCount = 0;
     if (pre > 0) {
 	MP_IOV_SET(w->iov[w->iovCount], w->prefix, pre);
@@ -333,12 +396,44 @@ WireInit(
 }
 
 static void
+WireInitCodec(
+    MpInstance *mp,
+    Wire *w,
+    int codec,
+    const char *data,
+    size_t len)
+{
+    size_t hlen;
+
+    if (codec != MP_CODEC_WS) {
+	WireInit(mp, w, data, len);
+	return;
+    }
+    w->codec = MP_CODEC_WS;
+    w->opcode = MpWsOpcodeFor(mp, data, len);
+    hlen = MpWsServerHeader(w->opcode, len, (unsigned char *) w->prefix);
+    MP_IOV_SET(w->iov[0], w->prefix, hlen);
+    w->iovCount = 1;
+    if (len > 0) {
+	MP_IOV_SET(w->iov[1], data, len);
+	w->iovCount = 2;
+    }
+    w->len = hlen + len;
+    w->data = data;
+    w->dataLen = len;
+    w->count = 0;
+    w->buf = NULL;
+    w->noMem = 0;
+}
+
+static void
 WireInitSpan(
     Wire *w,
     const char *bytes,
     size_t len,
     size_t count)
 {
+    w->codec = MP_CODEC_STREAM;
     MP_IOV_SET(w->iov[0], bytes, len);
     w->iovCount = 1;
     w->len = len;
@@ -384,7 +479,9 @@ WireBuffer(
     Wire *w)
 {
     if (w->buf == NULL && !w->noMem) {
-	if (w->count == 0) {
+	if (w->count == 0 && w->codec == MP_CODEC_WS) {
+	    w->buf = MpWsEncode(w->opcode, w->data, w->dataLen);
+	} else if (w->count == 0) {
 	    w->buf = MpEncodeMessage(mp, w->data, w->dataLen);
 	} else if ((w->buf = MpBufNew(w->len)) != NULL) {
 	    memcpy(w->buf->data, w->data, w->len);
@@ -641,25 +738,40 @@ Deliver(
     int i, sent = 0;
 
     if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
-	Wire wire;
+	Wire wires[MP_CODECS];
+	int ready[MP_CODECS], k;
 
-	if (count == 0) {
-	    WireInit(mp, &wire, data, len);
-	} else {
-	    WireInitSpan(&wire, data, len, count);
+	for (k = 0; k < MP_CODECS; k++) {
+	    ready[k] = 0;
 	}
 	for (i = 0; i < n; i++) {
+	    MpClient *to = list[i];
+
 	    if (i + 1 < n) {
 		MP_PREFETCH_CLIENT(list[i + 1]);
 	    }
-	    if (SendTo(list[i], &wire) == 0) {
+	    k = to->codec;
+	    if (!ready[k]) {
+		if (count == 0) {
+		    WireInitCodec(mp, &wires[k], k, data, len);
+		} else {
+		    WireInitSpan(&wires[k], data, len, count);
+		}
+		ready[k] = 1;
+	    }
+	    if (SendTo(to, &wires[k]) == 0) {
 		sent++;
 	    }
 	}
-	if (wire.noMem) {
-	    NoMemLog(mp, &wire);
+	for (k = 0; k < MP_CODECS; k++) {
+	    if (!ready[k]) {
+		continue;
+	    }
+	    if (wires[k].noMem) {
+		NoMemLog(mp, &wires[k]);
+	    }
+	    WireFree(&wires[k]);
 	}
-	WireFree(&wire);
     } else {
 	Tcl_Obj *dataObj = Tcl_NewByteArrayObj((const unsigned char *) data,
 		(Tcl_Size) len);
@@ -691,7 +803,7 @@ Deliver(
 		    Tcl_DecrRefCount(resObj);
 		    continue;
 		}
-		WireInit(mp, &wire, out, outLen);
+		WireInitCodec(mp, &wire, to->codec, out, outLen);
 		if (SendTo(to, &wire) == 0) {
 		    sent++;
 		}
@@ -755,8 +867,30 @@ FanoutTo(
     MpClient **list;
     int n;
 
-    if (len == 0 && mp->config.framing == MP_FRAME_RAW) {
+    if (len == 0 && mp->config.framing == MP_FRAME_RAW
+	    && mp->wsAdmitted == 0) {
 	return 0;
+    }
+    if (count > 0 && mp->wsAdmitted > 0) {
+	/*
+	 * A span is only forwarded whole to TCP clients (see SpansAllowed
+	 * in mpInput.c); should WebSocket clients have come since, each of
+	 * its messages goes on its own.
+	 */
+
+	int total = 0;
+
+	while (len > 0) {
+	    const char *msg;
+	    size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
+		    data, len, &msg, &msgLen);
+
+	    total += FanoutTo(mp, from, msg, msgLen, 0, exclude, group,
+		    groupsOf);
+	    data += wireLen;
+	    len -= wireLen;
+	}
+	return total;
     }
     if (mp->filters[MP_FILTER_OUTPUT].count == 0) {
 	/*

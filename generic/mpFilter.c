@@ -326,6 +326,45 @@ ReportError(
 /*
  *----------------------------------------------------------------------
  *
+ * MpCallPrefix, MpReportScriptError --
+ *
+ *	For other script callbacks of the core (a WebSocket listener's
+ *	-httpcommand): call a command prefix with extra words as filters are
+ *	called, and log its error. The caller holds references on what it
+ *	uses after the call.
+ *
+ * Results:
+ *	MpCallPrefix: the Tcl result code, the result in the interpreter.
+ *
+ * Side effects:
+ *	Runs Tcl code; MpReportScriptError logs and resets the result.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpCallPrefix(
+    MpInstance *mp,
+    Tcl_Obj *cmdObj,
+    int argc,
+    Tcl_Obj *const args[])
+{
+    return CallFilter(mp, cmdObj, argc, args);
+}
+
+void
+MpReportScriptError(
+    MpInstance *mp,
+    const char *kind,
+    Tcl_Obj *cmdObj,
+    int code)
+{
+    ReportError(mp, kind, cmdObj, code);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpFilterResultBytes --
  *
  *	The bytes of what a chain of data or output filters made. A result

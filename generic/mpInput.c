@@ -93,6 +93,12 @@ MpClientReadable(
     } else if (n == MP_IO_ERROR) {
 	c->errCode = err;
 	MpClientClose(c, MpReasonForError(err), NULL);
+    } else if (n > 0 && c->codec == MP_CODEC_WS) {
+	if (n == MP_READ_CHUNK) {
+	    loop->streaming = 1;
+	}
+	mp->stats.bytesIn += (Tcl_WideUInt) n;
+	MpWsClientInput(c, buf, (size_t) n);	/* Touches per message. */
     } else if (n > 0) {
 	if (n == MP_READ_CHUNK) {
 	    loop->streaming = 1;	/* Probably more behind: see
@@ -319,7 +325,8 @@ EmitMessage(
  * SpansAllowed --
  *
  *	Whether a client's input may be forwarded in spans: line or length
- *	framing, and no data or output filter (they see each message).
+ *	framing, no data or output filter (they see each message), and no
+ *	WebSocket client (it gets each message as a frame of its own).
  *
  * Results:
  *	1 or 0.
@@ -334,7 +341,7 @@ static int
 SpansAllowed(
     const MpInstance *mp)
 {
-    return mp->config.framing != MP_FRAME_RAW
+    return mp->config.framing != MP_FRAME_RAW && mp->wsAdmitted == 0
 	    && mp->filters[MP_FILTER_DATA].count == 0
 	    && mp->filters[MP_FILTER_OUTPUT].count == 0;
 }

@@ -254,10 +254,14 @@ MpInstanceTeardown(
     mp->destroyed = 1;
     MpInstanceRef(mp);
     UnlinkFromLoop(mp);
-    MpListenerClose(mp);
+    MpListenerCloseAll(mp);
     if (mp->idleTimer != NULL) {
 	Tcl_DeleteTimerHandler(mp->idleTimer);
 	mp->idleTimer = NULL;
+    }
+    if (mp->pingTimer != NULL) {
+	Tcl_DeleteTimerHandler(mp->pingTimer);
+	mp->pingTimer = NULL;
     }
     while (mp->first != NULL) {
 	MpClientClose(mp->first, MP_REASON_DESTROY, NULL);

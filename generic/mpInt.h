@@ -81,6 +81,8 @@ typedef struct MpClient MpClient;
 typedef struct MpLinger MpLinger;
 typedef struct MpListener MpListener;
 typedef struct MpLogLine MpLogLine;
+typedef struct MpWsClient MpWsClient;
+typedef struct MpWsOptions MpWsOptions;
 
 /*
  * A descriptor watched by the per-thread loop. It is embedded in the
@@ -156,8 +158,32 @@ enum {
     MP_REASON_NONE, MP_REASON_EOF, MP_REASON_ERROR, MP_REASON_RESET,
     MP_REASON_CLOSED, MP_REASON_KICKED, MP_REASON_TIMEOUT,
     MP_REASON_OVERFLOW, MP_REASON_TOOBIG, MP_REASON_DESTROY,
-    MP_REASON_DENIED, MP_REASON_CONNECTFAILED
+    MP_REASON_DENIED, MP_REASON_CONNECTFAILED, MP_REASON_PROTOCOL
 };
+
+/*
+ * Client codecs: how a client's input is cut into messages and how
+ * messages are encoded for it. MP_CODEC_STREAM follows the instance's
+ * Config framing (raw, line, length); MP_CODEC_WS is a WebSocket member
+ * (mpWsClient.c). Each codec in use gets one shared encoding of a message
+ * per fan-out (mpFanout.c).
+ */
+
+enum { MP_CODEC_STREAM, MP_CODEC_WS, MP_CODECS };
+
+/*
+ * Listener protocols (Init -protocol).
+ */
+
+enum { MP_PROTO_TCP, MP_PROTO_WEBSOCKET };
+
+/*
+ * What a WebSocket message sent to a client is marked as (Config
+ * wsmessagetype): text when its bytes are valid UTF-8 (auto), or always
+ * text or binary.
+ */
+
+enum { MP_WSTYPE_AUTO, MP_WSTYPE_TEXT, MP_WSTYPE_BINARY };
 
 /*
  * Policies.
@@ -201,6 +227,12 @@ typedef struct MpConfig {
     int route;			/* MP_ROUTE_*. */
     MpCidrList allow;		/* Empty = everyone. */
     MpCidrList deny;
+    long handshakeTimeout;	/* Milliseconds a connection may take to
+				 * complete its opening handshake
+				 * (WebSocket upgrade). */
+    long pingInterval;		/* Milliseconds between pings of a silent
+				 * WebSocket client, 0 = none. */
+    int wsMessageType;		/* MP_WSTYPE_*. */
 } MpConfig;
 
 /*
@@ -227,6 +259,14 @@ typedef struct MpStats {
 				 * (mpLog.c). */
     int lingering;		/* Sockets of departed clients still being
 				 * closed (Config linger). */
+    Tcl_WideUInt httpRequests;	/* Plain HTTP requests answered by a
+				 * WebSocket listener. */
+    Tcl_WideUInt handshakeFailures; /* Upgrade requests refused, heads too
+				 * long or malformed, handshake timeouts. */
+    Tcl_WideUInt wsProtocolErrors; /* WebSocket clients closed for
+				 * breaking RFC 6455 (1002, 1007). */
+    Tcl_WideUInt pingTimeouts;	/* WebSocket clients closed for not
+				 * answering a ping (Config pinginterval). */
 } MpStats;
 
 /*
@@ -236,6 +276,15 @@ typedef struct MpStats {
 struct MpListener {
     MpWatch watch;
     MpInstance *mp;
+    MpListener *nextListener;	/* The instance's listeners, in the order
+				 * Init opened them. */
+    int refCount;		/* Held by the instance while open and by
+				 * an accept loop in progress. */
+    int closed;			/* Closed: no longer accepting. */
+    int protocol;		/* MP_PROTO_*. */
+    MpWsOptions *wsOptions;	/* WebSocket listeners: -path ... (shared
+				 * with the clients still in their
+				 * handshake), else NULL. */
     MpAddr local;		/* Bound address and port. */
     int paused;			/* Not accepting for now. */
     int fdStarved;		/* Accept failed for lack of descriptors;
@@ -276,6 +325,7 @@ struct MpClient {
     MpClient *prev, *next;	/* Instance list, least recently active
 				 * first. */
     int state;
+    int codec;			/* MP_CODEC_*. */
     int admitted;		/* Access filters passed: exit filters
 				 * will run. */
     int pendingClose;		/* MP_REASON_* to close with at the next
@@ -328,6 +378,8 @@ struct MpClient {
     Tcl_TimerToken connectTimer;
     Tcl_WideUInt drops;		/* Messages dropped for this client. */
     MpClient *exitingNext;	/* See MpInstance.exiting. */
+    MpWsClient *ws;		/* WebSocket members: handshake, frame
+				 * parser, close state (mpWsClient.c). */
 };
 
 struct MpInstance {
@@ -341,7 +393,11 @@ struct MpInstance {
 				 * (linked by exitingNext), still found by
 				 * name after their channel is gone. */
     MpLoop *loop;
-    MpListener *listener;	/* NULL until Init. */
+    MpListener *listeners;	/* Listening sockets (Init), first opened
+				 * first; NULL until Init. */
+    int wsAdmitted;		/* Admitted WebSocket clients (spans are
+				 * only forwarded while there are none). */
+    Tcl_TimerToken pingTimer;	/* Pings silent WebSocket clients. */
     MpClient *first, *last;	/* Clients. */
     int clientCount;
     Tcl_HashTable peerCounts;	/* Peer address text -> count. */
@@ -507,8 +563,9 @@ MODULE_SCOPE int	MpWrongArgs(Tcl_Interp *interp, int objc,
 
 MODULE_SCOPE int	MpListenerOpen(Tcl_Interp *interp, MpInstance *mp,
 			    const char *host, int port, int backlog,
-			    int reusePort);
-MODULE_SCOPE void	MpListenerClose(MpInstance *mp);
+			    int reusePort, MpWsOptions *wsOptions);
+MODULE_SCOPE void	MpListenerClose(MpListener *l);
+MODULE_SCOPE void	MpListenerCloseAll(MpInstance *mp);
 MODULE_SCOPE void	MpListenerPause(MpInstance *mp, int paused);
 
 /*
@@ -555,7 +612,11 @@ MODULE_SCOPE void	MpHandleMessage(MpClient *c, const char *data,
 MODULE_SCOPE int	MpEnqueue(MpClient *c, MpBuf *buf);
 MODULE_SCOPE int	MpEnqueueBytes(MpClient *c, const char *data,
 			    size_t len, int continued);
+MODULE_SCOPE int	MpEnqueueRaw(MpClient *c, const char *data,
+			    size_t len, int continued);
 MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
+			    size_t len);
+MODULE_SCOPE MpBuf *	MpEncodeFor(MpClient *c, const char *data,
 			    size_t len);
 MODULE_SCOPE int	MpFanout(MpInstance *mp, MpClient *from,
 			    const char *data, size_t len, MpClient *exclude,
@@ -579,6 +640,10 @@ MODULE_SCOPE const char *MpFilterResultBytes(MpInstance *mp,
 			    size_t *lenPtr);
 MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, MpClient *to,
 			    Tcl_Obj *dataObj, Tcl_Obj **resultPtr);
+MODULE_SCOPE int	MpCallPrefix(MpInstance *mp, Tcl_Obj *cmdObj,
+			    int argc, Tcl_Obj *const args[]);
+MODULE_SCOPE void	MpReportScriptError(MpInstance *mp,
+			    const char *kind, Tcl_Obj *cmdObj, int code);
 
 /*
  * mpChannel.c
@@ -635,6 +700,28 @@ MODULE_SCOPE int	MpGroupLeave(MpInstance *mp, MpClient *c,
 			    const char *name);
 MODULE_SCOPE void	MpGroupLeaveAll(MpInstance *mp, MpClient *c);
 MODULE_SCOPE void	MpGroupFreeAll(MpInstance *mp);
+
+/*
+ * mpWsClient.c, mpWsOptions.c: WebSocket members (RFC 6455).
+ */
+
+MODULE_SCOPE int	MpWsOptionsNew(Tcl_Interp *interp, Tcl_Obj *pathObj,
+			    Tcl_Obj *originsObj, Tcl_Obj *subprotocolsObj,
+			    Tcl_Obj *httpCommand, MpWsOptions **optsPtr);
+MODULE_SCOPE void	MpWsOptionsRef(MpWsOptions *o);
+MODULE_SCOPE void	MpWsOptionsUnref(MpWsOptions *o);
+MODULE_SCOPE void	MpWsClientStart(MpClient *c, MpWsOptions *opts);
+MODULE_SCOPE void	MpWsClientInput(MpClient *c, const char *data,
+			    size_t len);
+MODULE_SCOPE int	MpWsClientClosing(MpClient *c, int reason);
+MODULE_SCOPE void	MpWsClientFree(MpClient *c);
+MODULE_SCOPE int	MpWsClientHandshaking(const MpClient *c);
+MODULE_SCOPE MpBuf *	MpWsEncode(int opcode, const char *data,
+			    size_t len);
+MODULE_SCOPE int	MpWsOpcodeFor(MpInstance *mp, const char *data,
+			    size_t len);
+MODULE_SCOPE Tcl_Obj *	MpWsPeerInfo(MpClient *c);
+MODULE_SCOPE void	MpWsPingReschedule(MpInstance *mp);
 
 /*
  * mpConnect.c

@@ -1,9 +1,10 @@
 /*
  * mpListener.c --
  *
- *	The listening socket of an instance: opening, accepting (with limits
- *	and allow/deny checked before any Tcl code runs), pausing, and
- *	surviving descriptor exhaustion without spinning.
+ *	The listening sockets of an instance (one per Init call, TCP or
+ *	WebSocket): opening, accepting (with limits and allow/deny checked
+ *	before any Tcl code runs), pausing, and surviving descriptor
+ *	exhaustion without spinning.
  */
 
 #include "mpInt.h"
@@ -26,13 +27,16 @@ static void		ListenerReady(void *clientData, int mask);
 static void		RetryAccept(ClientData clientData);
 static void		Refuse(MpInstance *mp, MpSocket fd,
 			    const MpAddr *peer, const char *why);
+static void		ListenerRelease(MpListener *l);
 
 /*
  *----------------------------------------------------------------------
  *
  * MpListenerOpen --
  *
- *	Opens and starts watching the instance's listening socket.
+ *	Opens and starts watching a listening socket of the instance, added
+ *	after those it has. wsOptions (one reference, taken over) makes it a
+ *	WebSocket listener; NULL a TCP one.
  *
  * Results:
  *	TCL_OK with the listener's channel name as result, or TCL_ERROR with
@@ -51,15 +55,19 @@ MpListenerOpen(
     const char *host,
     int port,
     int backlog,
-    int reusePort)
+    int reusePort,
+    MpWsOptions *wsOptions)
 {
-    MpListener *l;
+    MpListener *l, **lp;
     MpSocket fd;
     int err = 0, werr;
     char name[48];
 
     if (MpSockListen(host, port, backlog,
 	    reusePort ? MP_LISTEN_REUSEPORT : 0, &fd, &err) != 0) {
+	if (wsOptions != NULL) {
+	    MpWsOptionsUnref(wsOptions);
+	}
 	return MpError(interp, "LISTEN", MpSockErrorId(err),
 		"couldn't open socket on %s port %d: %s",
 		host ? host : "all interfaces", port, MpSockErrorText(err));
@@ -67,6 +75,9 @@ MpListenerOpen(
     l = (MpListener *) MpAlloc(sizeof(MpListener));
     memset(l, 0, sizeof(MpListener));
     l->mp = mp;
+    l->refCount = 1;
+    l->protocol = wsOptions ? MP_PROTO_WEBSOCKET : MP_PROTO_TCP;
+    l->wsOptions = wsOptions;
     l->watch.fd = fd;
     l->watch.proc = ListenerReady;
     l->watch.clientData = l;
@@ -77,28 +88,36 @@ MpListenerOpen(
     if (werr != 0) {
 	MpLoopUnwatch(mp->loop, &l->watch);
 	MpSockClose(fd);
+	if (wsOptions != NULL) {
+	    MpWsOptionsUnref(wsOptions);
+	}
 	MpFree(l);
 	return MpError(interp, "POLLER", MpSockErrorId(werr),
 		"cannot watch the listening socket: %s",
 		MpSockErrorText(werr));
     }
-    mp->listener = l;
+    for (lp = &mp->listeners; *lp != NULL; lp = &(*lp)->nextListener) {
+	/* To the end. */
+    }
+    *lp = l;
     snprintf(name, sizeof(name), "mplisten%llu",
 	    (unsigned long long) MpNextChannelId());
     l->chan = MpListenerChannelCreate(l, name);
     Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
-    MpLog(mp, MP_LOG_INFO, "listening on %s port %d",
-	    host ? host : "all interfaces", l->local.port);
+    MpLog(mp, MP_LOG_INFO, "listening on %s port %d (%s)",
+	    host ? host : "all interfaces", l->local.port,
+	    wsOptions ? "websocket" : "tcp");
     return TCL_OK;
 }
 
 /*
  *----------------------------------------------------------------------
  *
- * MpListenerClose --
+ * MpListenerClose, MpListenerCloseAll, ListenerRelease --
  *
- *	Stops listening; connected clients stay. The port can be bound again
- *	at once.
+ *	Stop listening on one socket, or on all of the instance's;
+ *	connected clients stay. The port can be bound again at once. The
+ *	record lives on while an accept loop holds it (ListenerReady).
  *
  * Results:
  *	None.
@@ -111,20 +130,52 @@ MpListenerOpen(
 
 void
 MpListenerClose(
-    MpInstance *mp)
+    MpListener *l)
 {
-    MpListener *l = mp->listener;
+    MpInstance *mp = l->mp;
+    MpListener **lp;
 
-    if (l == NULL) {
+    if (l->closed) {
 	return;
     }
-    mp->listener = NULL;
+    l->closed = 1;
+    for (lp = &mp->listeners; *lp != NULL; lp = &(*lp)->nextListener) {
+	if (*lp == l) {
+	    *lp = l->nextListener;
+	    break;
+	}
+    }
+    l->nextListener = NULL;
     if (l->retryTimer != NULL) {
 	Tcl_DeleteTimerHandler(l->retryTimer);
+	l->retryTimer = NULL;
     }
     MpLoopUnwatch(mp->loop, &l->watch);
     MpSockClose(l->watch.fd);
+    l->watch.fd = MP_INVALID_SOCKET;
     MpListenerChannelDetach(l);
+    ListenerRelease(l);
+}
+
+void
+MpListenerCloseAll(
+    MpInstance *mp)
+{
+    while (mp->listeners != NULL) {
+	MpListenerClose(mp->listeners);
+    }
+}
+
+static void
+ListenerRelease(
+    MpListener *l)
+{
+    if (--l->refCount > 0) {
+	return;
+    }
+    if (l->wsOptions != NULL) {
+	MpWsOptionsUnref(l->wsOptions);
+    }
     MpFree(l);
 }
 
@@ -133,7 +184,7 @@ MpListenerClose(
  *
  * MpListenerPause --
  *
- *	Stops or restarts accepting.
+ *	Stops or restarts accepting on every listener of the instance.
  *
  * Results:
  *	None.
@@ -149,14 +200,14 @@ MpListenerPause(
     MpInstance *mp,
     int paused)
 {
-    MpListener *l = mp->listener;
+    MpListener *l;
 
-    if (l == NULL) {
-	return;
-    }
-    l->paused = paused;
-    if (!l->fdStarved) {
-	(void) MpLoopWatch(mp->loop, &l->watch, paused ? 0 : MP_EV_READ);
+    for (l = mp->listeners; l != NULL; l = l->nextListener) {
+	l->paused = paused;
+	if (!l->fdStarved) {
+	    (void) MpLoopWatch(mp->loop, &l->watch,
+		    paused ? 0 : MP_EV_READ);
+	}
     }
 }
 
@@ -220,8 +271,8 @@ ListenerReady(
     (void) mask;
     Tcl_Preserve(mp->interp);
     MpInstanceRef(mp);
-    for (i = 0; i < MP_ACCEPT_BATCH && mp->listener == l && !l->paused;
-	    i++) {
+    l->refCount++;
+    for (i = 0; i < MP_ACCEPT_BATCH && !l->closed && !l->paused; i++) {
 	MpSocket fd;
 	MpAddr peer;
 	int err = 0, rc;
@@ -270,6 +321,11 @@ ListenerReady(
 		    peer.host);
 	    continue;
 	}
+	if (l->protocol == MP_PROTO_WEBSOCKET) {
+	    MpWsClientStart(c, l->wsOptions);	/* Admitted after its
+						 * handshake. */
+	    continue;
+	}
 	scripts = loop->scriptCalls;
 	(void) MpClientAdmit(c);
 	if (loop->scriptCalls != scripts) {
@@ -277,6 +333,7 @@ ListenerReady(
 				 * Tcl event (see MpLoopDispatch). */
 	}
     }
+    ListenerRelease(l);
     {
 	Tcl_Interp *interp = mp->interp;
 
