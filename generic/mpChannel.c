@@ -735,7 +735,7 @@ ChanInput(
 	*errorCodePtr = cd->blocking ? ENOTCONN : EAGAIN;
 	return -1;
     }
-    if (c->codec == MP_CODEC_WS) {
+    if (!mpCodecs[c->codec]->channelReadable) {
 	/* Its input is frames: each message goes to the data filters. */
 	cd->staleError = 1;
 	ChanSetBypassError(cd, NULL, "WEBSOCKET", Tcl_ObjPrintf(
@@ -1062,7 +1062,8 @@ ChanWatch(
 
     cd->interest = mask & (TCL_READABLE | TCL_WRITABLE);
     if (c != NULL && cd->owner == Tcl_GetCurrentThread()
-	    && c->state <= MP_CLIENT_OPEN && c->codec != MP_CODEC_WS
+	    && c->state <= MP_CLIENT_OPEN
+	    && mpCodecs[c->codec]->channelReadable
 	    && ((cd->interest & TCL_READABLE) || c->scriptInput)) {
 	MpClientTakeInput(c, (cd->interest & TCL_READABLE) != 0);
     }

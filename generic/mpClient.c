@@ -164,7 +164,7 @@ MpClientAdmit(
 	c->admitted = 1;
 	admitted = 1;
 	mp->stats.accepted++;
-	if (c->codec == MP_CODEC_WS) {
+	if (c->ws != NULL) {
 	    mp->wsAdmitted++;
 	    if (mp->pingTimer == NULL) {
 		MpWsPingReschedule(mp);

@@ -406,13 +406,13 @@ PeerObjCmd(
     if (c == NULL) {
 	return TCL_ERROR;
     }
-    dict = (c->codec == MP_CODEC_WS) ? MpWsPeerInfo(c) : Tcl_NewDictObj();
+    dict = (c->ws != NULL) ? MpWsPeerInfo(c) : Tcl_NewDictObj();
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("address", -1),
 	    MpClientAddrObj(c));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("port", -1),
 	    MpClientPortObj(c));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("protocol", -1),
-	    Tcl_NewStringObj(c->codec == MP_CODEC_WS ? "websocket" : "tcp",
+	    Tcl_NewStringObj(c->ws != NULL ? "websocket" : "tcp",
 	    -1));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("outbound", -1),
 	    Tcl_NewBooleanObj(c->outbound));

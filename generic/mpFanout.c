@@ -37,9 +37,11 @@
 /*
  *----------------------------------------------------------------------
  *
- * MpEncodeMessage --
+ * Encode, MpEncodeFor --
  *
- *	Encodes a message with the instance's framing into a new buffer.
+ *	Encode a message for a codec (mpCodec.h) into a new buffer:
+ *	Encode for any codec, MpEncodeFor for one client's. text says the
+ *	message is known to be valid UTF-8 (0: unknown).
  *
  * Results:
  *	The buffer (one reference), or NULL when memory is exhausted.
@@ -50,37 +52,31 @@
  *----------------------------------------------------------------------
  */
 
-MpBuf *
-MpEncodeMessage(
+static MpBuf *
+Encode(
     MpInstance *mp,
+    int codec,
     const char *data,
-    size_t len)
+    size_t len,
+    int text)
 {
-    int mode = mp->config.framing;
-    MpBuf *buf = MpBufNew(MpFrameEncodedSize(mode, len));
+    char hdr[MP_CODEC_HEADER_MAX];
+    const char *suf;
+    size_t sufLen, hlen = mpCodecs[codec]->frameProc(mp, data, len, text,
+	    hdr, &suf, &sufLen);
+    MpBuf *buf = MpBufNew(hlen + len + sufLen);
 
     if (buf != NULL) {
-	MpFrameEncode(mode, data, len, buf->data);
+	memcpy(buf->data, hdr, hlen);
+	if (len > 0) {
+	    memcpy(buf->data + hlen, data, len);
+	}
+	if (sufLen > 0) {
+	    memcpy(buf->data + hlen + len, suf, sufLen);
+	}
     }
     return buf;
 }
-
-/*
- *----------------------------------------------------------------------
- *
- * MpEncodeFor --
- *
- *	Encodes a message for one client's codec: the instance's framing for
- *	a TCP client, one frame for a WebSocket client (MpWsEncode).
- *
- * Results:
- *	The buffer (one reference), or NULL when memory is exhausted.
- *
- * Side effects:
- *	Allocates.
- *
- *----------------------------------------------------------------------
- */
 
 MpBuf *
 MpEncodeFor(
@@ -88,10 +84,7 @@ MpEncodeFor(
     const char *data,
     size_t len)
 {
-    if (c->codec == MP_CODEC_WS) {
-	return MpWsEncode(MpWsOpcodeFor(c->mp, data, len), data, len);
-    }
-    return MpEncodeMessage(c->mp, data, len);
+    return Encode(c->mp, c->codec, data, len, 0);
 }
 
 /*
@@ -295,7 +288,7 @@ MpEnqueueBytes(
     ChanFeed feed;
     int rc;
 
-    if (c->codec != MP_CODEC_WS) {
+    if (!mpCodecs[c->codec]->channelMessages) {
 	return MpEnqueueRaw(c, data, len, continued);
     }
     if (c->state != MP_CLIENT_OPEN || c->pendingClose || c->sendShut) {
@@ -330,8 +323,8 @@ MpEnqueueBytes(
  *
  * EmitChanMessage --
  *
- *	Queues one message written to a WebSocket client's channel as one
- *	frame (framer callback of MpEnqueueBytes).
+ *	Queues one message written to a client's channel, encoded by its
+ *	codec (framer callback of MpEnqueueBytes).
  *
  * Results:
  *	0 (go on); the ChanFeed's rc becomes -1 if a message was refused.
@@ -399,8 +392,8 @@ typedef struct Wire {
     int iovCount;
     size_t len;			/* Bytes on the wire. */
     int codec;			/* MP_CODEC_* it is encoded for. */
-    int opcode;			/* MP_CODEC_WS: text or binary frame. */
-    char prefix[10];		/* Framing prefix or frame header. */
+    char prefix[MP_CODEC_HEADER_MAX]; /* What the codec puts before the
+				 * message. */
     const char *data;		/* The message, or the span (not owned). */
     size_t dataLen;
     size_t count;		/* 0: one message, to be framed; N > 0: a
@@ -417,11 +410,11 @@ typedef struct Wire {
  *
  * WireInit, WireInitCodec, WireInitSpan, WireFree --
  *
- *	Describe a message as it goes on the wire with the instance's
- *	framing (WireInit), or for a codec (WireInitCodec: the instance's
- *	framing, or one WebSocket frame whose header is built here once for
- *	all its recipients), or a span of framed messages as it is; release
- *	the encoded copy if one was made.
+ *	Describe a message as it goes on the wire for a codec
+ *	(WireInitCodec: what the codec puts around it is built here once for
+ *	all its recipients; WireInit: the stream codec, the instance's
+ *	framing), or a span of encoded messages as it is; release the
+ *	encoded copy if one was made.
  *
  * Results:
  *	None.
@@ -433,17 +426,18 @@ typedef struct Wire {
  */
 
 static void
-WireInit(
+WireInitCodec(
     MpInstance *mp,
     Wire *w,
+    int codec,
     const char *data,
     size_t len)
 {
-    int mode = mp->config.framing;
-    size_t pre = MpFramePrefix(mode, len, w->prefix), sufLen;
-    const char *suf = MpFrameSuffix(mode, &sufLen);
+    const char *suf;
+    size_t sufLen, pre = mpCodecs[codec]->frameProc(mp, data, len, 0,
+	    w->prefix, &suf, &sufLen);
 
-    w->codec = MP_CODEC_STREAM;
+    w->codec = codec;
     w->iovCount = 0;
     if (pre > 0) {
 	MP_IOV_SET(w->iov[w->iovCount], w->prefix, pre);
@@ -461,39 +455,19 @@ WireInit(
     w->data = data;
     w->dataLen = len;
     w->count = 0;
+    w->ends = NULL;
     w->buf = NULL;
     w->noMem = 0;
 }
 
 static void
-WireInitCodec(
+WireInit(
     MpInstance *mp,
     Wire *w,
-    int codec,
     const char *data,
     size_t len)
 {
-    size_t hlen;
-
-    if (codec != MP_CODEC_WS) {
-	WireInit(mp, w, data, len);
-	return;
-    }
-    w->codec = MP_CODEC_WS;
-    w->opcode = MpWsOpcodeFor(mp, data, len);
-    hlen = MpWsServerHeader(w->opcode, len, (unsigned char *) w->prefix);
-    MP_IOV_SET(w->iov[0], w->prefix, hlen);
-    w->iovCount = 1;
-    if (len > 0) {
-	MP_IOV_SET(w->iov[1], data, len);
-	w->iovCount = 2;
-    }
-    w->len = hlen + len;
-    w->data = data;
-    w->dataLen = len;
-    w->count = 0;
-    w->buf = NULL;
-    w->noMem = 0;
+    WireInitCodec(mp, w, MP_CODEC_STREAM, data, len);
 }
 
 static void
@@ -530,8 +504,8 @@ WireFree(
  *
  * WireBuffer --
  *
- *	The shared buffer of a message or span, made on first need: the
- *	message encoded with the instance's framing, or a copy of the span.
+ *	The shared buffer of a message or span, made on first need: a copy
+ *	of what the Wire gathers.
  *
  * Results:
  *	The buffer (owned by the Wire), or NULL when memory is exhausted
@@ -546,16 +520,18 @@ WireFree(
 
 static MpBuf *
 WireBuffer(
-    MpInstance *mp,
     Wire *w)
 {
     if (w->buf == NULL && !w->noMem) {
-	if (w->count == 0 && w->codec == MP_CODEC_WS) {
-	    w->buf = MpWsEncode(w->opcode, w->data, w->dataLen);
-	} else if (w->count == 0) {
-	    w->buf = MpEncodeMessage(mp, w->data, w->dataLen);
-	} else if ((w->buf = MpBufNew(w->len)) != NULL) {
-	    memcpy(w->buf->data, w->data, w->len);
+	if ((w->buf = MpBufNew(w->len)) != NULL) {
+	    size_t off = 0;
+	    int i;
+
+	    for (i = 0; i < w->iovCount; i++) {
+		memcpy(w->buf->data + off, MP_IOV_BASE(w->iov[i]),
+			MP_IOV_LEN(w->iov[i]));
+		off += MP_IOV_LEN(w->iov[i]);
+	    }
 	}
 	w->noMem = (w->buf == NULL);
     }
@@ -687,7 +663,7 @@ SendTo(
 	    && !QueueHasRoom(c, w->len, mp->config.maxQueue)) {
 	return SendSpanByMessage(c, w);
     }
-    if (WireBuffer(mp, w) == NULL) {
+    if (WireBuffer(w) == NULL) {
 	if (done > 0) {
 	    c->pendingClose = MP_REASON_ERROR;	/* Cut message. */
 	    MpLoopScheduleFlush(loop, c);
@@ -1095,14 +1071,11 @@ MpBatchAdd(
     MpBatch *b,
     const char *data,
     size_t len,
-    int opcode)			/* MP_WS_TEXT or MP_WS_BINARY as received,
-				 * or 0. */
+    int text)			/* Known to be valid UTF-8 (a WebSocket
+				 * text message), or 0. */
 {
     MpInstance *mp = b->from->mp;
-    size_t need[MP_CODECS];
-    int k, wsOp = 0;
-    unsigned char hdr[10];
-    size_t hlen = 0;
+    int k;
 
     if (b->count == b->endsCap) {
 	size_t cap = b->endsCap ? b->endsCap * 2 : 256;
@@ -1113,48 +1086,44 @@ MpBatchAdd(
 	}
 	b->endsCap = cap;
     }
-    need[MP_CODEC_STREAM] = b->want[MP_CODEC_STREAM]
-	    ? MpFrameEncodedSize(mp->config.framing, len) : 0;
-    if (b->want[MP_CODEC_WS]) {
-	wsOp = (opcode == MP_WS_TEXT
-		&& mp->config.wsMessageType == MP_WSTYPE_AUTO)
-		? MP_WS_TEXT : MpWsOpcodeFor(mp, data, len);
-	hlen = MpWsServerHeader(wsOp, len, hdr);
-    }
-    need[MP_CODEC_WS] = b->want[MP_CODEC_WS] ? hlen + len : 0;
     for (k = 0; k < MP_CODECS; k++) {
-	if (b->len[k] + need[k] > b->cap[k]) {
-	    size_t cap = b->cap[k] ? b->cap[k] : 65536;
+	char hdr[MP_CODEC_HEADER_MAX];
+	const char *suf;
+	size_t hlen, sufLen, need;
+	char *p;
 
-	    while (cap < b->len[k] + need[k]) {
-		cap *= 2;
+	if (b->want[k]) {
+	    hlen = mpCodecs[k]->frameProc(mp, data, len, text, hdr, &suf,
+		    &sufLen);
+	    need = hlen + len + sufLen;
+	    if (b->len[k] + need > b->cap[k]) {
+		size_t cap = b->cap[k] ? b->cap[k] : 65536;
+
+		while (cap < b->len[k] + need) {
+		    cap *= 2;
+		}
+		b->data[k] = (char *) MpRealloc(b->data[k], cap);
+		b->cap[k] = cap;
 	    }
-	    b->data[k] = (char *) MpRealloc(b->data[k], cap);
-	    b->cap[k] = cap;
+	    p = b->data[k] + b->len[k];
+	    memcpy(p, hdr, hlen);
+	    if (len > 0) {
+		memcpy(p + hlen, data, len);
+	    }
+	    if (sufLen > 0) {
+		memcpy(p + hlen + len, suf, sufLen);
+	    }
+	    b->len[k] += need;
 	}
-    }
-    if (b->want[MP_CODEC_STREAM]) {
-	MpFrameEncode(mp->config.framing, data, len,
-		b->data[MP_CODEC_STREAM] + b->len[MP_CODEC_STREAM]);
-	b->len[MP_CODEC_STREAM] += need[MP_CODEC_STREAM];
-    }
-    if (b->want[MP_CODEC_WS]) {
-	char *p = b->data[MP_CODEC_WS] + b->len[MP_CODEC_WS];
-
-	memcpy(p, hdr, hlen);
-	if (len > 0) {
-	    memcpy(p + hlen, data, len);
-	}
-	b->len[MP_CODEC_WS] += need[MP_CODEC_WS];
-    }
-    for (k = 0; k < MP_CODECS; k++) {
 	b->ends[k][b->count] = b->len[k];
     }
     b->count++;
     mp->stats.messagesIn++;
-    if (b->len[MP_CODEC_STREAM] >= b->bound
-	    || b->len[MP_CODEC_WS] >= b->bound) {
-	MpBatchFlush(b);
+    for (k = 0; k < MP_CODECS; k++) {
+	if (b->len[k] >= b->bound) {
+	    MpBatchFlush(b);
+	    break;
+	}
     }
     return 0;
 }

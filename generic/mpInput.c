@@ -28,20 +28,35 @@ static int		EmitSpan(void *ctx, const char *bytes, size_t len,
 			    size_t count);
 static void		HandleSpan(MpClient *c, const char *bytes,
 			    size_t len, size_t count);
+static void		StreamInput(MpClient *c, const char *buf,
+			    size_t len);
+static size_t		StreamFrame(MpInstance *mp, const char *data,
+			    size_t len, int text, char *hdr,
+			    const char **sufPtr, size_t *sufLenPtr);
+
+/*
+ * The stream codec: TCP clients, framed as Config framing says.
+ */
+
+const MpCodecType mpStreamCodec = {
+    "stream",
+    StreamInput,
+    StreamFrame,
+    0,				/* Channel writes go out as written. */
+    1				/* A script may read the channel. */
+};
 
 /*
  *----------------------------------------------------------------------
  *
  * MpClientReadable --
  *
- *	Reads one chunk (up to MP_READ_CHUNK bytes) and feeds it to the
- *	framer; each complete message is handled in order. With line or
- *	length framing and no data or output filter, the messages that stand
- *	in the chunk exactly as they go out are handled in spans (up to
- *	maxqueue bytes), one fan-out each instead of one per message. If a
- *	filter re-enters the event loop and this client becomes readable
- *	again meanwhile, its read interest is suspended until this call
- *	returns, so messages are never handled out of order or concurrently.
+ *	Reads one chunk (up to MP_READ_CHUNK bytes) and hands it to the
+ *	client's codec (mpCodec.h: StreamInput below, or a WebSocket
+ *	client's). If a filter re-enters the event loop and this client
+ *	becomes readable again meanwhile, its read interest is suspended
+ *	until this call returns, so messages are never handled out of order
+ *	or concurrently.
  *
  * Results:
  *	None.
@@ -59,7 +74,7 @@ MpClientReadable(
     MpInstance *mp = c->mp;
     MpLoop *loop = mp->loop;
     char *buf;
-    int ownBuf = 0, err = 0, rc;
+    int ownBuf = 0, err = 0;
     ptrdiff_t n;
 
     if (c->reading) {
@@ -96,86 +111,13 @@ MpClientReadable(
     } else if (n == MP_IO_ERROR) {
 	c->errCode = err;
 	MpClientClose(c, MpReasonForError(err), NULL);
-    } else if (n > 0 && c->codec == MP_CODEC_WS) {
-	if (n == MP_READ_CHUNK) {
-	    loop->streaming = 1;
-	}
-	mp->stats.bytesIn += (Tcl_WideUInt) n;
-	MpWsClientInput(c, buf, (size_t) n);	/* Touches per message. */
     } else if (n > 0) {
 	if (n == MP_READ_CHUNK) {
 	    loop->streaming = 1;	/* Probably more behind: see
 					 * MpLoopDispatch. */
 	}
 	mp->stats.bytesIn += (Tcl_WideUInt) n;
-	MpIdleTouch(c);
-	Feed feed;
-
-	feed.c = c;
-	feed.mode = mp->config.framing;
-	feed.batch = NULL;
-	if (SpansAllowed(mp)) {
-	    rc = MpFrameFeedSpans(&c->in, feed.mode,
-		    mp->config.maxMessage, mp->config.maxQueue, buf,
-		    (size_t) n, EmitMessage, EmitSpan, &feed);
-	} else {
-	    const char *rest = buf;
-	    size_t restLen = (size_t) n;
-
-	    if (feed.mode != MP_FRAME_RAW) {
-		feed.batch = MpBatchBegin(c);
-	    }
-	    for (;;) {
-		rc = MpFrameFeedRest(&c->in, feed.mode,
-			mp->config.maxMessage, rest, restLen, EmitMessage,
-			&feed, &restLen);
-		if (rc != MP_FRAME_STOPPED || c->state != MP_CLIENT_OPEN
-			|| mp->destroyed || restLen == 0
-			|| c->scriptInput
-			|| feed.mode == mp->config.framing) {
-		    break;
-		}
-
-		/*
-		 * A data filter changed the framing: what followed its
-		 * message in this read is cut the new way.
-		 */
-
-		rest = buf + n - restLen;
-		feed.mode = mp->config.framing;
-	    }
-	    if (feed.batch != NULL) {
-		MpBatchEnd(feed.batch);
-	    }
-	    if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
-		    && !mp->destroyed && c->scriptInput) {
-		/*
-		 * A data filter read the client's channel: what followed
-		 * its message in this read is the script's, first.
-		 */
-
-		if (MpFrameKeep(&c->in, buf + n - restLen, restLen) != 0) {
-		    rc = MP_FRAME_NOMEM;
-		} else {
-		    rc = MP_FRAME_OK;
-		    if (c->in.len > 0) {
-			MpChannelInputReady(c);
-		    }
-		}
-	    } else if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
-		    && !mp->destroyed) {
-		rc = MP_FRAME_OK;	/* Framing changed at the end. */
-	    }
-	}
-	if (rc == MP_FRAME_TOOBIG && c->state == MP_CLIENT_OPEN) {
-	    MpLog(mp, MP_LOG_WARN, "client %s port %d: message longer than "
-		    "maxmessage (%lu bytes), disconnecting", c->peer.host,
-		    c->peer.port, (unsigned long) mp->config.maxMessage);
-	    MpClientClose(c, MP_REASON_TOOBIG, NULL);
-	} else if (rc == MP_FRAME_NOMEM && c->state == MP_CLIENT_OPEN) {
-	    MpClientClose(c, MP_REASON_ERROR,
-		    Tcl_NewStringObj("out of memory", -1));
-	}
+	mpCodecs[c->codec]->inputProc(c, buf, (size_t) n);
     }
 
     c->reading = 0;
@@ -192,6 +134,140 @@ MpClientReadable(
     }
     MpInstanceUnref(mp);
     MpClientUnref(c);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * StreamFrame --
+ *
+ *	The stream codec's encoding of a message: the instance's framing
+ *	prefix and suffix (mpFrame.c).
+ *
+ * Results:
+ *	The prefix length (written into hdr).
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static size_t
+StreamFrame(
+    MpInstance *mp,
+    const char *data,
+    size_t len,
+    int text,
+    char *hdr,
+    const char **sufPtr,
+    size_t *sufLenPtr)
+{
+    (void) data;
+    (void) text;
+    *sufPtr = MpFrameSuffix(mp->config.framing, sufLenPtr);
+    return MpFramePrefix(mp->config.framing, len, hdr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * StreamInput --
+ *
+ *	The stream codec's input (MP_CODEC_STREAM): feeds a chunk read from
+ *	a TCP client to the framer; each complete message is handled in
+ *	order. With line or length framing and no data or output filter,
+ *	the messages that stand in the chunk exactly as they go out are
+ *	handled in spans (up to maxqueue bytes), one fan-out each instead of
+ *	one per message; when WebSocket clients are present instead, the
+ *	messages of the chunk go in one batch (MpBatchBegin).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Runs filters; fans out; may close the client.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+StreamInput(
+    MpClient *c,
+    const char *buf,
+    size_t len)
+{
+    MpInstance *mp = c->mp;
+    int rc;
+    Feed feed;
+
+    MpIdleTouch(c);
+
+    feed.c = c;
+    feed.mode = mp->config.framing;
+    feed.batch = NULL;
+    if (SpansAllowed(mp)) {
+	rc = MpFrameFeedSpans(&c->in, feed.mode,
+		mp->config.maxMessage, mp->config.maxQueue, buf,
+		len, EmitMessage, EmitSpan, &feed);
+    } else {
+	const char *rest = buf;
+	size_t restLen = len;
+
+	if (feed.mode != MP_FRAME_RAW) {
+	    feed.batch = MpBatchBegin(c);
+	}
+	for (;;) {
+	    rc = MpFrameFeedRest(&c->in, feed.mode,
+		    mp->config.maxMessage, rest, restLen, EmitMessage,
+		    &feed, &restLen);
+	    if (rc != MP_FRAME_STOPPED || c->state != MP_CLIENT_OPEN
+		    || mp->destroyed || restLen == 0
+		    || c->scriptInput
+		    || feed.mode == mp->config.framing) {
+		break;
+	    }
+
+	    /*
+	     * A data filter changed the framing: what followed its
+	     * message in this read is cut the new way.
+	     */
+
+	    rest = buf + len - restLen;
+	    feed.mode = mp->config.framing;
+	}
+	if (feed.batch != NULL) {
+	    MpBatchEnd(feed.batch);
+	}
+	if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
+		&& !mp->destroyed && c->scriptInput) {
+	    /*
+	     * A data filter read the client's channel: what followed
+	     * its message in this read is the script's, first.
+	     */
+
+	    if (MpFrameKeep(&c->in, buf + len - restLen, restLen) != 0) {
+		rc = MP_FRAME_NOMEM;
+	    } else {
+		rc = MP_FRAME_OK;
+		if (c->in.len > 0) {
+		    MpChannelInputReady(c);
+		}
+	    }
+	} else if (rc == MP_FRAME_STOPPED && c->state == MP_CLIENT_OPEN
+		&& !mp->destroyed) {
+	    rc = MP_FRAME_OK;	/* Framing changed at the end. */
+	}
+}
+if (rc == MP_FRAME_TOOBIG && c->state == MP_CLIENT_OPEN) {
+    MpLog(mp, MP_LOG_WARN, "client %s port %d: message longer than "
+	    "maxmessage (%lu bytes), disconnecting", c->peer.host,
+	    c->peer.port, (unsigned long) mp->config.maxMessage);
+    MpClientClose(c, MP_REASON_TOOBIG, NULL);
+} else if (rc == MP_FRAME_NOMEM && c->state == MP_CLIENT_OPEN) {
+    MpClientClose(c, MP_REASON_ERROR,
+	    Tcl_NewStringObj("out of memory", -1));
+}
 }
 
 /*

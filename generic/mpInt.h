@@ -171,6 +171,8 @@ enum {
 
 enum { MP_CODEC_STREAM, MP_CODEC_WS, MP_CODECS };
 
+#include "mpCodec.h"
+
 /*
  * Listener protocols (Init -protocol).
  */
@@ -638,8 +640,6 @@ MODULE_SCOPE int	MpEnqueueBytes(MpClient *c, const char *data,
 			    size_t len, int continued);
 MODULE_SCOPE int	MpEnqueueRaw(MpClient *c, const char *data,
 			    size_t len, int continued);
-MODULE_SCOPE MpBuf *	MpEncodeMessage(MpInstance *mp, const char *data,
-			    size_t len);
 MODULE_SCOPE MpBuf *	MpEncodeFor(MpClient *c, const char *data,
 			    size_t len);
 MODULE_SCOPE int	MpFanout(MpInstance *mp, MpClient *from,
@@ -649,7 +649,7 @@ MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 			    size_t len, size_t count);
 MODULE_SCOPE MpBatch *	MpBatchBegin(MpClient *from);
 MODULE_SCOPE int	MpBatchAdd(MpBatch *b, const char *data, size_t len,
-			    int opcode);
+			    int text);
 MODULE_SCOPE void	MpBatchFlush(MpBatch *b);
 MODULE_SCOPE void	MpBatchEnd(MpBatch *b);
 MODULE_SCOPE void	MpBatchFree(MpLoop *loop);
@@ -741,13 +741,9 @@ MODULE_SCOPE int	MpWsOptionsNew(Tcl_Interp *interp, Tcl_Obj *pathObj,
 MODULE_SCOPE void	MpWsOptionsRef(MpWsOptions *o);
 MODULE_SCOPE void	MpWsOptionsUnref(MpWsOptions *o);
 MODULE_SCOPE void	MpWsClientStart(MpClient *c, MpWsOptions *opts);
-MODULE_SCOPE void	MpWsClientInput(MpClient *c, const char *data,
-			    size_t len);
 MODULE_SCOPE int	MpWsClientClosing(MpClient *c, int reason);
 MODULE_SCOPE void	MpWsClientFree(MpClient *c);
 MODULE_SCOPE int	MpWsClientHandshaking(const MpClient *c);
-MODULE_SCOPE MpBuf *	MpWsEncode(int opcode, const char *data,
-			    size_t len);
 MODULE_SCOPE int	MpWsOpcodeFor(MpInstance *mp, const char *data,
 			    size_t len);
 MODULE_SCOPE Tcl_Obj *	MpWsPeerInfo(MpClient *c);

@@ -24,6 +24,7 @@ typedef WSABUF MpIovec;
 #   define MP_IOV_SET(iov, base, n) \
 	((iov).buf = (char *) (base), (iov).len = (ULONG) (n))
 #   define MP_IOV_LEN(iov) ((size_t) (iov).len)
+#   define MP_IOV_BASE(iov) ((const char *) (iov).buf)
 #else
 #   include <sys/types.h>
 #   include <sys/uio.h>
@@ -33,6 +34,7 @@ typedef struct iovec MpIovec;
 #   define MP_IOV_SET(iov, base, n) \
 	((iov).iov_base = (void *) (base), (iov).iov_len = (size_t) (n))
 #   define MP_IOV_LEN(iov) ((iov).iov_len)
+#   define MP_IOV_BASE(iov) ((const char *) (iov).iov_base)
 #endif
 
 #ifndef MODULE_SCOPE

@@ -11,7 +11,7 @@
  *	through the filters, pings are answered, a close is answered and
  *	ends the connection, and a protocol error closes it with the code
  *	the RFC asks for. Messages sent to the client are one frame each
- *	(MpWsEncode; the fan-out shares one encoding among all WebSocket
+ *	(the codec mpWsCodec; the fan-out shares one encoding among all WebSocket
  *	recipients). An orderly disconnect (Kick, close, idle timeout,
  *	destroy) sends a close frame after what is queued. Silent clients
  *	are pinged (Config pinginterval) and closed when they do not answer.
@@ -97,6 +97,22 @@ static void		PeerClosed(MpClient *c, const char *payload,
 static int		QueueControl(MpClient *c, int opcode,
 			    const char *payload, size_t len, int force);
 static void		PingTimerProc(ClientData clientData);
+static void		WsInput(MpClient *c, const char *data, size_t len);
+static size_t		WsFrame(MpInstance *mp, const char *data,
+			    size_t len, int text, char *hdr,
+			    const char **sufPtr, size_t *sufLenPtr);
+
+/*
+ * The WebSocket codec: one frame per message out; frames in.
+ */
+
+const MpCodecType mpWsCodec = {
+    "websocket",
+    WsInput,
+    WsFrame,
+    1,				/* Channel writes are cut into messages. */
+    0				/* Input is frames: not readable. */
+};
 
 /*
  *----------------------------------------------------------------------
@@ -225,12 +241,13 @@ CancelHandshakeTimer(
 /*
  *----------------------------------------------------------------------
  *
- * MpWsClientInput --
+ * WsInput --
  *
  *	Handles bytes read from a WebSocket client: the request head while
  *	handshaking (what follows it in the same read is frames), frames
- *	afterwards. Called by MpClientReadable, which holds references on
- *	the client and the instance.
+ *	afterwards: the WebSocket codec's input (mpCodec.h). Called by
+ *	MpClientReadable, which holds references on the client and the
+ *	instance.
  *
  * Results:
  *	None.
@@ -242,8 +259,8 @@ CancelHandshakeTimer(
  *----------------------------------------------------------------------
  */
 
-void
-MpWsClientInput(
+static void
+WsInput(
     MpClient *c,
     const char *data,
     size_t len)
@@ -919,7 +936,8 @@ EmitFrame(
     case MP_WS_BINARY:
 	MpIdleTouch(c);
 	if (frames->batch != NULL) {
-	    (void) MpBatchAdd(frames->batch, payload, len, opcode);
+	    (void) MpBatchAdd(frames->batch, payload, len,
+		    opcode == MP_WS_TEXT);
 	} else {
 	    MpHandleMessage(c, payload, len);
 	}
@@ -1211,36 +1229,37 @@ MpWsOpcodeFor(
 /*
  *----------------------------------------------------------------------
  *
- * MpWsEncode --
+ * WsFrame --
  *
- *	A message as one unmasked frame for WebSocket clients.
+ *	The WebSocket codec's encoding of a message: the header of one
+ *	unmasked, unfragmented frame, text or binary (MpWsOpcodeFor; a
+ *	message known to be text is not checked again).
  *
  * Results:
- *	A new buffer (one reference), or NULL when memory is exhausted.
+ *	The header length (2, 4 or 10, written into hdr); no suffix.
  *
  * Side effects:
- *	Allocates.
+ *	None.
  *
  *----------------------------------------------------------------------
  */
 
-MpBuf *
-MpWsEncode(
-    int opcode,
+static size_t
+WsFrame(
+    MpInstance *mp,
     const char *data,
-    size_t len)
+    size_t len,
+    int text,
+    char *hdr,
+    const char **sufPtr,
+    size_t *sufLenPtr)
 {
-    unsigned char hdr[10];
-    size_t hlen = MpWsServerHeader(opcode, len, hdr);
-    MpBuf *buf = MpBufNew(hlen + len);
+    int opcode = (text && mp->config.wsMessageType == MP_WSTYPE_AUTO)
+	    ? MP_WS_TEXT : MpWsOpcodeFor(mp, data, len);
 
-    if (buf != NULL) {
-	memcpy(buf->data, hdr, hlen);
-	if (len > 0) {
-	    memcpy(buf->data + hlen, data, len);
-	}
-    }
-    return buf;
+    *sufPtr = "";
+    *sufLenPtr = 0;
+    return MpWsServerHeader(opcode, len, (unsigned char *) hdr);
 }
 
 /*
