@@ -554,8 +554,12 @@ MpClientShutSend(
     if (c->state != MP_CLIENT_OPEN || c->sendShut) {
 	return;
     }
+    if (c->ws != NULL) {
+	MpWsClientSendClose(c);		/* A WebSocket's end of output. */
+    }
     c->sendShut = 1;
     MpLoopScheduleFlush(c->mp->loop, c);
+    MpLoopFlushSoon(c->mp->loop);	/* Also outside a socket event. */
 }
 
 /*
@@ -612,7 +616,8 @@ MpClientFlush(
  *	script has taken its input (MpClientTakeInput), only while the
  *	channel asks to hear of input and end of file has not been read;
  *	otherwise always. MpClientUpdateWatch sets the poller interest of
- *	an admitted client to that and to writing while output is queued.
+ *	an admitted client, or of a WebSocket client (watched from its
+ *	handshake on), to that and to writing while output is queued.
  *
  * Results:
  *	MpClientReadMask: MP_EV_READ or 0.
@@ -642,8 +647,7 @@ MpClientUpdateWatch(
 {
     int want;
 
-    if (c->state != MP_CLIENT_OPEN
-	    || (!c->admitted && !MpWsClientHandshaking(c))) {
+    if (c->state != MP_CLIENT_OPEN || (!c->admitted && c->ws == NULL)) {
 	return;
     }
     want = MpConnWant(&c->conn,

@@ -634,10 +634,12 @@ SendTo(
     MpLoop *loop = mp->loop;
     size_t done = 0, count = w->count ? w->count : 1;
 
-    if (c->state != MP_CLIENT_OPEN || !c->admitted || c->pendingClose) {
-	return -1;
+    if (c->state != MP_CLIENT_OPEN || !c->admitted || c->pendingClose
+	    || w->len == 0) {
+	return -1;		/* w->len 0: an empty raw message, which
+				 * sends a TCP client nothing. */
     }
-    if (w->len > 0 && c->out.count == 0
+    if (c->out.count == 0
 	    && c->directCycle != loop->flushCycle) {
 	int err = 0;
 	ptrdiff_t n = MpConnWritev(&c->conn, w->iov, w->iovCount, &err);

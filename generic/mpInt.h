@@ -743,7 +743,7 @@ MODULE_SCOPE void	MpWsOptionsUnref(MpWsOptions *o);
 MODULE_SCOPE void	MpWsClientStart(MpClient *c, MpWsOptions *opts);
 MODULE_SCOPE int	MpWsClientClosing(MpClient *c, int reason);
 MODULE_SCOPE void	MpWsClientFree(MpClient *c);
-MODULE_SCOPE int	MpWsClientHandshaking(const MpClient *c);
+MODULE_SCOPE void	MpWsClientSendClose(MpClient *c);
 MODULE_SCOPE int	MpWsOpcodeFor(MpInstance *mp, const char *data,
 			    size_t len);
 MODULE_SCOPE Tcl_Obj *	MpWsPeerInfo(MpClient *c);

@@ -75,6 +75,13 @@ static void		FreeHttp(MpWsClient *ws);
 static Tcl_Obj *	HeadersDict(const MpHttpRequest *r);
 static int		OriginAllowed(const MpWsOptions *o,
 			    const char *origin);
+
+/*
+ * ASCII letters in lower case, other bytes as they are.
+ */
+
+#define LOWER(ch) \
+    ((ch) >= 'A' && (ch) <= 'Z' ? (ch) - 'A' + 'a' : (ch))
 static const char *	ChooseSubprotocol(const MpWsOptions *o,
 			    const MpHttpRequest *r);
 static void		FeedFrames(MpClient *c, const char *data,
@@ -163,30 +170,6 @@ MpWsClientStart(
 		MpSockErrorText(err));
 	MpClientClose(c, MP_REASON_ERROR, NULL);
     }
-}
-
-/*
- *----------------------------------------------------------------------
- *
- * MpWsClientHandshaking --
- *
- *	Whether a client is a WebSocket connection whose request head is
- *	still being read (watched for input although not admitted).
- *
- * Results:
- *	1 or 0.
- *
- * Side effects:
- *	None.
- *
- *----------------------------------------------------------------------
- */
-
-int
-MpWsClientHandshaking(
-    const MpClient *c)
-{
-    return c->ws != NULL && c->ws->phase == WS_HANDSHAKE;
 }
 
 /*
@@ -575,7 +558,7 @@ OriginAllowed(
     for (i = 0; i < n; i++) {
 	const char *a = Tcl_GetString(elems[i]), *b = origin;
 
-	while (*a != '\0' && *b != '\0' && ((*a | 0x20) == (*b | 0x20))) {
+	while (*a != '\0' && *b != '\0' && LOWER(*a) == LOWER(*b)) {
 	    a++;
 	    b++;
 	}
@@ -696,9 +679,7 @@ HandleHttp(
     code = MpCallPrefix(mp, cmdObj, 1, &reqObj);
     Tcl_DecrRefCount(reqObj);
     if (c->state != MP_CLIENT_OPEN || mp->destroyed) {
-	if (code != TCL_OK) {
-	    Tcl_ResetResult(mp->interp);
-	}
+	Tcl_ResetResult(mp->interp);	/* Nobody to answer. */
     } else if (code != TCL_OK) {
 	MpReportScriptError(mp, "httpcommand", cmdObj, code);
 	Refuse(c, 500, NULL, "httpcommand failed");
@@ -731,7 +712,9 @@ HandleHttp(
  *	Queues the answer an -httpcommand returned: a list {status headers
  *	body}, status 200..599 (1xx cannot end a request), headers a dict of
  *	field names and values (no CR or LF; Content-Length and Connection
- *	are the server's), body bytes (not sent for HEAD, 204 and 304).
+ *	are the server's), body bytes (not sent for HEAD, 204 and 304),
+ *	queued as one message (so of any size: nothing else is queued for
+ *	the connection yet).
  *
  * Results:
  *	TCL_OK, or TCL_ERROR with a message in the interpreter (nothing
@@ -818,18 +801,32 @@ SendHttpAnswer(
 	Tcl_AppendPrintfToObj(out, "Content-Length: %lu\r\n"
 		"Connection: close\r\n\r\n", (unsigned long) bodyLen);
     }
+    if (head) {
+	bodyLen = 0;
+    }
     {
+	/*
+	 * Head and body in one buffer, queued as one message: the queue is
+	 * empty before the answer, and an empty queue takes a message of
+	 * any size (maxqueue bounds what follows it).
+	 */
+
 	Tcl_Size headLen;
 	const char *headBytes = Tcl_GetStringFromObj(out, &headLen);
-	int rc = MpEnqueueRaw(c, headBytes, (size_t) headLen, 0);
+	size_t total = (size_t) headLen + bodyLen;
+	char *answer = (char *) MpAlloc(total);
+	int rc;
 
-	if (rc == 0 && !head && bodyLen > 0) {
-	    rc = MpEnqueueRaw(c, body, bodyLen, 1);
+	memcpy(answer, headBytes, (size_t) headLen);
+	if (bodyLen > 0) {
+	    memcpy(answer + headLen, body, bodyLen);
 	}
+	rc = MpEnqueueRaw(c, answer, total, 0);
+	MpFree(answer);
 	Tcl_DecrRefCount(out);
 	if (rc != 0) {
 	    Tcl_SetObjResult(interp, Tcl_NewStringObj(
-		    "answer refused: Config maxqueue", -1));
+		    "answer refused: the client's queue is full", -1));
 	    return TCL_ERROR;
 	}
     }
@@ -1070,6 +1067,31 @@ QueueControl(
 	MpBufUnref(buf);
 	return rc == 0 ? 0 : -1;
     }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpWsClientSendClose --
+ *
+ *	close $chan write on a WebSocket client: a close frame (1000) after
+ *	what is queued, the end of what the server sends. The client is
+ *	expected to answer with its own close, which ends the connection.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Queues the close frame.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpWsClientSendClose(
+    MpClient *c)
+{
+    (void) QueueControl(c, MP_WS_CLOSE, NULL, MP_WS_NORMAL, 1);
 }
 
 /*
