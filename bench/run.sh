@@ -2,7 +2,7 @@
 # run.sh -- the multiplexer benchmark driver.
 #
 #   bench/run.sh [--quick] [--out DIR]
-#                [--servers "cref mp tcllib relay cref2 mpws nodews socketio"]
+#                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -32,7 +32,10 @@
 #                 (Socket.IO 4, websocket transport); the Node ones only if
 #                 node is found (and npm, to install bench/package-lock.json
 #                 into $MP_BUILD_DIR/bench-bin/node the first time), each
-#                 skipped with a message otherwise; 0: not run
+#                 skipped with a message otherwise; and "mpw", this
+#                 package's TCP fan-out at the WebSocket cells' window, in
+#                 the cells where that window is smaller than the TCP
+#                 one (the WebSocket listener's TCP yardstick); 0: not run
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -68,13 +71,13 @@ EXPLICIT=0
 if [ -z "$SERVERS" ]; then
     SERVERS="cref mp tcllib relay"
     [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
-    [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws nodews socketio"
+    [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws mpw nodews socketio"
 else
     EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay|mpws|nodews|socketio) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws nodews socketio)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio)" >&2; exit 2 ;;
     esac
 done
 
@@ -205,14 +208,22 @@ WS_BS="64 1024"
 if [ $QUICK = 1 ]; then WS_RS="10"; else WS_RS="10 100 1000 10000"; fi
 WS_INFLIGHT=100000
 is_ws() { case $1 in mpws|nodews|socketio) return 0 ;; esac; return 1; }
-# ws_window R B: the --window of a WebSocket cell: loadgen's own choice,
-# capped at WS_INFLIGHT / R (at least 4).
-ws_window() {
-    local R=$1 B=$2 w cap
+# own_window R B: the window loadgen chooses itself (as in loadgen.c).
+# ws_window R B: the --window of a WebSocket cell: that, capped at
+# WS_INFLIGHT / R (at least 4).  Where the cap makes it smaller, "mpw"
+# (our TCP fan-out at that window) is the WebSocket listener's TCP
+# yardstick: the ratio then compares the codecs, not two windows.
+own_window() {
+    local R=$1 B=$2 w
     w=$((268435456 / (R * B)))
     [ $w -gt $((262144 / B)) ] && w=$((262144 / B))
     [ $w -gt 4096 ] && w=4096
     [ $w -lt 4 ] && w=4
+    echo $w
+}
+ws_window() {
+    local R=$1 B=$2 w cap
+    w=$(own_window "$R" "$B")
     cap=$((WS_INFLIGHT / R))
     [ $cap -lt 4 ] && cap=4
     [ $w -gt $cap ] && w=$cap
@@ -269,7 +280,7 @@ start_server() {
     case $name in
 	cref|cref2)
 	    $PIN_SRV "$BIN/cref" 0 127.0.0.1 >"$out" 2>"$err" & ;;
-	mp)
+	mp|mpw)
 	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
 		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" "$@" >"$out" 2>"$err" & ;;
 	mpws)
@@ -331,7 +342,7 @@ run_cell() {
     statsfile=$OUT/logs/$tag.stats
     rm -f "$statsfile"
     case $name in
-	mp|mpws) srvargs+=(-statsfile "$statsfile") ;;
+	mp|mpws|mpw) srvargs+=(-statsfile "$statsfile") ;;
     esac
     case $name in
 	mpws|nodews) lgargs+=(--ws /) ;;
@@ -350,7 +361,7 @@ run_cell() {
 		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
 	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
 	case $name in
-	    mp|mpws) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	    mp|mpws|mpw) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
 	esac
 	if [ -s "$statsfile" ]; then
 	    extra=$(tr -s ' \n' ' ' < "$statsfile" | awk '{
@@ -432,9 +443,13 @@ for ((PASS = 1; PASS <= PASSES; PASS++)); do
 	for B in $BS; do
 	    for s in $(ordered $((PASS - 1))); do
 		wsargs=()
-		if is_ws "$s"; then
+		if is_ws "$s" || [ "$s" = mpw ]; then
 		    case " $WS_BS " in *" $B "*) ;; *) continue ;; esac
 		    case " $WS_RS " in *" $R "*) ;; *) continue ;; esac
+		    if [ "$s" = mpw ] && [ "$(ws_window "$R" "$B")" -ge \
+			    "$(own_window "$R" "$B")" ]; then
+			continue	# mp itself ran at this window
+		    fi
 		    wsargs=(--window "$(ws_window "$R" "$B")")
 		fi
 		settle
@@ -456,7 +471,7 @@ PASS=1
 WS_CAP_LIMIT=$([ $QUICK = 1 ] && echo "$CAP_LIMIT" || echo 10000)
 [ "$WS_CAP_LIMIT" -gt $((FDHARD - 50)) ] && WS_CAP_LIMIT=$((FDHARD - 50))
 for s in $SERVERS; do
-    [ "$s" = cref2 ] && continue
+    [ "$s" = cref2 ] || [ "$s" = mpw ] && continue
     [ $QUICK = 1 ] && [ "$s" = nodews -o "$s" = socketio ] && continue
     limit=$CAP_LIMIT
     is_ws "$s" && limit=$WS_CAP_LIMIT
