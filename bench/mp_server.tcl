@@ -1,6 +1,7 @@
 # mp_server.tcl -- the multiplexer package under benchmark.
 #
 #   tclsh mp_server.tcl ?-framing raw|line? ?-filter 0|1? ?-statsfile file?
+#                       ?-protocol tcp|websocket? ?-path /p?
 #
 # Loads this package (the build directory in $env(MP_BUILD_DIR) goes first
 # on auto_path), keeps the default configuration apart from the options
@@ -9,12 +10,16 @@
 # registered, so every message makes one Tcl call (in raw framing a message
 # is one read chunk: Stats messages_in counts them).  With -statsfile the
 # instance's Stats are written to that file when the clients go quiet (the
-# driver reads it after the run).
+# driver reads it after the run).  With -protocol websocket the listener is
+# a WebSocket one (`Init 0 -protocol websocket`, with -path when given):
+# every WebSocket message a client sends is one message relayed to every
+# other client (the "mpws" column of run.sh).
 
 if {[info exists env(MP_BUILD_DIR)] && $env(MP_BUILD_DIR) ne ""} {
     set auto_path [linsert $auto_path 0 [file normalize $env(MP_BUILD_DIR)]]
 }
-set opts [dict merge {-framing raw -filter 0 -statsfile {}} $argv]
+set opts [dict merge {-framing raw -filter 0 -statsfile {} -protocol tcp \
+	-path {}} $argv]
 
 set version [package require multiplexer]
 if {[info commands ::multiplexer::build-info] eq ""} {
@@ -54,7 +59,14 @@ proc dumpstats {file {last -1} {dumped -1}} {
 if {[dict get $opts -statsfile] ne ""} {
     dumpstats [dict get $opts -statsfile]
 }
-set listener [${mp}::Init 0 -myaddr 127.0.0.1]
+set initArgs [list -myaddr 127.0.0.1]
+if {[dict get $opts -protocol] ne "tcp"} {
+    lappend initArgs -protocol [dict get $opts -protocol]
+}
+if {[dict get $opts -path] ne ""} {
+    lappend initArgs -path [dict get $opts -path]
+}
+set listener [${mp}::Init 0 {*}$initArgs]
 puts [${mp}::Port]
 flush stdout
 vwait forever

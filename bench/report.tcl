@@ -493,7 +493,8 @@ proc worst {key cmp limit {against cref} {how paired} {server mp} {cells {}}} {
     foreach cell $cells {
 	lassign $cell R B
 	set d [find matrix $server $R $B]
-	set r [find matrix $against $R $B]
+	set r [find matrix [expr {$against ne "tcp" ? $against
+		: [find matrix mpw $R $B] ne "" ? "mpw" : "mp"}] $R $B]
 	if {[get $d status] ne "ok"} {
 	    set pass 0
 	    set w FAIL
@@ -656,7 +657,7 @@ if {[llength $wsServers]} {
 
     emit "### WebSocket servers (issue #16)"
     emit ""
-    emit "One sender and R receivers as above, every client a WebSocket client: each message is one WebSocket message of B bytes of payload (one record), sent masked with a fresh key per frame as a browser does and relayed as one message to every other client; binary messages for our package and Node ws, for Socket.IO the text event \`42\[\"m\",\"<record>\"\]\` (a text record, B bytes inside the JSON string).  Our package: \`Init 0 -protocol websocket\`, default configuration otherwise (\`mp_ws_server.tcl\`); Node ws: \`WebSocketServer\` broadcasting to every other open client (\`ws_server.js\`); Socket.IO: \`transports: \['websocket'\]\`, \`socket.broadcast.emit\` (\`socketio_server.js\`).  The WebSocket servers run the cells with B in {[join [lsort -unique -integer [lmap c $wsCells {lindex $c 1}]] {, }]}, with at most 100,000 deliveries in flight (W ≤ 100000 / R, the same for the three; the TCP column keeps its own window).  Where that window is smaller than the TCP one, our TCP fan-out also runs at it (the column \"TCP, WebSocket window\", run.sh's mpw), and the WebSocket listener's ratio to TCP is taken against that run, so that it compares the two codecs at one window; elsewhere against the TCP column.  Ratio columns: median of the per-pass ratios of our WebSocket listener to each other server, as for the targets.$::passNote"
+    emit "One sender and R receivers as above, every client a WebSocket client: each message is one WebSocket message of B bytes of payload (one record), sent masked with a fresh key per frame as a browser does and relayed as one message to every other client; binary messages for our package and Node ws, for Socket.IO the text event \`42\[\"m\",\"<record>\"\]\` (a text record, B bytes inside the JSON string).  Our package: \`Init 0 -protocol websocket\`, default configuration otherwise (\`mp_server.tcl -protocol websocket\`); Node ws: \`WebSocketServer\` broadcasting to every other open client (\`ws_server.js\`); Socket.IO: \`transports: \['websocket'\]\`, \`socket.broadcast.emit\` (\`socketio_server.js\`).  The WebSocket servers run the cells with B in {[join [lsort -unique -integer [lmap c $wsCells {lindex $c 1}]] {, }]}, with at most 100,000 deliveries in flight (W ≤ 100000 / R, the same for the three; the TCP column keeps its own window).  Where that window is smaller than the TCP one, our TCP fan-out also runs at it (the column \"TCP, WebSocket window\", run.sh's mpw), and the WebSocket listener's ratio to TCP is taken against that run, so that it compares the two codecs at one window; elsewhere against the TCP column.  Ratio columns: median of the per-pass ratios of our WebSocket listener to each other server, as for the targets.$::passNote"
     emit ""
     foreach {title key fmt} [list \
 	    "deliveries/s, saturated (higher is better)" sat_dps si \

@@ -285,7 +285,8 @@ start_server() {
 		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" "$@" >"$out" 2>"$err" & ;;
 	mpws)
 	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
-		$PIN_SRV "$TCLSH" "$BENCH/mp_ws_server.tcl" "$@" >"$out" 2>"$err" & ;;
+		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" -protocol websocket \
+		"$@" >"$out" 2>"$err" & ;;
 	nodews)
 	    env NODE_PATH="$NODE_PATH_BENCH" \
 		$PIN_SRV node "$BENCH/ws_server.js" >"$out" 2>"$err" & ;;
