@@ -59,6 +59,16 @@ typedef struct MpCodecType {
      */
 
     int channelReadable;
+
+    /*
+     * Bytes asked of the socket per read (at most MP_READ_MAX). The
+     * messages of one read are fanned out together (spans or a batch), so
+     * a read that cuts a sender's burst short costs every recipient one
+     * more write: a codec that adds framing bytes to every message reads
+     * more at once.
+     */
+
+    size_t readSize;
 } MpCodecType;
 
 MODULE_SCOPE const MpCodecType mpStreamCodec;

@@ -43,7 +43,8 @@ const MpCodecType mpStreamCodec = {
     StreamInput,
     StreamFrame,
     0,				/* Channel writes go out as written. */
-    1				/* A script may read the channel. */
+    1,				/* A script may read the channel. */
+    MP_READ_CHUNK
 };
 
 /*
@@ -51,7 +52,7 @@ const MpCodecType mpStreamCodec = {
  *
  * MpClientReadable --
  *
- *	Reads one chunk (up to MP_READ_CHUNK bytes) and hands it to the
+ *	Reads one chunk (up to the codec's readSize bytes) and hands it to the
  *	client's codec (mpCodec.h: StreamInput below, or a WebSocket
  *	client's). If a filter re-enters the event loop and this client
  *	becomes readable again meanwhile, its read interest is suspended
@@ -76,6 +77,7 @@ MpClientReadable(
     char *buf;
     int ownBuf = 0, err = 0;
     ptrdiff_t n;
+    size_t size;
 
     if (c->reading) {
 	c->readSuspended = 1;
@@ -94,8 +96,9 @@ MpClientReadable(
 	MpChannelInputReady(c);
 	return;
     }
+    size = mpCodecs[c->codec]->readSize;
     if (loop->readBufBusy) {
-	buf = (char *) MpAlloc(MP_READ_CHUNK);
+	buf = (char *) MpAlloc(size);
 	ownBuf = 1;
     } else {
 	buf = loop->readBuf;
@@ -105,14 +108,14 @@ MpClientReadable(
     MpInstanceRef(mp);
     c->reading = 1;
 
-    n = MpConnRead(&c->conn, buf, MP_READ_CHUNK, &err);
+    n = MpConnRead(&c->conn, buf, size, &err);
     if (n == 0) {
 	MpClientClose(c, MP_REASON_EOF, NULL);
     } else if (n == MP_IO_ERROR) {
 	c->errCode = err;
 	MpClientClose(c, MpReasonForError(err), NULL);
     } else if (n > 0) {
-	if (n == MP_READ_CHUNK) {
+	if ((size_t) n == size) {
 	    loop->streaming = 1;	/* Probably more behind: see
 					 * MpLoopDispatch. */
 	}

@@ -450,7 +450,9 @@ typedef struct MpBatch {
  */
 
 #define MP_FIRED_MAX 256
-#define MP_READ_CHUNK 65536
+#define MP_READ_CHUNK 65536	/* A TCP client's read (mpStreamCodec). */
+#define MP_READ_MAX 262144	/* Largest read of any codec: the size of
+				 * MpLoop.readBuf. */
 
 struct MpLoop {
     MpPoller *poller;
@@ -461,7 +463,7 @@ struct MpLoop {
     MpClient *flushFirst;	/* Clients with queued output to write. */
     int attached;		/* Hooked into Tcl's notifier. */
     int notifyFd;		/* Poller fd given to Tcl, or -1. */
-    char *readBuf;		/* MP_READ_CHUNK bytes of scratch. */
+    char *readBuf;		/* MP_READ_MAX bytes of scratch. */
     int readBufBusy;		/* readBuf in use by an outer handler. */
     Tcl_WideUInt fanoutStamp;	/* Counts broadcasts (deduplication). */
     Tcl_WideUInt epoch;		/* Counts returns to the event loop

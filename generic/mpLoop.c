@@ -110,7 +110,7 @@ MpLoopAcquire(
 	return NULL;
     }
     Tcl_InitHashTable(&loop->watches, TCL_ONE_WORD_KEYS);
-    loop->readBuf = (char *) MpAlloc(MP_READ_CHUNK);
+    loop->readBuf = (char *) MpAlloc(MP_READ_MAX);
     if (MpNotifyAttach(loop) != TCL_OK) {
 	MpPollerFree(loop->poller);
 	Tcl_DeleteHashTable(&loop->watches);

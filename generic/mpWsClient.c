@@ -118,7 +118,10 @@ const MpCodecType mpWsCodec = {
     WsInput,
     WsFrame,
     1,				/* Channel writes are cut into messages. */
-    0				/* Input is frames: not readable. */
+    0,				/* Input is frames: not readable. */
+    MP_READ_MAX			/* A sender's burst of small frames is
+				 * larger than the same messages on TCP:
+				 * one read takes it whole. */
 };
 
 /*
