@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "mpInt.h"
+#include "mpTls.h"
 
 static int		WriteQueued(MpClient *c, int *errPtr);
 static void		RunExitFilters(MpClient *c);
@@ -164,6 +165,9 @@ MpClientAdmit(
 	c->admitted = 1;
 	admitted = 1;
 	mp->stats.accepted++;
+	if (MpConnIsTls(&c->conn)) {
+	    mp->tlsAdmitted++;
+	}
 	if (c->ws != NULL) {
 	    mp->wsAdmitted++;
 	    if (mp->pingTimer == NULL) {
@@ -438,6 +442,10 @@ MpClientClose(
     wasOpen = (c->state == MP_CLIENT_OPEN);
     MpClientRef(c);
     MpInstanceRef(mp);
+    if (c->admitted && MpConnIsTls(&c->conn)) {
+	mp->tlsAdmitted--;
+    }
+    MpTlsClientClosing(c);	/* Its handshake timer, a wss start. */
     c->state = MP_CLIENT_CLOSING;
     c->reason = reason;
     if (reasonObj != NULL) {
@@ -599,7 +607,8 @@ MpClientFlush(
 	MpClientClose(c, MpReasonForError(err), NULL);
 	return;
     }
-    if (c->sendShut == 1 && c->out.count == 0) {
+    if (c->sendShut == 1 && c->out.count == 0
+	    && !MpConnHoldsOutput(&c->conn)) {
 	MpConnShutdown(&c->conn);	/* Its end of file. */
 	c->sendShut = 2;
     }
@@ -794,6 +803,8 @@ ClientReady(
     MpClientRef(c);
     if (c->state == MP_CLIENT_CONNECTING) {
 	MpConnectFinish(c);
+    } else if (c->tlsHandshaking) {
+	MpTlsClientStep(c);		/* Before any data. */
     } else {
 	/*
 	 * A client marked for closing where no Tcl code could run (a write

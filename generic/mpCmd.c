@@ -10,11 +10,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include "mpInt.h"
+#include "mpTls.h"
 
 static Tcl_ObjCmdProc InitObjCmd;
 static Tcl_ObjCmdProc AddFilterObjCmd;
 static Tcl_ObjCmdProc DestroyObjCmd;
 static Tcl_ObjCmdProc PortObjCmd;
+static Tcl_ObjCmdProc TlsReloadObjCmd;
 static Tcl_ObjCmdProc PauseObjCmd;
 
 /*
@@ -172,6 +174,7 @@ MpCmdRegister(
 	{"Config", MpConfigObjCmd},
 	{"destroy", DestroyObjCmd},
 	{"Port", PortObjCmd},
+	{"TlsReload", TlsReloadObjCmd},
 	{"Pause", PauseObjCmd},
 	{"Resume", ResumeObjCmd},
 	{"Connect", MpConnectObjCmd},
@@ -305,12 +308,13 @@ CmdDelete(
  * InitObjCmd --
  *
  *	${mp}::Init port ?-myaddr addr? ?-backlog n? ?-reuseport bool?
- *	    ?-protocol tcp|websocket? ?-path p? ?-origins list?
- *	    ?-subprotocols list? ?-httpcommand cmdprefix?
+ *	    ?-protocol tcp|websocket? ?-tls optionlist? ?-path p?
+ *	    ?-origins list? ?-subprotocols list? ?-httpcommand cmdprefix?
  *	Starts listening; each call adds a listener. Without -myaddr every
  *	interface is used (IPv4 and IPv6), as tcllib's package did. Port 0
  *	picks a free port (see Port). A WebSocket listener takes the last
- *	four options (mpWsOptions.c, mpWsClient.c). Also lifts the
+ *	four options (mpWsOptions.c, mpWsClient.c). -tls makes a TLS
+ *	listener of either protocol (mpTlsContext.c, mpTlsClient.c). Also lifts the
  *	descriptor limit to the hard limit.
  *
  * Results:
@@ -331,12 +335,12 @@ InitObjCmd(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-myaddr", "-backlog", "-reuseport", "-protocol", "-path",
+	"-myaddr", "-backlog", "-reuseport", "-protocol", "-tls", "-path",
 	"-origins", "-subprotocols", "-httpcommand", NULL
     };
     enum {
-	OPT_MYADDR, OPT_BACKLOG, OPT_REUSEPORT, OPT_PROTOCOL, OPT_PATH,
-	OPT_ORIGINS, OPT_SUBPROTOCOLS, OPT_HTTPCOMMAND
+	OPT_MYADDR, OPT_BACKLOG, OPT_REUSEPORT, OPT_PROTOCOL, OPT_TLS,
+	OPT_PATH, OPT_ORIGINS, OPT_SUBPROTOCOLS, OPT_HTTPCOMMAND
     };
     static const char *const protocols[] = {"tcp", "websocket", NULL};
     MpInstance *mp = (MpInstance *) clientData;
@@ -345,6 +349,8 @@ InitObjCmd(
     Tcl_Obj *wsObjs[4] = {NULL, NULL, NULL, NULL};
     const char *wsOption = NULL;
     MpWsOptions *wsOptions = NULL;
+    Tcl_Obj *tlsObj = NULL;
+    MpTlsContext *tls = NULL;
 
     if (objc < 2 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 1, objv,
@@ -394,6 +400,9 @@ InitObjCmd(
 		return TCL_ERROR;
 	    }
 	    break;
+	case OPT_TLS:
+	    tlsObj = objv[i + 1];
+	    break;
 	default:
 	    wsObjs[idx - OPT_PATH] = objv[i + 1];
 	    wsOption = options[idx];
@@ -404,14 +413,57 @@ InitObjCmd(
 	return MpError(interp, "OPTION", "PROTOCOL",
 		"option %s needs -protocol websocket", wsOption);
     }
+    if (tlsObj != NULL && MpTlsContextNew(interp, tlsObj, 1, &tls)
+	    != TCL_OK) {
+	return TCL_ERROR;
+    }
     if (protocol == MP_PROTO_WEBSOCKET && MpWsOptionsNew(interp,
 	    wsObjs[0], wsObjs[1], wsObjs[2], wsObjs[3], &wsOptions)
 	    != TCL_OK) {
+	if (tls != NULL) {
+	    MpTlsContextUnref(tls);
+	}
 	return TCL_ERROR;
     }
     (void) MpSockRaiseFdLimit();
     return MpListenerOpen(interp, mp, host, port, backlog, reusePort,
-	    wsOptions);
+	    wsOptions, tls);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * TlsReloadObjCmd --
+ *
+ *	${mp}::TlsReload: re-reads every TLS listener's certificate, key
+ *	and CA files (MpListenerTlsReload).
+ *
+ * Results:
+ *	The number of TLS listeners reloaded, or an error naming the first
+ *	listener whose files failed (it keeps its old ones).
+ *
+ * Side effects:
+ *	Reads files.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+TlsReloadObjCmd(
+    ClientData clientData,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[])
+{
+    MpInstance *mp = (MpInstance *) clientData;
+
+    if (objc != 1) {
+	return MpWrongArgs(interp, 1, objv, "");
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    return MpListenerTlsReload(interp, mp);
 }
 
 /*

@@ -6,6 +6,7 @@
  */
 
 #include "mpInt.h"
+#include "mpTls.h"
 
 static Tcl_ObjCmdProc MultiPlexObjCmd;
 static Tcl_ObjCmdProc BroadcastObjCmd;
@@ -377,7 +378,8 @@ ClientsObjCmd(
  *	A dict: address, port, protocol (tcp or websocket), outbound (1 for
  *	a link made by Connect); a WebSocket client adds request (its
  *	request line), path, query, headers (lower-case names), subprotocol
- *	(the one chosen, or empty) and origin.
+ *	(the one chosen, or empty) and origin; tls is a dict of what the
+ *	TLS handshake settled (MpTlsPeerInfo), empty without TLS.
  *
  * Side effects:
  *	None.
@@ -416,6 +418,8 @@ PeerObjCmd(
 	    -1));
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("outbound", -1),
 	    Tcl_NewBooleanObj(c->outbound));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("tls", -1),
+	    MpTlsPeerInfo(&c->conn));
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;
 }
@@ -571,6 +575,9 @@ StatsObjCmd(
     PUT("handshake_failures", s->handshakeFailures);
     PUT("ws_protocol_errors", s->wsProtocolErrors);
     PUT("ping_timeouts", s->pingTimeouts);
+    PUT("tls_clients", mp->tlsAdmitted);
+    PUT("tls_handshakes", s->tlsHandshakes);
+    PUT("tls_handshake_failures", s->tlsHandshakeFailures);
 #undef PUT
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;

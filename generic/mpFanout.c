@@ -639,8 +639,8 @@ SendTo(
 	return -1;		/* w->len 0: an empty raw message, which
 				 * sends a TCP client nothing. */
     }
-    if (c->out.count == 0
-	    && c->directCycle != loop->flushCycle) {
+    if (c->out.count == 0 && c->directCycle != loop->flushCycle
+	    && !c->conn.type->deferWrites) {
 	int err = 0;
 	ptrdiff_t n = MpConnWritev(&c->conn, w->iov, w->iovCount, &err);
 

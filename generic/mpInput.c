@@ -121,6 +121,10 @@ MpClientReadable(
 	}
 	mp->stats.bytesIn += (Tcl_WideUInt) n;
 	mpCodecs[c->codec]->inputProc(c, buf, (size_t) n);
+	if (c->state == MP_CLIENT_OPEN && MpConnPending(&c->conn) > 0) {
+	    MpLoopReadAgain(loop, c->conn.watch.fd);	/* TLS records the
+							 * poller cannot see. */
+	}
     }
 
     c->reading = 0;

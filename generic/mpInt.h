@@ -83,6 +83,7 @@ typedef struct MpListener MpListener;
 typedef struct MpLogLine MpLogLine;
 typedef struct MpWsClient MpWsClient;
 typedef struct MpWsOptions MpWsOptions;
+typedef struct MpTlsContext MpTlsContext;
 
 /*
  * A descriptor watched by the per-thread loop. It is embedded in the
@@ -269,6 +270,9 @@ typedef struct MpStats {
 				 * breaking RFC 6455 (1002, 1007). */
     Tcl_WideUInt pingTimeouts;	/* WebSocket clients closed for not
 				 * answering a ping (Config pinginterval). */
+    Tcl_WideUInt tlsHandshakes;	/* TLS handshakes completed. */
+    Tcl_WideUInt tlsHandshakeFailures; /* TLS handshakes failed or timed
+				 * out (garbage, refused certificates). */
 } MpStats;
 
 /*
@@ -287,6 +291,8 @@ struct MpListener {
     MpWsOptions *wsOptions;	/* WebSocket listeners: -path ... (shared
 				 * with the clients still in their
 				 * handshake), else NULL. */
+    MpTlsContext *tls;		/* TLS listeners: certificates ... (-tls),
+				 * else NULL. */
     MpAddr local;		/* Bound address and port. */
     int paused;			/* Not accepting for now. */
     int fdStarved;		/* Accept failed for lack of descriptors;
@@ -382,6 +388,11 @@ struct MpClient {
     MpClient *exitingNext;	/* See MpInstance.exiting. */
     MpWsClient *ws;		/* WebSocket members: handshake, frame
 				 * parser, close state (mpWsClient.c). */
+    int tlsHandshaking;		/* A TLS listener's client before its TLS
+				 * handshake ended (mpTlsClient.c). */
+    Tcl_TimerToken tlsTimer;	/* Config handshaketimeout for it. */
+    MpWsOptions *tlsThenWs;	/* wss: the WebSocket handshake that comes
+				 * next (a reference), or NULL. */
 };
 
 struct MpInstance {
@@ -399,6 +410,7 @@ struct MpInstance {
 				 * first; NULL until Init. */
     int wsAdmitted;		/* Admitted WebSocket clients (spans are
 				 * only forwarded while there are none). */
+    int tlsAdmitted;		/* Admitted TLS clients. */
     Tcl_TimerToken pingTimer;	/* Pings silent WebSocket clients. */
     MpClient *first, *last;	/* Clients. */
     int clientCount;
@@ -493,6 +505,10 @@ struct MpLoop {
     Tcl_TimerToken lingerTimer;	/* Ends lingers whose time is up. */
     Tcl_WideInt lingerDue;	/* When lingerTimer fires. */
     MpInstance *instances;	/* Live instances using this loop. */
+    MpSocket *again;		/* Sockets whose transport holds input the
+				 * poller cannot see (MpLoopReadAgain) ... */
+    int againCount;		/* ... how many ... */
+    int againCap;		/* ... and room. */
 };
 
 /*
@@ -509,6 +525,7 @@ MODULE_SCOPE void	MpLoopCancelFlush(MpLoop *loop, MpClient *c);
 MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
+MODULE_SCOPE void	MpLoopReadAgain(MpLoop *loop, MpSocket fd);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
 MODULE_SCOPE void	MpLoopNoteScript(MpLoop *loop);
 MODULE_SCOPE Tcl_WideUInt MpNextChannelId(void);
@@ -591,7 +608,10 @@ MODULE_SCOPE int	MpWrongArgs(Tcl_Interp *interp, int objc,
 
 MODULE_SCOPE int	MpListenerOpen(Tcl_Interp *interp, MpInstance *mp,
 			    const char *host, int port, int backlog,
-			    int reusePort, MpWsOptions *wsOptions);
+			    int reusePort, MpWsOptions *wsOptions,
+			    MpTlsContext *tls);
+MODULE_SCOPE int	MpListenerTlsReload(Tcl_Interp *interp,
+			    MpInstance *mp);
 MODULE_SCOPE void	MpListenerClose(MpListener *l);
 MODULE_SCOPE void	MpListenerCloseAll(MpInstance *mp);
 MODULE_SCOPE void	MpListenerPause(MpInstance *mp, int paused);
@@ -743,6 +763,14 @@ MODULE_SCOPE int	MpWsOptionsNew(Tcl_Interp *interp, Tcl_Obj *pathObj,
 MODULE_SCOPE void	MpWsOptionsRef(MpWsOptions *o);
 MODULE_SCOPE void	MpWsOptionsUnref(MpWsOptions *o);
 MODULE_SCOPE void	MpWsClientStart(MpClient *c, MpWsOptions *opts);
+
+/*
+ * mpTlsClient.c
+ */
+
+MODULE_SCOPE void	MpTlsClientStart(MpClient *c, MpListener *l);
+MODULE_SCOPE void	MpTlsClientStep(MpClient *c);
+MODULE_SCOPE void	MpTlsClientClosing(MpClient *c);
 MODULE_SCOPE int	MpWsClientClosing(MpClient *c, int reason);
 MODULE_SCOPE void	MpWsClientFree(MpClient *c);
 MODULE_SCOPE void	MpWsClientSendClose(MpClient *c);

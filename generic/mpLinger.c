@@ -140,7 +140,7 @@ LingerProgress(
 	    lg->mp != NULL ? &lg->mp->stats.bytesOut : NULL, &err) != 0) {
 	return 1;
     }
-    if (lg->out.count == 0 && !lg->shut) {
+    if (lg->out.count == 0 && !lg->shut && !MpConnHoldsOutput(&lg->conn)) {
 	MpConnShutdown(&lg->conn);
 	lg->shut = 1;
     }

@@ -8,6 +8,7 @@
  */
 
 #include "mpInt.h"
+#include "mpTls.h"
 
 /*
  * Accepts per readable event, so a connection flood cannot starve the
@@ -56,7 +57,8 @@ MpListenerOpen(
     int port,
     int backlog,
     int reusePort,
-    MpWsOptions *wsOptions)
+    MpWsOptions *wsOptions,	/* WebSocket listener: taken over. */
+    MpTlsContext *tls)		/* TLS listener: taken over. */
 {
     MpListener *l, **lp;
     MpSocket fd;
@@ -68,6 +70,9 @@ MpListenerOpen(
 	if (wsOptions != NULL) {
 	    MpWsOptionsUnref(wsOptions);
 	}
+	if (tls != NULL) {
+	    MpTlsContextUnref(tls);
+	}
 	return MpError(interp, "LISTEN", MpSockErrorId(err),
 		"couldn't open socket on %s port %d: %s",
 		host ? host : "all interfaces", port, MpSockErrorText(err));
@@ -78,6 +83,7 @@ MpListenerOpen(
     l->refCount = 1;
     l->protocol = wsOptions ? MP_PROTO_WEBSOCKET : MP_PROTO_TCP;
     l->wsOptions = wsOptions;
+    l->tls = tls;
     l->watch.fd = fd;
     l->watch.proc = ListenerReady;
     l->watch.clientData = l;
@@ -90,6 +96,9 @@ MpListenerOpen(
 	MpSockClose(fd);
 	if (wsOptions != NULL) {
 	    MpWsOptionsUnref(wsOptions);
+	}
+	if (tls != NULL) {
+	    MpTlsContextUnref(tls);
 	}
 	MpFree(l);
 	return MpError(interp, "POLLER", MpSockErrorId(werr),
@@ -104,9 +113,9 @@ MpListenerOpen(
 	    (unsigned long long) MpNextChannelId());
     l->chan = MpListenerChannelCreate(l, name);
     Tcl_SetObjResult(interp, Tcl_NewStringObj(name, -1));
-    MpLog(mp, MP_LOG_INFO, "listening on %s port %d (%s)",
+    MpLog(mp, MP_LOG_INFO, "listening on %s port %d (%s%s)",
 	    host ? host : "all interfaces", l->local.port,
-	    wsOptions ? "websocket" : "tcp");
+	    wsOptions ? "websocket" : "tcp", tls ? ", tls" : "");
     return TCL_OK;
 }
 
@@ -175,6 +184,9 @@ ListenerRelease(
     }
     if (l->wsOptions != NULL) {
 	MpWsOptionsUnref(l->wsOptions);
+    }
+    if (l->tls != NULL) {
+	MpTlsContextUnref(l->tls);
     }
     MpFree(l);
 }
@@ -321,6 +333,11 @@ ListenerReady(
 		    peer.host);
 	    continue;
 	}
+	if (l->tls != NULL) {
+	    MpTlsClientStart(c, l);	/* Then as below, once its TLS
+					 * handshake is over. */
+	    continue;
+	}
 	if (l->protocol == MP_PROTO_WEBSOCKET) {
 	    MpWsClientStart(c, l->wsOptions);	/* Admitted after its
 						 * handshake. */
@@ -369,4 +386,62 @@ RetryAccept(
     if (!l->paused) {
 	(void) MpLoopWatch(l->mp->loop, &l->watch, MP_EV_READ);
     }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpListenerTlsReload --
+ *
+ *	${mp}::TlsReload: re-reads the certificate, key and CA files of
+ *	every open TLS listener of the instance. A listener whose files do
+ *	not all load keeps what it had; the others take the new files.
+ *
+ * Results:
+ *	TCL_OK with the number of listeners reloaded, or TCL_ERROR with the
+ *	first failure's message (-errorcode {MULTIPLEXER TLS}).
+ *
+ * Side effects:
+ *	Reads files; connections made from now on use the new certificates.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpListenerTlsReload(
+    Tcl_Interp *interp,
+    MpInstance *mp)
+{
+    MpListener *l;
+    Tcl_Obj *failure = NULL, *code = NULL;
+    int reloaded = 0, failPort = 0;
+
+    for (l = mp->listeners; l != NULL; l = l->nextListener) {
+	if (l->tls == NULL || l->closed) {
+	    continue;
+	}
+	if (MpTlsContextReload(interp, l->tls) == TCL_OK) {
+	    reloaded++;
+	} else if (failure == NULL) {
+	    failPort = l->local.port;
+	    failure = Tcl_GetObjResult(interp);
+	    Tcl_IncrRefCount(failure);
+	    code = Tcl_GetVar2Ex(interp, "errorCode", NULL, TCL_GLOBAL_ONLY);
+	    if (code != NULL) {
+		Tcl_IncrRefCount(code);
+	    }
+	}
+    }
+    if (failure != NULL) {
+	Tcl_SetObjResult(interp, Tcl_ObjPrintf("listener port %d kept its "
+		"certificates: %s", failPort, Tcl_GetString(failure)));
+	Tcl_DecrRefCount(failure);
+	if (code != NULL) {
+	    Tcl_SetObjErrorCode(interp, code);
+	    Tcl_DecrRefCount(code);
+	}
+	return TCL_ERROR;
+    }
+    Tcl_SetObjResult(interp, Tcl_NewIntObj(reloaded));
+    return TCL_OK;
 }

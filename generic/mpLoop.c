@@ -182,6 +182,9 @@ MpLoopRelease(
 	MpFree(loop->recipients);
     }
     MpBatchFree(loop);
+    if (loop->again != NULL) {
+	MpFree(loop->again);
+    }
     MpFree(loop);
 }
 
@@ -413,9 +416,23 @@ MpLoopDispatch(
 	    n = loop->firedCount - loop->firedPos;
 	} else {
 	    n = MpPollerWait(loop->poller, loop->fired, MP_FIRED_MAX,
-		    timeout);
+		    loop->againCount > 0 ? 0 : timeout);
 	    loop->firedPos = 0;
 	    loop->firedCount = (n > 0) ? n : 0;
+
+	    /*
+	     * Input a transport holds (decrypted TLS records) is served as
+	     * if the poller had reported it.
+	     */
+
+	    while (n >= 0 && loop->againCount > 0
+		    && loop->firedCount < MP_FIRED_MAX) {
+		MpFired *ev = &loop->fired[loop->firedCount++];
+
+		ev->fd = loop->again[--loop->againCount];
+		ev->mask = MP_EV_READ;
+		n++;
+	    }
 	}
 	timeout = 0;
 	while (loop->firedPos < loop->firedCount) {
@@ -461,6 +478,9 @@ MpLoopDispatch(
 
 	if (++rounds >= MP_DISPATCH_ROUNDS
 		|| MpNowMs() - start >= MP_DISPATCH_BUDGET_MS) {
+	    if (loop->againCount > 0) {
+		ContinueSoon(loop);	/* Held input waits for no socket. */
+	    }
 	    break;
 	}
 	if (n < 0) {
@@ -937,4 +957,41 @@ SourceEventProc(
     }
     MpLoopRelease(loop);
     return 1;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopReadAgain --
+ *
+ *	Notes that the connection on socket fd holds input of its own that
+ *	the poller will not report (a TLS record decrypted but not yet
+ *	read): the dispatch serves it as a read event before it sleeps
+ *	again, in this dispatch or in one queued for it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Grows the list; may queue a dispatch.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopReadAgain(
+    MpLoop *loop,
+    MpSocket fd)
+{
+    if (loop->againCount == loop->againCap) {
+	int cap = loop->againCap ? 2 * loop->againCap : 16;
+
+	loop->again = (MpSocket *) MpRealloc(loop->again,
+		sizeof(MpSocket) * (size_t) cap);
+	loop->againCap = cap;
+    }
+    loop->again[loop->againCount++] = fd;
+    if (loop->dispatchDepth == 0) {
+	ContinueSoon(loop);
+    }
 }

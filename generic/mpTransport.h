@@ -106,6 +106,16 @@ typedef struct MpTransportType {
      */
 
     void (*closeProc)(MpConn *conn, int abortive);
+
+    /*
+     * 1: what the fan-out sends goes through the owner's queue and out at
+     * the loop's flush, so that the messages of one round leave in one
+     * write (for TLS: one record for many small messages) rather than the
+     * first one alone; 0: the fan-out writes a client with nothing queued
+     * at once.
+     */
+
+    int deferWrites;
 } MpTransportType;
 
 /*
@@ -126,6 +136,14 @@ typedef struct MpTransportType {
     ((conn)->type->shutdownProc((conn)))
 #define MpConnWait(conn, events, errPtr) \
     ((conn)->type->waitProc((conn), (events), (errPtr)))
+
+/*
+ * Whether the transport holds output of its own (an unfinished TLS write)
+ * that a write with no buffers (iovcnt 0) would go on with.
+ */
+
+#define MpConnHoldsOutput(conn) \
+    ((MpConnWant((conn), 0) & MP_EV_WRITE) != 0)
 
 MODULE_SCOPE const MpTransportType mpTcpTransport;
 

@@ -28,7 +28,8 @@ const MpTransportType mpTcpTransport = {
     TcpPending,
     TcpShutdown,
     TcpWait,
-    TcpClose
+    TcpClose,
+    0				/* Write at once. */
 };
 
 /*

@@ -58,5 +58,9 @@ MpQueueWrite(
 	    break;
 	}
     }
+    if (q->count == 0 && MpConnHoldsOutput(conn)
+	    && MpConnWritev(conn, iov, 0, errPtr) == MP_IO_ERROR) {
+	return -1;		/* The transport's own output failed. */
+    }
     return 0;
 }
