@@ -73,6 +73,18 @@
  * its sender, unchanged, as one message.  Every connection completes its
  * handshake before the next batch is connected.
  *
+ * --tls: every connection (the sender and every receiver) is TLS (OpenSSL,
+ * TLS 1.2 or 1.3, SNI "localhost", no certificate verification: the
+ * benchmark's server uses a throwaway self-signed certificate).  The
+ * client handshake is non-blocking and done in the event loop like the
+ * WebSocket one (with --ws or --socketio the upgrade follows it, over
+ * TLS); then each of the three protocols runs as above over SSL_read()
+ * and SSL_write().  A readable connection is read until SSL_read() wants
+ * to read, so no record is left inside OpenSSL (read-ahead is on) while
+ * epoll sees an empty socket; an SSL_write() that could not complete is
+ * retried with the same bytes and the same length.  The RESULT line then
+ * has tls=1.
+ *
  * The result is one line on stdout: "RESULT key=value ...".  Progress and
  * diagnostics go to stderr.
  *
@@ -87,6 +99,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -104,6 +117,9 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
@@ -132,6 +148,8 @@ static int opt_sat_spin = 1;		/* saturated: poll, never sleep */
 enum { P_TCP, P_WS, P_SIO };
 static int opt_proto = P_TCP;		/* --ws, --socketio */
 static const char *opt_ws_path = "/";	/* request target of the upgrade */
+static int opt_tls = 0;			/* --tls */
+static SSL_CTX *tls_ctx;
 
 #define WINDOW_BUDGET	(256.0 * 1024 * 1024)	/* bytes in flight, all receivers */
 #define WINDOW_PER_RECV	(256.0 * 1024)		/* bytes in flight, per receiver */
@@ -434,10 +452,16 @@ typedef struct {
     uint64_t mpos;		/* payload bytes of the message so far */
     unsigned char ctl[125];	/* payload of the current control frame */
     char accept[29];		/* the Sec-WebSocket-Accept expected */
+    /* --tls only. */
+    SSL *ssl;
+    unsigned char tls_out;	/* receiver: EPOLLOUT armed for OpenSSL */
+    unsigned char rd_wants_out;	/* SSL_read() wants to write */
+    unsigned short hslen;	/* bytes in hsbuf */
+    char *hsbuf;		/* --ws over TLS: the upgrade answer so far */
 } conn_t;
 
 /* Handshake states (conn_t.hs). */
-enum { HS_READY, HS_HTTP, HS_EIO_OPEN, HS_SIO_CONNECT };
+enum { HS_READY, HS_HTTP, HS_EIO_OPEN, HS_SIO_CONNECT, HS_TLS };
 
 static conn_t *conns;		/* conns[0] is the sender */
 static int nconn;		/* connected so far (sender included) */
@@ -996,6 +1020,72 @@ make_msg(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
 }
 
 /* ------------------------------------------------------------------ */
+/* Plain or TLS I/O                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Why the last TLS call failed, for the messages (see io_err). */
+static char tls_why[200];
+
+/*
+ * Note a failed TLS call (SSL_get_error() gave e) in tls_why and set errno
+ * to EPROTO; the error queue is emptied, as the next SSL_get_error() on
+ * any connection requires.
+ */
+static void
+tls_note(int e)
+{
+    int saved = errno;
+    unsigned long code = ERR_get_error();
+    if (code) {
+	ERR_error_string_n(code, tls_why, sizeof tls_why);
+    } else if (e == SSL_ERROR_SYSCALL) {
+	snprintf(tls_why, sizeof tls_why, "TLS: %s",
+		saved ? strerror(saved) : "eof without close_notify");
+    } else {
+	snprintf(tls_why, sizeof tls_why, "TLS error %d", e);
+    }
+    ERR_clear_error();
+    errno = EPROTO;
+}
+
+/* strerror(errno), or what the TLS failure was. */
+static const char *
+io_err(void)
+{
+    return errno == EPROTO && tls_why[0] ? tls_why : strerror(errno);
+}
+
+/*
+ * write() on c, through OpenSSL with --tls: the bytes written, or -1 with
+ * errno EAGAIN (call again later with the same bytes and the same length:
+ * OpenSSL may have taken them already) or another errno.  With
+ * SSL_MODE_ENABLE_PARTIAL_WRITE, SSL_write() reports each record written
+ * (16 KiB at most), as write() reports what the socket took.
+ */
+static ssize_t
+conn_write(conn_t *c, const void *buf, size_t n)
+{
+    int w, e;
+    if (!c->ssl) {
+	return write(c->fd, buf, n);
+    }
+    if (n > INT_MAX) {
+	n = INT_MAX;
+    }
+    w = SSL_write(c->ssl, buf, (int) n);
+    if (w > 0) {
+	return w;
+    }
+    e = SSL_get_error(c->ssl, w);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+	errno = EAGAIN;
+	return -1;
+    }
+    tls_note(e);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
 /* Sender                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1031,6 +1121,32 @@ sender_arm(int on)
     out_armed = on;
 }
 
+/*
+ * --tls: OpenSSL needs (on) or no longer needs (off) to know when c is
+ * writable, in its handshake or in an SSL_read() that has to write.  The
+ * sender shares EPOLLOUT with its own output (sender_flush disarms it
+ * once that is written).
+ */
+static void
+tls_want_out(conn_t *c, int on)
+{
+    struct epoll_event ev;
+    if (c->is_sender) {
+	if (on || (out_off == out_len && sender_ctl_len == 0)) {
+	    sender_arm(on);
+	}
+	return;
+    }
+    if (c->tls_out == on) {
+	return;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+    ev.data.u32 = (uint32_t) (c - conns);
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->tls_out = (unsigned char) on;
+}
+
 /* Write pending bytes; 1 if all written, 0 if blocked, -1 on error. */
 static int
 sender_flush(void)
@@ -1043,7 +1159,7 @@ sender_flush(void)
 	    out_len = sender_ctl_len;
 	    sender_ctl_len = 0;
 	}
-	w = write(conns[0].fd, outbuf + out_off, out_len - out_off);
+	w = conn_write(&conns[0], outbuf + out_off, out_len - out_off);
 	if (w > 0) {
 	    out_off += (size_t) w;
 	} else if (w < 0 && errno == EINTR) {
@@ -1052,7 +1168,7 @@ sender_flush(void)
 	    sender_arm(1);
 	    return 0;
 	} else {
-	    failf("sender: write: %s", w < 0 ? strerror(errno) : "0 bytes");
+	    failf("sender: write: %s", w < 0 ? io_err() : "0 bytes");
 	    conns[0].dead = 1;
 	    return -1;
 	}
@@ -1459,7 +1575,7 @@ ws_write_frame(conn_t *c, const unsigned char *buf, size_t n)
 	return;
     }
     while (n > 0) {
-	ssize_t w = write(c->fd, buf, n);
+	ssize_t w = conn_write(c, buf, n);
 	if (w > 0) {
 	    buf += w;
 	    n -= (size_t) w;
@@ -1467,7 +1583,7 @@ ws_write_frame(conn_t *c, const unsigned char *buf, size_t n)
 	    continue;
 	} else {
 	    /* A receiver writes only these few bytes: its buffer is empty. */
-	    conn_lost(c, w < 0 ? strerror(errno) : "write returned 0");
+	    conn_lost(c, w < 0 ? io_err() : "write returned 0");
 	    return;
 	}
     }
@@ -1763,41 +1879,23 @@ ws_request(conn_t *c)
 	    "Origin: http://%s:%d\r\n"
 	    "\r\n", opt_ws_path, opt_host, opt_port, key, opt_host, opt_port);
     c->hs = HS_HTTP;
-    w = write(c->fd, req, (size_t) n);
+    w = conn_write(c, req, (size_t) n);
     if (w != n) {
-	conn_lost(c, w < 0 ? strerror(errno) : "short write of the request");
+	conn_lost(c, w < 0 ? io_err() : "short write of the request");
     }
 }
 
 /*
- * The HTTP answer to the upgrade: peeked until its head is complete, then
- * checked and consumed (the frames after it stay in the socket).  Returns
- * 1 when done, 0 if more is needed or it failed.
+ * The head of the HTTP answer to the upgrade, hl bytes at buf ending in
+ * "\r\n\r\n" (buf is modified): 1 if it accepts the upgrade, else 0 and
+ * the connection is lost.
  */
 static int
-ws_response(conn_t *c)
+ws_head_ok(conn_t *c, char *buf, size_t hl)
 {
-    char buf[4097], *end, *line, *next, *v;
-    ssize_t r = recv(c->fd, buf, sizeof buf - 1, MSG_PEEK);
+    char *line, *next, *v;
     int upgrade = 0, accept = 0;
-    size_t hl;
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-	conn_lost(c, r == 0 ? "eof during the handshake" : strerror(errno));
-	return 0;
-    }
-    if (r < 0) {
-	return 0;
-    }
-    buf[r] = '\0';
-    end = memmem(buf, (size_t) r, "\r\n\r\n", 4);
-    if (!end) {
-	if (r == sizeof buf - 1) {
-	    conn_lost(c, "handshake answer head over 4 KiB");
-	}
-	return 0;
-    }
-    hl = (size_t) (end - buf) + 4;
-    *end = '\0';
+    buf[hl - 4] = '\0';
     if (strncmp(buf, "HTTP/1.1 101", 12) != 0) {
 	char why[128];
 	snprintf(why, sizeof why, "handshake answered \"%.60s\"",
@@ -1835,16 +1933,225 @@ ws_response(conn_t *c)
 		: "101 without Sec-WebSocket-Accept");
 	return 0;
     }
-    if (recv(c->fd, buf, hl, 0) != (ssize_t) hl) {
-	conn_lost(c, "cannot consume the handshake answer");
-	return 0;
-    }
+    return 1;
+}
+
+/* The upgrade was accepted: what comes next is frames. */
+static void
+ws_upgraded(conn_t *c)
+{
     if (opt_proto == P_SIO) {
 	c->hs = HS_EIO_OPEN;
     } else {
 	hs_done(c);
     }
+}
+
+/*
+ * The HTTP answer to the upgrade (plain TCP): peeked until its head is
+ * complete, then checked and consumed (the frames after it stay in the
+ * socket).  Returns 1 when done, 0 if more is needed or it failed.
+ */
+static int
+ws_response(conn_t *c)
+{
+    char buf[4097], *end;
+    ssize_t r = recv(c->fd, buf, sizeof buf - 1, MSG_PEEK);
+    size_t hl;
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+	conn_lost(c, r == 0 ? "eof during the handshake" : strerror(errno));
+	return 0;
+    }
+    if (r < 0) {
+	return 0;
+    }
+    buf[r] = '\0';
+    end = memmem(buf, (size_t) r, "\r\n\r\n", 4);
+    if (!end) {
+	if (r == sizeof buf - 1) {
+	    conn_lost(c, "handshake answer head over 4 KiB");
+	}
+	return 0;
+    }
+    hl = (size_t) (end - buf) + 4;
+    if (!ws_head_ok(c, buf, hl)) {
+	return 0;
+    }
+    if (recv(c->fd, buf, hl, 0) != (ssize_t) hl) {
+	conn_lost(c, "cannot consume the handshake answer");
+	return 0;
+    }
+    ws_upgraded(c);
     return 1;
+}
+
+/* n bytes received on c, past the handshakes (TCP or TLS). */
+static void
+conn_input(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    if (opt_proto != P_TCP) {
+	ws_input(c, p, n, now);
+    } else if (c->is_sender) {
+	stray_bytes += (uint64_t) n;
+    } else {
+	parse(c, p, n, now);
+    }
+}
+
+#define HSBUF	4096
+
+/*
+ * --ws over TLS: bytes of the upgrade answer are collected until its head
+ * is complete (OpenSSL cannot peek across records); the bytes after the
+ * head are frames.
+ */
+static void
+tls_ws_response(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    size_t k, hl;
+    char *end;
+    if (!c->hsbuf && !(c->hsbuf = malloc(HSBUF))) {
+	conn_lost(c, "out of memory");
+	return;
+    }
+    k = (size_t) HSBUF - c->hslen;
+    if (k > n) {
+	k = n;
+    }
+    memcpy(c->hsbuf + c->hslen, p, k);
+    c->hslen = (unsigned short) (c->hslen + k);
+    end = memmem(c->hsbuf, c->hslen, "\r\n\r\n", 4);
+    if (!end) {
+	if (c->hslen == HSBUF) {
+	    conn_lost(c, "handshake answer head over 4 KiB");
+	}
+	return;
+    }
+    hl = (size_t) (end - c->hsbuf) + 4;
+    if (!ws_head_ok(c, c->hsbuf, hl)) {
+	return;
+    }
+    ws_upgraded(c);
+    if (c->hslen > hl) {
+	ws_input(c, (unsigned char *) c->hsbuf + hl, c->hslen - hl, now);
+    }
+    free(c->hsbuf);
+    c->hsbuf = NULL;
+    c->hslen = 0;
+    if (n > k && !c->dead) {
+	ws_input(c, p + k, n - k, now);
+    }
+}
+
+/*
+ * --tls: c is readable (or OpenSSL can go on): SSL_read() until it wants
+ * to read.  Level-triggered epoll reports the socket, not OpenSSL's
+ * buffer: one SSL_read() per event could leave whole records inside
+ * OpenSSL (read-ahead fetches several at once; SSL_pending() counts only
+ * the current one) with nothing left in the socket to report them.
+ */
+static void
+tls_readable(conn_t *c)
+{
+    if (c->rd_wants_out) {
+	c->rd_wants_out = 0;
+	tls_want_out(c, 0);
+    }
+    while (!c->dead) {
+	int r = SSL_read(c->ssl, rbuf, sizeof rbuf), e;
+	if (r > 0) {
+	    if (c->hs == HS_HTTP) {
+		tls_ws_response(c, rbuf, (size_t) r, now_ns());
+	    } else {
+		conn_input(c, rbuf, (size_t) r, now_ns());
+	    }
+	    continue;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+	    return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+	    c->rd_wants_out = 1;
+	    tls_want_out(c, 1);
+	    return;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+	    conn_lost(c, c->hs == HS_HTTP ? "eof during the handshake"
+		    : "eof (TLS close_notify)");
+	} else {
+	    tls_note(e);
+	    conn_lost(c, tls_why);
+	}
+	return;
+    }
+}
+
+/* --tls: one step of c's client handshake; the upgrade follows (--ws). */
+static void
+tls_handshake(conn_t *c)
+{
+    int r = SSL_connect(c->ssl), e;
+    if (r == 1) {
+	tls_want_out(c, 0);
+	if (opt_proto != P_TCP) {
+	    ws_request(c);
+	} else {
+	    hs_done(c);
+	}
+	/* Records that came with the server's last handshake message. */
+	if (!c->dead) {
+	    tls_readable(c);
+	}
+	return;
+    }
+    e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+	tls_want_out(c, e == SSL_ERROR_WANT_WRITE);
+	return;
+    }
+    tls_note(e);
+    conn_lost(c, tls_why);
+}
+
+/* --tls: start the client handshake of the fresh connection c. */
+static void
+tls_start(conn_t *c)
+{
+    c->hs = HS_TLS;
+    c->ssl = SSL_new(tls_ctx);
+    if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)
+	    || !SSL_set_tlsext_host_name(c->ssl, "localhost")) {
+	tls_note(SSL_ERROR_SSL);
+	conn_lost(c, tls_why);
+	return;
+    }
+    SSL_set_connect_state(c->ssl);
+    tls_handshake(c);		/* sends the ClientHello */
+}
+
+/* Start whatever handshake a fresh connection c has to do. */
+static void
+conn_start(conn_t *c)
+{
+    if (opt_tls) {
+	tls_start(c);
+    } else if (opt_proto != P_TCP) {
+	ws_request(c);
+    }
+}
+
+/* Close c, and free its TLS state. */
+static void
+conn_close(conn_t *c)
+{
+    if (c->ssl) {
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+    }
+    free(c->hsbuf);
+    c->hsbuf = NULL;
+    close(c->fd);
 }
 
 /* Connection c is readable (or hung up). */
@@ -1855,18 +2162,16 @@ conn_readable(conn_t *c)
     if (c->dead) {
 	return;
     }
+    if (c->ssl) {
+	tls_readable(c);
+	return;
+    }
     if (c->hs == HS_HTTP && !ws_response(c)) {
 	return;
     }
     r = read(c->fd, rbuf, sizeof rbuf);
     if (r > 0) {
-	if (opt_proto != P_TCP) {
-	    ws_input(c, rbuf, (size_t) r, now_ns());
-	} else if (c->is_sender) {
-	    stray_bytes += (uint64_t) r;
-	} else {
-	    parse(c, rbuf, (size_t) r, now_ns());
-	}
+	conn_input(c, rbuf, (size_t) r, now_ns());
     } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
 	conn_lost(c, r == 0 ? "eof" : strerror(errno));
     }
@@ -1877,10 +2182,18 @@ static void
 conn_event(const struct epoll_event *ev)
 {
     conn_t *c = &conns[ev->data.u32];
+    if (c->dead) {
+	return;
+    }
+    if (c->hs == HS_TLS) {
+	tls_handshake(c);	/* whichever way it waited */
+	return;
+    }
     if (c->is_sender && (ev->events & EPOLLOUT)) {
 	sender_flush();
     }
-    if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    if ((ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	    || (c->rd_wants_out && (ev->events & EPOLLOUT))) {
 	conn_readable(c);
     }
 }
@@ -1939,7 +2252,7 @@ usage(void)
 	"         [--window n] [--capacity --limit n] [--batch n] [--pid pid]\n"
 	"         [--timeout secs] [--drain secs] [--sendbuf bytes] [--rt-light]\n"
 	"         [--sat-spin 0|1] [--light-reps n]\n"
-	"         [--ws PATH | --socketio] [--quiet]\n");
+	"         [--ws PATH | --socketio] [--tls] [--quiet]\n");
     exit(2);
 }
 
@@ -1987,6 +2300,7 @@ main(int argc, char **argv)
 	else if (ARG("--sat-reps")) opt_sat_reps = atoi(v);
 	else if (ARG("--light-reps")) opt_light_reps = atoi(v);
 	else if (strcmp(a, "--quiet") == 0) opt_quiet = 1;
+	else if (strcmp(a, "--tls") == 0) opt_tls = 1;
 	else if (ARG("--ws")) { opt_proto = P_WS; opt_ws_path = v; }
 	else if (strcmp(a, "--socketio") == 0) {
 	    opt_proto = P_SIO;
@@ -2045,6 +2359,24 @@ main(int argc, char **argv)
 	    + (size_t) opt_B + (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
     } else {
 	msg_size = (size_t) opt_B;
+    }
+    if (opt_tls) {
+	/*
+	 * Client side: TLS 1.2 or 1.3, no verification (throwaway
+	 * self-signed certificate); modes as the server's (cref_tls.c);
+	 * read-ahead, so that one recv() fetches several records.
+	 */
+	tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (!tls_ctx || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION)) {
+	    ERR_print_errors_fp(stderr);
+	    fprintf(stderr, "loadgen: cannot set up TLS\n");
+	    return 2;
+	}
+	SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_mode(tls_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+		| SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_read_ahead(tls_ctx, 1);
     }
     H = opt_line ? LINE_H : RAW_H;
     T = opt_line ? LINE_T : RAW_T;
@@ -2107,9 +2439,7 @@ main(int argc, char **argv)
 	goto report;
     }
     add_conn(rc, 1);
-    if (opt_proto != P_TCP) {
-	ws_request(&conns[0]);
-    }
+    conn_start(&conns[0]);
     if (opt_pid) {
 	rc = wait_accepted(1, 10);
 	if (rc < 0) {
@@ -2117,7 +2447,7 @@ main(int argc, char **argv)
 	    goto report;
 	}
     }
-    if (opt_proto != P_TCP && handshake_wait(10) != 1) {
+    if ((opt_proto != P_TCP || opt_tls) && handshake_wait(10) != 1) {
 	if (!server_alive()) {
 	    aborted = 1;
 	} else if (!fail_reason[0]) {
@@ -2137,9 +2467,7 @@ main(int argc, char **argv)
 		break;
 	    }
 	    add_conn(rc, 0);
-	    if (opt_proto != P_TCP) {
-		ws_request(&conns[nconn - 1]);
-	    }
+	    conn_start(&conns[nconn - 1]);
 	    nb++;
 	}
 	rc = wait_accepted(nrecv + 1, 10);
@@ -2151,7 +2479,7 @@ main(int argc, char **argv)
 	    stalled = 1;
 	    break;
 	}
-	if (opt_proto != P_TCP) {
+	if (opt_proto != P_TCP || opt_tls) {
 	    rc = handshake_wait(10);
 	    if (rc < 0 || (rc == 0 && !opt_capacity)) {
 		if (!server_alive()) {
@@ -2176,7 +2504,7 @@ main(int argc, char **argv)
 		    if (c->hs == HS_READY) {
 			hs_ready--;
 		    }
-		    close(c->fd);
+		    conn_close(c);
 		    nconn--;
 		    nrecv--;
 		}
@@ -2217,7 +2545,7 @@ main(int argc, char **argv)
 	    logf_("server stopped accepting at %ld receivers",
 		    accepted_max - 1);
 	    while (nrecv > accepted_max - 1 && nrecv > 0) {
-		close(conns[nconn - 1].fd);
+		conn_close(&conns[nconn - 1]);
 		nconn--;
 		nrecv--;
 	    }
@@ -2407,6 +2735,9 @@ main(int argc, char **argv)
 	kv("proto", "%s", opt_proto == P_WS ? "ws" : "socketio");
 	kv("wire_bytes", "%zu", msg_size);
     }
+    if (opt_tls) {
+	kv("tls", "1");
+    }
     if (aborted) {
 	kv("aborted_at", "%ld", aborted_at);
     }
@@ -2553,7 +2884,7 @@ main(int argc, char **argv)
     printf("%s\n", result);
     fflush(stdout);
     for (i = 0; i < nconn; i++) {
-	close(conns[i].fd);
+	conn_close(&conns[i]);
     }
     return strcmp(status, "FAIL") == 0 ? 1 : 0;
 }

@@ -131,9 +131,10 @@ fi
 # Build the load generator and the C reference.
 # ---------------------------------------------------------------------------
 
-for prog in loadgen cref; do
+for prog in loadgen cref cref_tls; do
     if [ ! -x "$BIN/$prog" ] || [ "$BENCH/$prog.c" -nt "$BIN/$prog" ]; then
-	$CC -O2 -g -Wall -Wextra -o "$BIN/$prog" "$BENCH/$prog.c" || {
+	$CC -O2 -g -Wall -Wextra -o "$BIN/$prog" "$BENCH/$prog.c" \
+	    $([ "$prog" = cref ] || echo -lssl -lcrypto) || {
 	    echo "run.sh: cannot build $prog" >&2; exit 2; }
     fi
 done
