@@ -458,7 +458,7 @@ TlsReloadObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
 
     if (objc != 1) {
-	return MpWrongArgs(interp, 1, objv, "");
+	return MpWrongArgs(interp, 1, objv, NULL);
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;

@@ -15,6 +15,7 @@
  */
 
 #include "mpInt.h"
+#include "mpTls.h"
 
 #define MP_CONNECT_DEFAULT_TIMEOUT 10000
 
@@ -26,8 +27,10 @@ enum {
     JOB_OK,			/* Connected. */
     JOB_FAILED,			/* Every address failed: err. */
     JOB_TIMEDOUT,		/* -timeout elapsed. */
-    JOB_ABORTED			/* The link was closed while connecting
+    JOB_ABORTED,		/* The link was closed while connecting
 				 * (close, Kick, destroy). */
+    JOB_TLSFAILED		/* -tls: the handshake failed or timed
+				 * out (tlsWhy). */
 };
 
 typedef struct ConnectJob {
@@ -57,6 +60,10 @@ typedef struct ConnectJob {
     int finished;
     int outcome;		/* JOB_*, once finished. */
     int err;			/* Socket error of JOB_FAILED. */
+    MpTlsContext *tls;		/* -tls: the client context, or NULL. */
+    int tlsStarted;		/* Connected; the TLS handshake goes on. */
+    Tcl_WideInt tlsDue;		/* When it times out (handshaketimeout). */
+    Tcl_Obj *tlsWhy;		/* Why it failed. */
 } ConnectJob;
 
 typedef struct ThreadData {
@@ -76,6 +83,8 @@ static void		JobChannelClosed(ClientData clientData);
 static void		JobTryNext(ConnectJob *job);
 static void		JobDropAttempt(ConnectJob *job);
 static void		JobFinish(ConnectJob *job, int outcome, int err);
+static void		JobConnected(ConnectJob *job);
+static void		JobTlsStep(ConnectJob *job);
 static Tcl_Obj *	JobAbortText(ConnectJob *job);
 static void		ConnectThreadExit(ClientData clientData);
 static void		ConnectCallback(MpClient *c, Tcl_Obj *command,
@@ -105,6 +114,11 @@ Established(
 
     c->state = MP_CLIENT_OPEN;
     c->admitted = 1;
+    if (MpConnIsTls(&c->conn)) {
+	mp->tlsAdmitted++;
+	MpLoopReadAgain(mp->loop, c->conn.watch.fd);	/* Data that came
+							 * with the handshake. */
+    }
     MpIdleTouch(c);
     MpIdleReschedule(mp);
     return MpLoopWatch(mp->loop, &c->conn.watch,
@@ -141,7 +155,9 @@ MpConnectObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const options[] = {"-timeout", "-command", NULL};
+    static const char *const options[] = {
+	"-timeout", "-command", "-tls", NULL
+    };
     MpInstance *mp = (MpInstance *) clientData;
     ThreadData *tsdPtr;
     Tcl_Obj *command = NULL;
@@ -150,10 +166,12 @@ MpConnectObjCmd(
     MpAddr peer, numeric;
     MpClient *c;
     ConnectJob *job;
+    Tcl_Obj *tlsObj = NULL;
+    MpTlsContext *tls = NULL;
 
     if (objc < 3 || (objc % 2) == 0) {
 	return MpWrongArgs(interp, 1, objv,
-		"host port ?-timeout ms? ?-command cmdprefix?");
+		"host port ?-timeout ms? ?-command cmdprefix? ?-tls options?");
     }
     if (MpCheckAlive(interp, mp) != TCL_OK) {
 	return TCL_ERROR;
@@ -172,7 +190,9 @@ MpConnectObjCmd(
 		    Tcl_GetString(objv[i]), NULL);
 	    return TCL_ERROR;
 	}
-	if (idx == 0) {
+	if (idx == 2) {
+	    tlsObj = objv[i + 1];
+	} else if (idx == 0) {
 	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &timeout) != TCL_OK
 		    || timeout < 1) {
 		return MpError(interp, "VALUE", "TIMEOUT",
@@ -189,6 +209,16 @@ MpConnectObjCmd(
 			Tcl_GetString(objv[i + 1]));
 	    }
 	    command = objv[i + 1];
+	}
+    }
+
+    if (tlsObj != NULL) {
+	if (MpTlsContextNew(interp, tlsObj, 0, &tls) != TCL_OK) {
+	    return TCL_ERROR;
+	}
+	if (MpTlsContextServerName(tls) == NULL) {
+	    MpTlsContextSetServerName(tls, host);	/* Checked against the
+						 * certificate. */
 	}
     }
 
@@ -217,6 +247,7 @@ MpConnectObjCmd(
     Tcl_IncrRefCount(job->hostObj);
     job->port = port;
     job->timeout = timeout;
+    job->tls = tls;
     job->deadline = MpNowMs() + timeout;
     tsdPtr = (ThreadData *) Tcl_GetThreadData(&dataKey, sizeof(ThreadData));
     if (!tsdPtr->exitHandler) {
@@ -280,6 +311,12 @@ MpConnectObjCmd(
 		"couldn't connect to %s port %d: %s",
 		Tcl_GetString(job->hostObj), port,
 		MpSockErrorText(job->err));
+	break;
+    case JOB_TLSFAILED:
+	code = MpError(interp, "TLS", "HANDSHAKE",
+		"couldn't connect to %s port %d: TLS handshake failed: %s",
+		Tcl_GetString(job->hostObj), port,
+		Tcl_GetString(job->tlsWhy));
 	break;
     default:
 	if (mp->destroyed) {
@@ -346,6 +383,12 @@ JobRelease(
 	Tcl_DecrRefCount(job->command);
     }
     Tcl_DecrRefCount(job->hostObj);
+    if (job->tls != NULL) {
+	MpTlsContextUnref(job->tls);
+    }
+    if (job->tlsWhy != NULL) {
+	Tcl_DecrRefCount(job->tlsWhy);
+    }
     Tcl_Release(job->interp);
     MpClientUnref(job->c);
     MpFree(job);
@@ -412,8 +455,17 @@ JobTimer(
     job->timer = NULL;
     if (job->c->state != MP_CLIENT_CONNECTING) {
 	JobFinish(job, JOB_ABORTED, 0);
-    } else if (now >= job->deadline) {
+    } else if (now >= job->deadline && !job->tlsStarted) {
 	JobFinish(job, JOB_TIMEDOUT, 0);
+    } else if (job->tlsStarted) {
+	if (now >= job->tlsDue || now >= job->deadline) {
+	    job->tlsWhy = Tcl_NewStringObj("handshake timeout", -1);
+	    Tcl_IncrRefCount(job->tlsWhy);
+	    JobFinish(job, JOB_TLSFAILED, 0);
+	} else {
+	    JobArm(job, job->tlsDue < job->deadline ? job->tlsDue
+		    : job->deadline);
+	}
     } else if (job->startPending) {
 	job->startPending = 0;
 	JobTryNext(job);
@@ -591,7 +643,7 @@ JobTryNext(
 	}
 	MpConnInit(&c->conn, &mpTcpTransport, fd);
 	if (!inProgress) {
-	    JobFinish(job, JOB_OK, 0);
+	    JobConnected(job);
 	    return;
 	}
 	if ((err = MpLoopWatch(mp->loop, &c->conn.watch, MP_EV_WRITE)) != 0) {
@@ -674,17 +726,90 @@ MpConnectFinish(
 	MpLoopUnwatch(c->mp->loop, &c->conn.watch);	/* Not ours: be quiet. */
 	return;
     }
+    if (job->tlsStarted) {
+	JobTlsStep(job);
+	return;
+    }
     err = MpSockConnectResult(c->conn.watch.fd);
     if (err == MP_CONNECT_PENDING) {
 	return;			/* A stale readiness event: wait on. */
     }
     if (err == 0) {
-	JobFinish(job, JOB_OK, 0);
+	JobConnected(job);
 	return;
     }
     JobDropAttempt(job);
     job->lastErr = err;
     JobTryNext(job);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * JobConnected, JobTlsStep --
+ *
+ *	The TCP connection is made: a plain link is finished at once; a -tls
+ *	link starts its TLS handshake, which JobTlsStep advances as the
+ *	socket becomes ready, within Config handshaketimeout and the
+ *	-timeout, and which must verify the server (unless -verify 0)
+ *	before the link is open.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Socket reads and writes; may finish the job (running the callback).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+JobConnected(
+    ConnectJob *job)
+{
+    MpClient *c = job->c;
+    MpInstance *mp = c->mp;
+    int err = 0;
+
+    if (job->tls == NULL) {
+	JobFinish(job, JOB_OK, 0);
+	return;
+    }
+    if (MpTlsStart(&c->conn, job->tls, &err) != 0) {
+	JobFinish(job, JOB_FAILED, err);
+	return;
+    }
+    job->tlsStarted = 1;
+    job->attemptDue = 0;
+    job->tlsDue = (mp->config.handshakeTimeout > 0)
+	    ? MpNowMs() + mp->config.handshakeTimeout : job->deadline;
+    JobArm(job, job->tlsDue < job->deadline ? job->tlsDue : job->deadline);
+    JobTlsStep(job);
+}
+
+static void
+JobTlsStep(
+    ConnectJob *job)
+{
+    MpClient *c = job->c;
+    int err = 0, rc;
+
+    rc = MpConnHandshake(&c->conn, &err);
+    if (rc == 0) {
+	c->mp->stats.tlsHandshakes++;
+	JobFinish(job, JOB_OK, 0);
+    } else if (rc == MP_IO_AGAIN) {
+	err = MpLoopWatch(c->mp->loop, &c->conn.watch,
+		MpConnWant(&c->conn, 0));
+	if (err != 0) {
+	    JobFinish(job, JOB_FAILED, err);
+	}
+    } else {
+	c->mp->stats.tlsHandshakeFailures++;
+	job->tlsWhy = Tcl_NewStringObj(MpTlsFailure(&c->conn), -1);
+	Tcl_IncrRefCount(job->tlsWhy);
+	JobFinish(job, JOB_TLSFAILED, err);
+    }
 }
 
 /*
@@ -757,6 +882,10 @@ JobFinish(
     case JOB_TIMEDOUT:
 	msgObj = Tcl_NewStringObj("connection timed out", -1);
 	break;
+    case JOB_TLSFAILED:
+	msgObj = Tcl_ObjPrintf("TLS handshake failed: %s",
+		Tcl_GetString(job->tlsWhy));
+	break;
     default:
 	msgObj = JobAbortText(job);
 	break;
@@ -767,9 +896,12 @@ JobFinish(
     if (job->command != NULL) {
 	ConnectCallback(c, job->command, outcome == JOB_OK, msgObj);
     }
-    if (outcome == JOB_FAILED || outcome == JOB_TIMEDOUT) {
+    if (outcome == JOB_FAILED || outcome == JOB_TIMEDOUT
+	    || outcome == JOB_TLSFAILED) {
 	MpClientClose(c, MP_REASON_CONNECTFAILED, outcome == JOB_TIMEDOUT
-		? Tcl_NewStringObj("timed out", -1) : NULL);
+		? Tcl_NewStringObj("timed out", -1)
+		: outcome == JOB_TLSFAILED ? Tcl_ObjPrintf("tls handshake: %s",
+		Tcl_GetString(job->tlsWhy)) : NULL);
     }
     if (msgObj != NULL) {
 	Tcl_DecrRefCount(msgObj);

@@ -39,6 +39,8 @@ MODULE_SCOPE int	MpTlsContextReload(Tcl_Interp *interp,
 MODULE_SCOPE void *	MpTlsContextNewSession(MpTlsContext *ctx,
 			    MpSocket fd, int *errPtr);
 MODULE_SCOPE const char *MpTlsContextServerName(const MpTlsContext *ctx);
+MODULE_SCOPE void	MpTlsContextSetServerName(MpTlsContext *ctx,
+			    const char *name);
 
 /*
  * Connections (mpTransportTls.c).

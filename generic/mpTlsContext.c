@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 /*
  * OPENSSL_strncasecmp (ASCII only, locale independent) came with OpenSSL
@@ -824,9 +825,20 @@ MpTlsContextNewSession(
     } else {
 	SSL_set_connect_state(ssl);
 	if (ctx->serverName != NULL) {
-	    (void) SSL_set_tlsext_host_name(ssl, ctx->serverName);
-	    if (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) {
-		(void) SSL_set1_host(ssl, ctx->serverName);
+	    MpAddr ip;
+	    int verify = (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) != 0;
+
+	    if (MpSockParseAddr(ctx->serverName, &ip) == 0) {
+		/* An address: no SNI (RFC 6066); checked as an IP SAN. */
+		if (verify) {
+		    (void) X509_VERIFY_PARAM_set1_ip_asc(
+			    SSL_get0_param(ssl), ctx->serverName);
+		}
+	    } else {
+		(void) SSL_set_tlsext_host_name(ssl, ctx->serverName);
+		if (verify) {
+		    (void) SSL_set1_host(ssl, ctx->serverName);
+		}
 	    }
 	}
     }
@@ -838,4 +850,18 @@ MpTlsContextServerName(
     const MpTlsContext *ctx)
 {
     return ctx->serverName;
+}
+
+void
+MpTlsContextSetServerName(
+    MpTlsContext *ctx,
+    const char *name)
+{
+    size_t len = strlen(name);
+
+    if (ctx->serverName != NULL) {
+	MpFree(ctx->serverName);
+    }
+    ctx->serverName = (char *) MpAlloc(len + 1);
+    memcpy(ctx->serverName, name, len + 1);
 }
