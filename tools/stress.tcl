@@ -20,7 +20,11 @@
 #	more. Meanwhile the driver's own client sockets connect, send random
 #	bytes, lines and length frames, stop reading, half-close, close and
 #	reset (a close with unread input pending, or the test helper
-#	rawclient when MP_HELPER_DIR names a directory holding it). Each
+#	rawclient when MP_HELPER_DIR names a directory holding it); some
+#	listeners take TLS (TCP or wss, with a certificate the driver makes
+#	with the openssl command when it is there), reached by openssl
+#	s_client processes sending random data and by plain clients sending
+#	them garbage. Each
 #	round ends by destroying everything that is left and checking that
 #	no instance, channel or descriptor of the package remains.
 #
@@ -70,6 +74,10 @@ namespace eval ::stress {
     variable children {}	;# Child interpreters of the round.
     variable ports {}		;# Ports instances listen on (may be stale).
     variable wsPorts {}		;# Their WebSocket listeners' ports.
+    variable tlsPorts {}	;# Their TLS listeners' ports (also in
+				;# ports: plain clients send them garbage).
+    variable tlsFiles {}	;# {certfile keyfile} made for the run with
+				;# the openssl command, or {} without it.
     variable linked 0		;# An instance-to-instance link exists.
     variable depth 0		;# Nested callbacks (all interpreters).
     variable loopDepth 0	;# Nested update/vwait (all interpreters).
@@ -454,7 +462,30 @@ set ::stress::agent {
 	if {[stress::rnd 10] < 5} {
 	    initWs $mp
 	}
+	if {[stress::rnd 10] < 4} {
+	    initTls $mp
+	}
 	return $mp
+    }
+
+    # sa::initTls --
+    #	Opens a TLS listener on mp (a TCP or, sometimes, a wss one), when
+    #	the driver has a certificate, and tells the driver its port.
+
+    proc ::sa::initTls {mp} {
+	set files [stress::tlsFiles]
+	if {$files eq ""} {
+	    return
+	}
+	set opts [list -tls [list -certfile [lindex $files 0] \
+	    -keyfile [lindex $files 1]]]
+	if {[stress::rnd 3] == 0} {
+	    lappend opts -protocol websocket
+	}
+	set l [call ${mp}::Init 0 -myaddr 127.0.0.1 {*}$opts]
+	if {$l ne "" && ![catch {fconfigure $l -sockname} name]} {
+	    stress::addTlsPort [lindex $name 2]
+	}
     }
 
     # sa::initWs --
@@ -851,6 +882,19 @@ proc ::stress::addWsPort {port} {
     }
 }
 
+proc ::stress::addTlsPort {port} {
+    variable tlsPorts
+    if {[string is integer -strict $port] && $port ni $tlsPorts} {
+	lappend tlsPorts $port
+    }
+    addPort $port
+}
+
+proc ::stress::tlsFiles {} {
+    variable tlsFiles
+    return $tlsFiles
+}
+
 proc ::stress::addPort {port} {
     variable ports
     if {[string is integer -strict $port] && $port ni $ports} {
@@ -981,9 +1025,9 @@ proc ::stress::clientAction {} {
     set what [::sa::weighted {
 	client-connect 5 client-send 16 client-stopread 1
 	client-halfclose 1 client-close 2 client-reset 2 client-raw 2
-	client-ws 3 client-wsframe 8
+	client-ws 3 client-wsframe 8 client-tls 1
     }]
-    if {$s eq "" && $what ni {client-connect client-raw client-ws}} {
+    if {$s eq "" && $what ni {client-connect client-raw client-ws client-tls}} {
 	set what client-connect
     }
     if {$what eq "client-wsframe" && $clients($s) ne "ws"} {
@@ -1071,6 +1115,25 @@ proc ::stress::clientAction {} {
 	    catch {puts -nonewline $s [::sa::data]}
 	    after [rnd 30] [list ::stress::ResetLater $s]
 	    unset clients($s)
+	}
+	client-tls {
+	    # A real TLS client (openssl s_client) sends random data and
+	    # leaves when its input ends, at once or after a while.
+	    variable tlsPorts
+	    if {[llength $raws] >= 4 || ![llength $tlsPorts]} {
+		return
+	    }
+	    set port [lindex $tlsPorts [rnd [llength $tlsPorts]]]
+	    if {[catch {open |[list openssl s_client -quiet -no_ign_eof \
+		    -connect 127.0.0.1:$port \
+		    {*}[::sa::pick {{} {} -tls1_2 -tls1_3}] 2>@1] r+} pipe]} {
+		return
+	    }
+	    fconfigure $pipe -blocking 0 -translation binary -buffering none
+	    catch {puts -nonewline $pipe [::sa::data]}
+	    after [rnd 400] [list catch [list close $pipe write]]
+	    fileevent $pipe readable [list ::stress::RawDone $pipe]
+	    lappend raws $pipe
 	}
 	client-raw {
 	    if {$rawclient eq "" || [llength $raws] >= 4 || ![llength $ports]} {
@@ -1160,7 +1223,7 @@ proc ::stress::newChild {} {
     $i eval [list set ::auto_path $::auto_path]
     $i eval {package require multiplexer}
     foreach cmd {rnd count caught enter leave enterLoop leaveLoop addPort addWsPort
-	    linkPort hostAct vwaitTimer skips} {
+	    addTlsPort tlsFiles linkPort hostAct vwaitTimer skips} {
 	interp alias $i ::stress::$cmd {} ::stress::$cmd
     }
     $i eval $::stress::agent
@@ -1218,6 +1281,9 @@ proc ::stress::fail {status msg} {
     puts "stress: FAIL seed $opt(-seed) round $round: $msg"
     puts "stress: replay: tclsh tools/stress.tcl -seed $opt(-seed) -round $round -rounds 1[SkipOpt]"
     flush stdout
+    if {[info exists ::stress::tlsDir]} {
+	file delete -force $::stress::tlsDir
+    }
     exit $status
 }
 
@@ -1231,6 +1297,7 @@ proc ::stress::runRound {} {
     variable children {}
     variable ports {}
     variable wsPorts {}
+    variable tlsPorts {}
     variable linked 0
     variable depth 0
     variable loopDepth 0
@@ -1471,6 +1538,22 @@ proc ::stress::main {argv} {
     }
     eval $::stress::agent
 
+    # A throw-away certificate for TLS listeners, if openssl is here.
+    variable tlsFiles
+    if {[auto_execok openssl] ne ""} {
+	set dir [file join [expr {[info exists ::env(TMPDIR)]
+	    ? $::env(TMPDIR) : "/tmp"}] mpstress-[pid]]
+	file mkdir $dir
+	if {![catch {exec openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-subj /CN=localhost -keyout $dir/key.pem \
+		-out $dir/cert.pem 2>@1}]} {
+	    set tlsFiles [list $dir/cert.pem $dir/key.pem]
+	}
+	# Read at Init time only: the files can go when the process does.
+	set ::stress::tlsDir $dir
+    }
+
     # The sink server, and a port nobody listens on.
     set srv [socket -server ::stress::SinkAccept -myaddr 127.0.0.1 0]
     set sinkPort [lindex [fconfigure $srv -sockname] 2]
@@ -1529,4 +1612,7 @@ proc ::stress::main {argv} {
 }
 
 ::stress::main $::argv
+if {[info exists ::stress::tlsDir]} {
+    file delete -force $::stress::tlsDir
+}
 exit 0
