@@ -1,20 +1,28 @@
 #!/usr/bin/env tclsh
 # webchat.tcl -- a chat with rooms for browsers and terminals.
 #
-#	tclsh webchat.tcl ?webport? ?tcpport? ?address?
+#	tclsh webchat.tcl ?webport? ?tcpport? ?address? ?certfile keyfile?
 #
 # One instance, two listeners: browsers load a small page from webport
 # (served by -httpcommand) and talk over a WebSocket on the same port;
 # terminal clients join with "nc ADDRESS TCPPORT". Everyone starts in room
 # "lobby"; the line "/join NAME" moves to room NAME. A line reaches the
 # others in the sender's room, labelled with the sender. Port 0 (the
-# default) picks a free port; both ports are printed.
+# default) picks a free port; both ports are printed. With a certificate
+# and its key, both listeners take TLS: browsers open https:// (and the
+# page then uses wss://), terminals "openssl s_client -quiet -connect
+# ADDRESS:TCPPORT".
 
 package require multiplexer
 
 set webport [expr {$argc > 0 ? [lindex $argv 0] : 0}]
 set tcpport [expr {$argc > 1 ? [lindex $argv 1] : 0}]
 set addr    [expr {$argc > 2 ? [lindex $argv 2] : "127.0.0.1"}]
+set tls     {}
+if {$argc > 4} {
+    set tls [list -tls [list -certfile [lindex $argv 3] \
+	-keyfile [lindex $argv 4]]]
+}
 
 # The page: markup, style and script in one piece.
 set page {<!DOCTYPE html>
@@ -42,7 +50,8 @@ function show(line, kind) {
   log.append(div);
   log.scrollTop = log.scrollHeight;
 }
-const ws = new WebSocket('ws://' + location.host + '/ws');
+const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://')
+  + location.host + '/ws');
 ws.onopen = () => { status.textContent = 'connected'; };
 ws.onclose = (e) => { status.textContent = 'disconnected (' + e.code + ')'; };
 ws.onmessage = (e) => show(e.data, e.data.startsWith('*') ? 'note' : '');
@@ -107,13 +116,19 @@ ${mp}::AddAccessFilter [list arrive $mp]
 ${mp}::AddFilter [list line $mp]
 ${mp}::AddExitFilter [list depart $mp]
 set web [${mp}::Init $webport -myaddr $addr -protocol websocket -path /ws \
-	-httpcommand serve]
-set tcp [${mp}::Init $tcpport -myaddr $addr]
+	-httpcommand serve {*}$tls]
+set tcp [${mp}::Init $tcpport -myaddr $addr {*}$tls]
 set webport [lindex [fconfigure $web -sockname] 2]
 set tcpport [lindex [fconfigure $tcp -sockname] 2]
 
 puts "webchat listening on $addr: web port $webport, tcp port $tcpport"
-puts "open http://$addr:$webport/ in a browser;\
-	terminal clients: nc $addr $tcpport   (Ctrl-C stops the server)"
+if {$tls eq ""} {
+    puts "open http://$addr:$webport/ in a browser;\
+	    terminal clients: nc $addr $tcpport   (Ctrl-C stops the server)"
+} else {
+    puts "open https://$addr:$webport/ in a browser;\
+	    terminal clients: openssl s_client -quiet -connect\
+	    $addr:$tcpport   (Ctrl-C stops the server)"
+}
 flush stdout
 vwait forever

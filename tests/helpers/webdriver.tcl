@@ -122,10 +122,11 @@ proc ::wd::cmd {method path {body ""}} {
 
 # wd::start --
 #	Starts chromedriver on a free port and a headless Chromium session
-#	whose profile lives in dir. Returns nothing; raises an error (after
-#	cleaning up) if the browser does not come up within ms.
+#	whose profile lives in dir, with extra command line arguments for
+#	the browser. Returns nothing; raises an error (after cleaning up) if
+#	the browser does not come up within ms.
 
-proc ::wd::start {dir {ms 60000}} {
+proc ::wd::start {dir {ms 60000} {extra {}}} {
     variable pid
     variable base
     variable session
@@ -159,7 +160,7 @@ proc ::wd::start {dir {ms 60000}} {
 	set args [arr {*}[lmap a [list --headless=new --no-sandbox \
 		--disable-gpu --disable-dev-shm-usage --no-first-run \
 		--no-default-browser-check --window-size=800,600 \
-		--user-data-dir=[file join $dir profile]] {str $a}]]
+		--user-data-dir=[file join $dir profile] {*}$extra] {str $a}]]
 	set caps [obj capabilities [obj alwaysMatch [obj \
 		goog:chromeOptions [obj binary [str $chromium] args $args]]]]
 	set session ""
