@@ -817,8 +817,11 @@ ClientReady(
 		&& c->state == MP_CLIENT_OPEN) {
 	    MpClientFlush(c);
 	}
-	if ((mask & MP_EV_READ) && c->state == MP_CLIENT_OPEN) {
-	    MpClientReadable(c);
+	if (((mask & MP_EV_READ) || ((mask & MP_EV_WRITE)
+		&& MpClientReadMask(c) && MpConnPending(&c->conn) > 0))
+		&& c->state == MP_CLIENT_OPEN) {
+	    MpClientReadable(c);	/* Also a TLS read that waited to
+					 * write. */
 	}
     }
     MpClientUnref(c);

@@ -177,7 +177,8 @@ LingerReady(
     MpLinger *lg = (MpLinger *) clientData;
     MpLoop *loop = lg->loop;
 
-    if ((mask & MP_EV_READ) && !lg->peerDone) {
+    if (((mask & MP_EV_READ) || MpConnPending(&lg->conn) > 0)
+	    && !lg->peerDone) {
 	char stackBuf[LINGER_STACK_BUF];
 	char *buf = stackBuf;
 	size_t len = sizeof(stackBuf);

@@ -41,6 +41,11 @@ typedef struct TlsState {
 				 * (a TLS 1.3 key update answered). */
     int writeWantsRead;		/* SSL_write must read before it writes. */
     int shutdownSent;		/* close_notify handed to OpenSSL. */
+    int endPending;		/* The peer's data ended (or failed) in a
+				 * read that returned data first: the next
+				 * read reports it, and TlsPending says a
+				 * read is due although the socket may stay
+				 * silent. */
     char *retry;		/* Copy of a write to hand OpenSSL again, */
     size_t retryLen;		/* and its length (0: none). */
     char failure[160];		/* Why the handshake failed. */
@@ -322,6 +327,7 @@ TlsRead(
     size_t got = 0;
 
     st->readWantsWrite = 0;
+    st->endPending = 0;
     while (got < len) {
 	size_t n = 0;
 	int rc, r;
@@ -337,8 +343,11 @@ TlsRead(
 	    st->readWantsWrite = 1;
 	}
 	if (got > 0) {
+	    if (r != WANTS_READ && r != WANTS_WRITE) {
+		st->endPending = 1;	/* Shows at the next read. */
+	    }
 	    ERR_clear_error();
-	    break;		/* What failed shows again at the next read. */
+	    break;
 	}
 	if (r == WANTS_READ || r == WANTS_WRITE) {
 	    return MP_IO_AGAIN;
@@ -568,10 +577,14 @@ TlsWant(
  *
  * TlsPending --
  *
- *	Plaintext OpenSSL holds that a read would return at once.
+ *	Whether a read is due although the socket may not signal it:
+ *	plaintext OpenSSL holds, the end of the peer's data seen by a read
+ *	that returned data first, or a read that must write before it can
+ *	go on (the socket is writable: the owner reads when its write
+ *	readiness comes, see ClientReady).
  *
  * Results:
- *	A byte count (non-zero when some record is buffered).
+ *	A byte count, or 1 (non-zero when a read is due).
  *
  * Side effects:
  *	None.
@@ -591,7 +604,8 @@ TlsPending(
     if (SSL_pending(st->ssl) > 0) {
 	return (size_t) SSL_pending(st->ssl);
     }
-    return SSL_has_pending(st->ssl) ? 1 : 0;
+    return (SSL_has_pending(st->ssl) || st->endPending
+	    || st->readWantsWrite) ? 1 : 0;
 }
 
 /*
