@@ -539,6 +539,7 @@ StatsObjCmd(
     Tcl_Obj *dict;
     MpClient *c;
     size_t queued = 0;
+    int ktls = 0;
 
     if (objc != 1) {
 	return MpWrongArgs(interp, 1, objv, NULL);
@@ -548,6 +549,9 @@ StatsObjCmd(
     }
     for (c = mp->first; c != NULL; c = c->next) {
 	queued += c->out.bytes;
+	if (mp->tlsAdmitted > 0 && c->admitted) {
+	    ktls += MpTlsKernelSend(&c->conn);
+	}
     }
     dict = Tcl_NewDictObj();
 #define PUT(key, val) Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj(key, -1), \
@@ -576,6 +580,7 @@ StatsObjCmd(
     PUT("ws_protocol_errors", s->wsProtocolErrors);
     PUT("ping_timeouts", s->pingTimeouts);
     PUT("tls_clients", mp->tlsAdmitted);
+    PUT("ktls_clients", ktls);
     PUT("tls_handshakes", s->tlsHandshakes);
     PUT("tls_handshake_failures", s->tlsHandshakeFailures);
 #undef PUT

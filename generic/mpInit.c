@@ -7,6 +7,7 @@
  */
 
 #include "mpInt.h"
+#include "mpTls.h"
 
 static Tcl_ObjCmdProc CreateObjCmd;
 static Tcl_ObjCmdProc BuildInfoObjCmd;
@@ -159,6 +160,8 @@ BuildInfoObjCmd(
 	    );
     Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("fdfloor", -1),
 	    Tcl_NewIntObj(MpSockFdFloor()));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("tls", -1),
+	    MpTlsBuildInfo());
     Tcl_SetObjResult(interp, dict);
     return TCL_OK;
 }

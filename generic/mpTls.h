@@ -41,6 +41,7 @@ MODULE_SCOPE void *	MpTlsContextNewSession(MpTlsContext *ctx,
 MODULE_SCOPE const char *MpTlsContextServerName(const MpTlsContext *ctx);
 MODULE_SCOPE void	MpTlsContextSetServerName(MpTlsContext *ctx,
 			    const char *name);
+MODULE_SCOPE Tcl_Obj *	MpTlsBuildInfo(void);
 
 /*
  * Connections (mpTransportTls.c).
@@ -50,6 +51,7 @@ MODULE_SCOPE int	MpTlsStart(MpConn *conn, MpTlsContext *ctx,
 			    int *errPtr);
 MODULE_SCOPE int	MpConnIsTls(const MpConn *conn);
 MODULE_SCOPE Tcl_Obj *	MpTlsPeerInfo(const MpConn *conn);
+MODULE_SCOPE int	MpTlsKernelSend(const MpConn *conn);
 MODULE_SCOPE const char *MpTlsFailure(const MpConn *conn);
 
 #endif /* MP_TLS_H */

@@ -403,6 +403,9 @@ MakeSslCtx(
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
 	    | SSL_OP_IGNORE_UNEXPECTED_EOF
 #endif
+#ifdef SSL_OP_ENABLE_KTLS
+	    | SSL_OP_ENABLE_KTLS	/* Used where the kernel has it. */
+#endif
 	    | (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
     SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE
 	    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
@@ -864,4 +867,40 @@ MpTlsContextSetServerName(
     }
     ctx->serverName = (char *) MpAlloc(len + 1);
     memcpy(ctx->serverName, name, len + 1);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpTlsBuildInfo --
+ *
+ *	What ::multiplexer::build-info says of TLS: the OpenSSL version
+ *	running, and whether it can hand a connection's encryption to the
+ *	kernel (kernel TLS; used per connection only where the kernel has
+ *	it too: see Stats ktls_clients).
+ *
+ * Results:
+ *	A new dict {openssl VERSION ktls 0|1}.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_Obj *
+MpTlsBuildInfo(void)
+{
+    Tcl_Obj *dict = Tcl_NewDictObj();
+
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("openssl", -1),
+	    Tcl_NewStringObj(OpenSSL_version(OPENSSL_VERSION), -1));
+    Tcl_DictObjPut(NULL, dict, Tcl_NewStringObj("ktls", -1),
+#if defined(SSL_OP_ENABLE_KTLS) && !defined(OPENSSL_NO_KTLS)
+	    Tcl_NewIntObj(1)
+#else
+	    Tcl_NewIntObj(0)
+#endif
+	    );
+    return dict;
 }

@@ -770,6 +770,7 @@ MpTlsPeerInfo(
     sni = SSL_get_servername(st->ssl, TLSEXT_NAMETYPE_host_name);
     PUT("servername", Tcl_NewStringObj(sni ? sni : "", -1));
     cert = SSL_get_peer_certificate(st->ssl);
+    PUT("ktls", Tcl_NewBooleanObj(BIO_get_ktls_send(SSL_get_wbio(st->ssl))));
     PUT("verified", Tcl_NewBooleanObj(cert != NULL
 	    && SSL_get_verify_result(st->ssl) == X509_V_OK));
     if (cert != NULL) {
@@ -796,4 +797,35 @@ MpTlsPeerInfo(
     }
 #undef PUT
     return dict;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpTlsKernelSend --
+ *
+ *	Whether the kernel encrypts what this connection sends (kernel TLS,
+ *	set up by OpenSSL after the handshake where kernel and library
+ *	support it).
+ *
+ * Results:
+ *	1 or 0.
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpTlsKernelSend(
+    const MpConn *conn)
+{
+    TlsState *st;
+
+    if (!MpConnIsTls(conn)) {
+	return 0;
+    }
+    st = (TlsState *) conn->state;
+    return st->handshakeDone && BIO_get_ktls_send(SSL_get_wbio(st->ssl));
 }
