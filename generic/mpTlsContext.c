@@ -16,6 +16,7 @@
 
 #include "mpInt.h"
 #include "mpTls.h"
+#include "mpTlsHello.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -267,11 +268,13 @@ PasswordCb(
  * SelectAlpn --
  *
  *	Server side ALPN: the first of our protocols (in our order) that the
- *	client also offers; none in common means no ALPN (the connection
- *	goes on without, as RFC 7301 permits a server that chooses so).
+ *	client also offers (MpTlsChooseAlpn); none in common means no ALPN
+ *	(the connection goes on without, as RFC 7301 permits a server that
+ *	chooses so).
  *
  * Results:
- *	SSL_TLSEXT_ERR_OK with *out set, or SSL_TLSEXT_ERR_NOACK.
+ *	SSL_TLSEXT_ERR_OK with *out set (pointing into ctx->alpn), or
+ *	SSL_TLSEXT_ERR_NOACK.
  *
  * Side effects:
  *	None.
@@ -289,19 +292,12 @@ SelectAlpn(
     void *arg)
 {
     MpTlsContext *ctx = (MpTlsContext *) arg;
-    unsigned char *sel = NULL;
-    unsigned char selLen = 0;
 
     (void) ssl;
-    if (ctx->alpnLen == 0) {
+    if (ctx->alpnLen == 0 || !MpTlsChooseAlpn(ctx->alpn, ctx->alpnLen, in,
+	    inlen, out, outlen)) {
 	return SSL_TLSEXT_ERR_NOACK;
     }
-    if (SSL_select_next_proto(&sel, &selLen, ctx->alpn,
-	    (unsigned) ctx->alpnLen, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
-	return SSL_TLSEXT_ERR_NOACK;
-    }
-    *out = sel;
-    *outlen = selLen;
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -310,10 +306,11 @@ SelectAlpn(
  *
  * SelectCert --
  *
- *	Server side SNI (the client hello callback): a name given with
- *	-servernames (ASCII case-insensitive) switches the connection to
- *	that certificate (names compared without regard to ASCII case, as
- *	DNS names are); any other name, or none, keeps the default.
+ *	Server side SNI (the client hello callback): the host name of the
+ *	hello's server_name extension (MpTlsSniName), if it is one given
+ *	with -servernames, switches the connection to that certificate
+ *	(names compared without regard to ASCII case, as DNS names are);
+ *	any other name, none, or a malformed extension keeps the default.
  *
  * Results:
  *	SSL_CLIENT_HELLO_SUCCESS.
@@ -331,33 +328,21 @@ SelectCert(
     void *arg)
 {
     MpTlsContext *ctx = (MpTlsContext *) arg;
-    const unsigned char *ext;
-    size_t extLen, nameLen;
+    const unsigned char *ext, *host;
+    size_t extLen, hostLen;
     int i;
 
     (void) alert;
     if (ctx->certCount < 2 || !SSL_client_hello_get0_ext(ssl,
-	    TLSEXT_TYPE_server_name, &ext, &extLen)) {
-	return SSL_CLIENT_HELLO_SUCCESS;
-    }
-
-    /*
-     * server_name extension (RFC 6066 section 3): list length (2), then
-     * entries of type (1), length (2), name. Only host_name (0) counts.
-     */
-
-    if (extLen < 5 || ext[2] != TLSEXT_NAMETYPE_host_name) {
-	return SSL_CLIENT_HELLO_SUCCESS;
-    }
-    nameLen = ((size_t) ext[3] << 8) | ext[4];
-    if (nameLen == 0 || nameLen > extLen - 5) {
+	    TLSEXT_TYPE_server_name, &ext, &extLen)
+	    || !MpTlsSniName(ext, extLen, &host, &hostLen)) {
 	return SSL_CLIENT_HELLO_SUCCESS;
     }
     for (i = 1; i < ctx->certCount; i++) {
 	const char *name = ctx->certs[i].name;
 
-	if (strlen(name) == nameLen && OPENSSL_strncasecmp(name,
-		(const char *) ext + 5, nameLen) == 0) {
+	if (strlen(name) == hostLen && OPENSSL_strncasecmp(name,
+		(const char *) host, hostLen) == 0) {
 	    (void) SSL_set_SSL_CTX(ssl, ctx->certs[i].sslCtx);
 	    break;
 	}

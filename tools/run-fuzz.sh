@@ -9,11 +9,14 @@
 # -fsanitize=fuzzer,address,undefined (UBSan made fatal) together with the
 # core sources it tests (generic/mpFrame.c, mpBuf.c, mpWsFrame.c,
 # mpHttp.c: pure C, no Tcl), and run from a copy of its seed corpus fuzz/corpus/HARNESS/ (the
-# repository's corpus is only read).  Exit status: 0 if every harness ran
-# its time without a crash, leak, sanitizer report, timeout or out-of-memory
-# report; 1 otherwise (a reproducer is kept, its path printed); 2 if it
-# cannot build (no clang, or no libFuzzer runtime: Debian packages clang
-# and libclang-rt-14-dev).  Installs nothing.
+# repository's corpus is only read).  A harness that includes OpenSSL's
+# headers (fuzz_tls) also gets generic/mpTlsHello.c and OpenSSL's flags
+# (pkg-config's libssl and libcrypto, else -lssl -lcrypto).  Exit status:
+# 0 if every harness ran its time without a crash, leak, sanitizer report,
+# timeout or out-of-memory report; 1 otherwise (a reproducer is kept, its
+# path printed); 2 if it cannot build (no clang, or no libFuzzer runtime:
+# Debian packages clang and libclang-rt-14-dev; for fuzz_tls, libssl-dev).
+# Installs nothing.
 #
 # Environment:
 #     CC          clang to use (default: clang)
@@ -84,6 +87,16 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -Wall -Wextra -Werror
 	-I$srcdir/generic -I$srcdir/unix"
 
+# For the harnesses that drive OpenSSL: the TLS listener's hello handling
+# (generic/mpTlsHello.c: pure C, OpenSSL's headers only), and OpenSSL.
+tlscore="$srcdir/generic/mpTlsHello.c"
+if command -v pkg-config >/dev/null 2>&1 \
+	&& pkg-config --exists libssl libcrypto 2>/dev/null; then
+    sslflags=`pkg-config --cflags --libs libssl libcrypto`
+else
+    sslflags="-lssl -lcrypto"
+fi
+
 status=0
 summary=
 for h in $harnesses; do
@@ -93,8 +106,14 @@ for h in $harnesses; do
 	status=2
 	continue
     fi
+    extra=
+    if grep -q '^#include <openssl/' "$src"; then
+	extra="$tlscore $sslflags"
+    fi
     echo "== $h: building"
-    if ! $CC $cflags -o "$out/$h" "$src" $core; then
+    if ! $CC $cflags -o "$out/$h" "$src" $core $extra; then
+	test -n "$extra" && echo "run-fuzz: $h needs OpenSSL's headers and" \
+	    "libraries (Debian: apt-get install libssl-dev)" >&2
 	echo "run-fuzz: $h: build failed" >&2
 	status=2
 	continue
