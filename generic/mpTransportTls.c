@@ -35,6 +35,9 @@
 
 typedef struct TlsState {
     SSL *ssl;
+    MpTlsContext *ctx;		/* Referenced: OpenSSL's callbacks during
+				 * the handshake (SNI, ALPN) use it, even
+				 * after its listener has closed. */
     int handshakeDone;		/* Application data may flow. */
     int handshakeWants;		/* MP_EV_* the handshake waits for. */
     int readWantsWrite;		/* SSL_read must write before it reads
@@ -91,7 +94,8 @@ const MpTransportType mpTlsTransport = {
  *	0, or -1 with *errPtr set (no memory in OpenSSL).
  *
  * Side effects:
- *	Allocates the session; the connection's type and state change.
+ *	Allocates the session; the connection's type and state change; the
+ *	connection holds a reference on ctx until it is closed.
  *
  *----------------------------------------------------------------------
  */
@@ -111,6 +115,8 @@ MpTlsStart(
     st = (TlsState *) MpAlloc(sizeof(TlsState));
     memset(st, 0, sizeof(TlsState));
     st->ssl = ssl;
+    st->ctx = ctx;
+    MpTlsContextRef(ctx);
     st->handshakeWants = MP_EV_READ | MP_EV_WRITE;
     conn->type = &mpTlsTransport;
     conn->state = st;
@@ -710,6 +716,7 @@ TlsClose(
 	}
 	ERR_clear_error();
 	SSL_free(st->ssl);
+	MpTlsContextUnref(st->ctx);
 	if (st->retry != NULL) {
 	    MpFree(st->retry);
 	}
