@@ -6,6 +6,10 @@
 #
 #	    wsclient.py URL ?SUBPROTOCOL ...?
 #
+#	A wss:// URL is checked against the CA certificates of the file
+#	named by the environment variable WSCLIENT_CAFILE when it is set
+#	(else the system's).
+#
 #	It reports on standard output, one event a line, payloads in hex:
 #	    open SUBPROTOCOL|-        the handshake succeeded
 #	    text HEX | binary HEX     a message arrived
@@ -20,6 +24,8 @@
 #	    quit                      exit at once
 
 import asyncio
+import os
+import ssl
 import sys
 
 import websockets
@@ -60,10 +66,14 @@ def unhex(s):
 async def main():
     url = sys.argv[1]
     subs = sys.argv[2:] or None
+    extra = {}
+    if url.startswith("wss:") and os.environ.get("WSCLIENT_CAFILE"):
+        extra["ssl"] = ssl.create_default_context(
+            cafile=os.environ["WSCLIENT_CAFILE"])
     try:
         ws = await websockets.connect(url, subprotocols=subs,
                                       ping_interval=None, max_size=None,
-                                      open_timeout=10)
+                                      open_timeout=10, **extra)
     except Exception as e:
         say("fail", str(e).replace("\n", " "))
         return
