@@ -423,13 +423,27 @@ MpListenerTlsReload(
 	if (MpTlsContextReload(interp, l->tls) == TCL_OK) {
 	    reloaded++;
 	} else if (failure == NULL) {
-	    failPort = l->local.port;
-	    failure = Tcl_GetObjResult(interp);
-	    Tcl_IncrRefCount(failure);
-	    code = Tcl_GetVar2Ex(interp, "errorCode", NULL, TCL_GLOBAL_ONLY);
+	    Tcl_Obj *options = Tcl_GetReturnOptions(interp, TCL_ERROR);
+	    Tcl_Obj *key = Tcl_NewStringObj("-errorcode", -1);
+
+	    /*
+	     * The error code of this failure (::errorCode is only set once
+	     * the error leaves the command).
+	     */
+
+	    Tcl_IncrRefCount(options);
+	    Tcl_IncrRefCount(key);
+	    if (Tcl_DictObjGet(NULL, options, key, &code) != TCL_OK) {
+		code = NULL;
+	    }
 	    if (code != NULL) {
 		Tcl_IncrRefCount(code);
 	    }
+	    Tcl_DecrRefCount(key);
+	    Tcl_DecrRefCount(options);
+	    failPort = l->local.port;
+	    failure = Tcl_GetObjResult(interp);
+	    Tcl_IncrRefCount(failure);
 	}
     }
     if (failure != NULL) {

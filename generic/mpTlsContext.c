@@ -394,11 +394,14 @@ MakeSslCtx(
 	    | (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
     SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE
 	    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-    if (o->password != NULL) {
-	SSL_CTX_set_default_passwd_cb(sc, PasswordCb);
-	SSL_CTX_set_default_passwd_cb_userdata(sc,
-		(void *) Tcl_GetString(o->password));
-    }
+    /*
+     * Always our callback: without -password an encrypted key fails to
+     * load rather than OpenSSL asking on the terminal.
+     */
+
+    SSL_CTX_set_default_passwd_cb(sc, PasswordCb);
+    SSL_CTX_set_default_passwd_cb_userdata(sc, o->password != NULL
+	    ? (void *) Tcl_GetString(o->password) : NULL);
     if (o->ciphers != NULL
 	    && SSL_CTX_set_cipher_list(sc, Tcl_GetString(o->ciphers)) != 1) {
 	(void) TlsError(interp, "no usable cipher in -ciphers", NULL);
