@@ -720,12 +720,16 @@ MpLoopFlushAll(
  *	Writes queued output now unless a dispatch round is in progress
  *	(which writes it when it ends). Commands that queue output call this
  *	so that data sent from a script outside any event is not delayed.
+ *	Clients whose transport gathers writes (TLS: one record for many
+ *	small messages) are written when the script returns to the event
+ *	loop instead (an idle callback), so that a script's many sends to
+ *	them leave together.
  *
  * Results:
  *	None.
  *
  * Side effects:
- *	See MpLoopFlushAll.
+ *	See MpLoopFlushAll; may schedule an idle flush.
  *
  *----------------------------------------------------------------------
  */
@@ -734,8 +738,43 @@ void
 MpLoopFlushIfIdle(
     MpLoop *loop)
 {
-    if (loop->dispatchDepth == 0) {
+    MpClient *c, *next;
+    int deferred = 0;
+
+    if (loop->dispatchDepth != 0) {
+	return;
+    }
+    for (c = loop->flushFirst; c != NULL; c = c->flushNext) {
+	if (c->conn.type->deferWrites) {
+	    deferred = 1;
+	    break;
+	}
+    }
+    if (!deferred) {
 	MpLoopFlushAll(loop);
+	return;
+    }
+
+    /*
+     * Write the others now; the gathering ones stay listed for the idle
+     * flush. Each is written once: MpClientFlush runs no Tcl code unless
+     * it closes the client (then the rest waits for the idle flush too).
+     */
+
+    MpLoopFlushSoon(loop);
+    loop->flushCycle++;
+    for (c = loop->flushFirst; c != NULL; c = next) {
+	Tcl_WideUInt scripts = loop->scriptCalls;
+
+	next = c->flushNext;
+	if (c->conn.type->deferWrites) {
+	    continue;
+	}
+	MpLoopCancelFlush(loop, c);
+	MpClientFlush(c);
+	if (loop->scriptCalls != scripts) {
+	    break;
+	}
     }
 }
 
