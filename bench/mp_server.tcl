@@ -2,6 +2,7 @@
 #
 #   tclsh mp_server.tcl ?-framing raw|line? ?-filter 0|1? ?-statsfile file?
 #                       ?-protocol tcp|websocket? ?-path /p?
+#                       ?-tls {certfile keyfile}?
 #
 # Loads this package (the build directory in $env(MP_BUILD_DIR) goes first
 # on auto_path), keeps the default configuration apart from the options
@@ -13,13 +14,15 @@
 # driver reads it after the run).  With -protocol websocket the listener is
 # a WebSocket one (`Init 0 -protocol websocket`, with -path when given):
 # every WebSocket message a client sends is one message relayed to every
-# other client (the "mpws" column of run.sh).
+# other client (the "mpws" column of run.sh).  With -tls the listener takes
+# TLS connections (`Init 0 -tls [list -certfile F -keyfile F]`, default TLS
+# settings otherwise), raw framing unless told (the "mptls" column).
 
 if {[info exists env(MP_BUILD_DIR)] && $env(MP_BUILD_DIR) ne ""} {
     set auto_path [linsert $auto_path 0 [file normalize $env(MP_BUILD_DIR)]]
 }
 set opts [dict merge {-framing raw -filter 0 -statsfile {} -protocol tcp \
-	-path {}} $argv]
+	-path {} -tls {}} $argv]
 
 set version [package require multiplexer]
 if {[info commands ::multiplexer::build-info] eq ""} {
@@ -65,6 +68,10 @@ if {[dict get $opts -protocol] ne "tcp"} {
 }
 if {[dict get $opts -path] ne ""} {
     lappend initArgs -path [dict get $opts -path]
+}
+if {[dict get $opts -tls] ne ""} {
+    lassign [dict get $opts -tls] certfile keyfile
+    lappend initArgs -tls [list -certfile $certfile -keyfile $keyfile]
 }
 set listener [${mp}::Init 0 {*}$initArgs]
 puts [${mp}::Port]

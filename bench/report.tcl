@@ -26,6 +26,8 @@ array set label {
     tcp    "multiplexer 0.4 TCP"
     nodews "Node ws 8"
     socketio "Socket.IO 4"
+    mptls  "multiplexer 0.4 TLS"
+    creftls "C ref TLS"
 }
 
 # ---------------------------------------------------------------------------
@@ -156,6 +158,17 @@ foreach s {mpws nodews socketio} {
     foreach d $runs {
 	if {[dict get $d server] eq $s} {
 	    lappend wsServers $s
+	    break
+	}
+    }
+}
+
+# The TLS servers (issue #17) that ran: a section of their own too.
+set tlsServers {}
+foreach s {mptls creftls} {
+    foreach d $runs {
+	if {[dict get $d server] eq $s} {
+	    lappend tlsServers $s
 	    break
 	}
     }
@@ -317,7 +330,7 @@ matrix_table "Server CPU seconds per million deliveries, saturated (user+sys; lo
 # Capacity.
 emit "### Capacity: idle clients held, one broadcast to all"
 emit ""
-set capServers [concat $servers $wsServers]
+set capServers [concat $servers $wsServers $tlsServers]
 header "metric" $capServers
 set rows {
     {clients held}            clients       {apply {{v} {num $v %.0f}}}
@@ -343,7 +356,7 @@ foreach {name key fmt} $rows {
     emit $row
 }
 emit ""
-emit "The C reference allocates its per-descriptor table for the whole descriptor limit at start, so its idle RSS already covers every client.[expr {[llength $wsServers] ? "  The WebSocket servers' clients have completed their handshake (Socket.IO's its namespace connect) before they count as held; their limit is 10,000 clients in the full run." : ""}]"
+emit "The C reference allocates its per-descriptor table for the whole descriptor limit at start, so its idle RSS already covers every client.[expr {[llength $wsServers] ? "  The WebSocket servers' clients have completed their handshake (Socket.IO's its namespace connect) before they count as held; their limit is 10,000 clients in the full run." : ""}][expr {[llength $tlsServers] ? "  The TLS servers' clients have completed their TLS handshake before they count as held (the load generator connects the next batch only then); their limit is 10,000 clients in the full run." : ""}]"
 emit ""
 
 # Filters.
@@ -762,6 +775,185 @@ if {[llength $wsServers]} {
 		set p [expr {$held && $small ? "PASS" : "**MISS**"}]
 	    }
 	    emit "| 10,000 idle WebSocket clients, ≤ 2 KiB server RSS each | $p | | [num $cl %.0f] held, broadcast [expr {[get $d bcast_ok] eq 1 ? "reached all" : "**failed**"}], [num $rpc "%.0f B"] per client | |"
+	}
+    }
+    emit ""
+}
+# ---------------------------------------------------------------------------
+# TLS (issue #17): our TLS listener against the C reference over TLS and
+# against our own plaintext fan-out, in the cells the TLS servers ran.
+# ---------------------------------------------------------------------------
+
+if {[llength $tlsServers]} {
+    set tlsCells {}
+    foreach R $Rs {
+	foreach B $Bs {
+	    foreach s $tlsServers {
+		if {[find matrix $s $R $B] ne ""} {
+		    lappend tlsCells [list $R $B]
+		    break
+		}
+	    }
+	}
+    }
+    # Columns: our plaintext fan-out and the C reference (where they ran
+    # in those cells), then the TLS servers.
+    set tlsCols {}
+    foreach s {cref mp mptls creftls} {
+	if {$s in $tlsServers} {
+	    lappend tlsCols $s
+	    continue
+	}
+	foreach cell $tlsCells {
+	    if {[find matrix $s {*}$cell] ne ""} {
+		lappend tlsCols $s
+		break
+	    }
+	}
+    }
+    # Ratio columns: {server against heading}.
+    set tlsRatios {}
+    if {"mptls" in $tlsServers} {
+	if {"creftls" in $tlsCols} {lappend tlsRatios {mptls creftls "TLS ÷ C ref TLS"}}
+	if {"mp" in $tlsCols} {lappend tlsRatios {mptls mp "TLS ÷ TCP"}}
+    }
+    if {"creftls" in $tlsServers && "cref" in $tlsCols} {
+	lappend tlsRatios {creftls cref "C ref TLS ÷ C ref"}
+    }
+    array set tlsHead {
+	cref "C ref (TCP)" mp "multiplexer 0.4 TCP"
+	mptls "multiplexer 0.4 TLS" creftls "C ref TLS"
+    }
+
+    emit "### TLS servers (issue #17)"
+    emit ""
+    emit "One sender and R receivers as above, every client a TLS client (the load generator's \`--tls\`: OpenSSL, TLS 1.2 or 1.3, no certificate verification, SNI \`localhost\`), raw framing: whatever a client sends is relayed, as the same bytes, to every other client.  Our package: \`Init 0 -myaddr 127.0.0.1 -tls \[list -certfile F -keyfile F\]\`, default configuration otherwise (\`mp_server.tcl -tls\`); the C reference over TLS: \`cref_tls.c\` (one \`SSL_write()\` per chunk read and recipient, OpenSSL's buffers released while idle).  Both use one throwaway self-signed EC P-256 certificate made for the run and OpenSSL's default protocol settings.  The TLS servers run the cells with R in {[join [lsort -unique -integer [lmap c $tlsCells {lindex $c 0}]] {, }]} and B in {[join [lsort -unique -integer [lmap c $tlsCells {lindex $c 1}]] {, }]}, at the load generator's own window, as the TCP servers in the same cell: the TCP columns (the same runs as in the tables above) are the plaintext yardstick.  Ratio columns: median of the per-pass ratios, as for the targets.$::passNote"
+    emit ""
+    foreach {title key fmt} [list \
+	    "deliveries/s, saturated (higher is better)" sat_dps si \
+	    "light-load latency p99 (lower is better)" $::lightKey us \
+	    "server CPU seconds per million deliveries (lower is better)" sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
+	    "saturated latency p99 (window-bound; lower is better)" sat_p99_us us] {
+	emit "#### TLS: $title"
+	emit ""
+	set h "| R × B |"
+	set u "|---|"
+	foreach s $tlsCols {
+	    append h " $tlsHead($s) |"
+	    append u "---:|"
+	}
+	foreach r $tlsRatios {
+	    append h " [lindex $r 2] |"
+	    append u "---:|"
+	}
+	emit $h
+	emit $u
+	foreach cell $tlsCells {
+	    lassign $cell R B
+	    set row "| $R × $B |"
+	    foreach s $tlsCols {
+		set d [find matrix $s $R $B]
+		set t [trouble $d]
+		if {$t eq ""} {
+		    set t [{*}$fmt [get $d $key]]
+		    if {[string match light_* $key] && [get $d light_rate] ne ""
+			    && [get $d light_rate] < 95} {
+			append t " †"
+		    }
+		}
+		append row " $t |"
+	    }
+	    foreach r $tlsRatios {
+		lassign $r s a
+		set m [median [pairedRatios $key $R $B $s $a]]
+		append row " [expr {$m eq "" ? "-" : [format ×%.2f $m]}] |"
+	    }
+	    emit $row
+	}
+	emit ""
+    }
+    emit "† the server could not sustain 100 messages/s (see the light-load table above)."
+    emit ""
+    set pl {}
+    foreach r $tlsRatios {
+	lassign $r s a
+	set parts {}
+	foreach {key text} [list sat_dps "deliveries/s" $::lightKey "light-load p99" sat_cpu_per_M "CPU per million deliveries"] {
+	    set g [pooled $key $s $a $tlsCells]
+	    if {$g ne ""} {
+		lappend parts [format "%s ×%.2f (%d ratios)" $text {*}$g]
+	    }
+	}
+	if {[llength $parts]} {
+	    lappend pl "$::label($s) ÷ $tlsHead($a): [join $parts {, }]"
+	}
+    }
+    if {[llength $pl]} {
+	emit "All TLS cells pooled, geometric mean of the per-pass ratios: [join $pl {; }]."
+	emit ""
+    }
+
+    emit "#### Targets (issue #17) for the TLS listener"
+    emit ""
+    emit "Checked on each cell's median of the per-pass ratios, as the targets of issue #4; the pooled geometric mean over the cells is shown beside."
+    emit ""
+    emit "| target | result | worst cell (R × B) | | all cells pooled |"
+    emit "|---|---|---|---|---|"
+    set cells1024 {}
+    foreach c $tlsCells {
+	if {[lindex $c 1] == 1024} {lappend cells1024 $c}
+    }
+    foreach {key cmp limit against cells text} [list \
+	    sat_dps >= 1.0 creftls $tlsCells "TLS deliveries/s ≥ 1.0× C ref TLS in every cell" \
+	    sat_dps >= 0.5 mp $cells1024 "TLS deliveries/s ≥ 0.5× our plaintext TCP fan-out at B = 1024"] {
+	if {"mptls" ni $tlsServers || $against ni $tlsCols || [llength $cells] == 0} {
+	    emit "| $text | not run | | | |"
+	    continue
+	}
+	lassign [worst $key $cmp $limit $against paired mptls $cells] p w c
+	set g [pooled $key mptls $against $cells]
+	emit "| $text | $p | $c | $w | [expr {$g eq "" ? "-" : [format "×%.2f (%d ratios)" {*}$g]}] |"
+    }
+    if {"mptls" in $tlsServers} {
+	# CPU per million deliveries: reported, no limit; the range of the
+	# cell medians and the pooled mean against each yardstick.
+	set parts {}
+	foreach a {creftls mp} {
+	    if {$a ni $tlsCols} continue
+	    set meds {}
+	    foreach cell $tlsCells {
+		set m [median [pairedRatios sat_cpu_per_M {*}$cell mptls $a]]
+		if {$m ne ""} {lappend meds $m}
+	    }
+	    set g [pooled sat_cpu_per_M mptls $a $tlsCells]
+	    if {$g eq ""} continue
+	    set meds [lsort -real $meds]
+	    lappend parts [format "×%.2f of %s (cells ×%.2f–×%.2f)" [lindex $g 0] \
+		$tlsHead($a) [lindex $meds 0] [lindex $meds end]]
+	}
+	emit "| server CPU per million deliveries (reported) | | | | [join $parts {, }] |"
+	set d [find capacity mptls]
+	set cl [get $d clients]
+	set rpc [get $d rss_per_client_b]
+	set other ""
+	set dc [find capacity creftls]
+	if {[get $dc rss_per_client_b] ne ""} {
+	    set other " (C ref TLS: [num [get $dc clients] %.0f] held, [num [get $dc rss_per_client_b] "%.0f B"] per client)"
+	}
+	if {$d eq ""} {
+	    emit "| 10,000 idle TLS clients, ≤ 40 KiB server RSS each | not run | | | |"
+	} elseif {[get $d status] ne "ok"} {
+	    emit "| 10,000 idle TLS clients, ≤ 40 KiB server RSS each | **MISS** | | [trouble $d] | |"
+	} else {
+	    # clients counts the sender too: 10,000 receivers need 10,001.
+	    set held [expr {$cl ne "" && $cl > 10000 && [get $d bcast_ok] eq "1"}]
+	    set small [expr {$rpc ne "" && $rpc <= 40960}]
+	    if {$mode eq "quick" || [get $d cap_limit] < 10000} {
+		set p "n/a (limit [get $d cap_limit][expr {$mode eq "quick" ? ", quick run" : ", descriptor limit"}]), RSS [expr {$small ? "PASS" : "**MISS**"}]"
+	    } else {
+		set p [expr {$held && $small ? "PASS" : "**MISS**"}]
+	    }
+	    emit "| 10,000 idle TLS clients, ≤ 40 KiB server RSS each | $p | | [num $cl %.0f] held, broadcast [expr {[get $d bcast_ok] eq 1 ? "reached all" : "**failed**"}], [num $rpc "%.0f B"] per client$other | |"
 	}
     }
     emit ""

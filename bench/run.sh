@@ -2,7 +2,8 @@
 # run.sh -- the multiplexer benchmark driver.
 #
 #   bench/run.sh [--quick] [--out DIR]
-#                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio"]
+#                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio
+#                            mptls creftls"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -36,6 +37,15 @@
 #                 package's TCP fan-out at the WebSocket cells' window, in
 #                 the cells where that window is smaller than the TCP
 #                 one (the WebSocket listener's TCP yardstick); 0: not run
+#   BENCH_TLS     1 (default): the matrix also runs the TLS servers (R 10,
+#                 100 and 1000, B 64 and 1024; quick: R 10 only): "mptls"
+#                 (this package, `Init 0 -tls ...`, raw framing) and
+#                 "creftls" (bench/cref_tls.c, the C reference over TLS),
+#                 with a throwaway EC P-256 certificate made with the
+#                 openssl command into a temporary directory (removed at
+#                 exit), and both hold 10,000 idle TLS clients in the
+#                 capacity run (quick: 1,500); skipped with a message if
+#                 openssl is missing; 0: not run
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -61,7 +71,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--servers) SERVERS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,48p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -72,12 +82,13 @@ if [ -z "$SERVERS" ]; then
     SERVERS="cref mp tcllib relay"
     [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
     [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws mpw nodews socketio"
+    [ "${BENCH_TLS:-1}" != 0 ] && SERVERS="$SERVERS mptls creftls"
 else
     EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls)" >&2; exit 2 ;;
     esac
 done
 
@@ -231,6 +242,46 @@ ws_window() {
     echo $w
 }
 
+# TLS servers (issue #17): one throwaway certificate per run, made with the
+# openssl command into a temporary directory that is removed at exit (the
+# key never lands in the results or the tree).  An EC P-256 key: its
+# handshakes are much cheaper than RSA's for both servers, which matters
+# for the capacity run's 10,000 handshakes.  Without openssl both TLS
+# servers are dropped with a message, as the Node servers are.
+TLS_DIR=""; TLS_CERT=""; TLS_KEY=""; TLS_INFO=""
+trap '[ -n "$TLS_DIR" ] && rm -rf -- "$TLS_DIR"' EXIT
+drop_tls() {
+    local s
+    for s in mptls creftls; do
+	case " $SERVERS " in *" $s "*) drop_server $s "$1" ;; esac
+    done
+}
+case " $SERVERS " in
+    *" mptls "*|*" creftls "*)
+	if ! command -v openssl >/dev/null; then
+	    drop_tls "openssl not found (Debian: apt-get install openssl)"
+	elif ! TLS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mp-bench-tls.XXXXXX"); then
+	    TLS_DIR=""
+	    drop_tls "cannot make a temporary directory for the certificate"
+	elif ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" \
+		>"$OUT/logs/openssl.log" 2>&1; then
+	    drop_tls "openssl could not make a certificate; see $OUT/logs/openssl.log"
+	else
+	    TLS_CERT=$TLS_DIR/cert.pem; TLS_KEY=$TLS_DIR/key.pem
+	    TLS_INFO="$(openssl version | head -1), self-signed EC P-256 certificate (CN localhost), OpenSSL's default TLS 1.2/1.3 settings on both sides"
+	fi ;;
+esac
+
+# The TLS servers run the cells of these sizes only (quick: R 10 only, as
+# the WebSocket servers), at the load generator's own window like the TCP
+# servers, so "mp" in the same cell is their plaintext yardstick.
+TLS_BS="64 1024"
+if [ $QUICK = 1 ]; then TLS_RS="10"; else TLS_RS="10 100 1000"; fi
+is_tls() { case $1 in mptls|creftls) return 0 ;; esac; return 1; }
+
 # ---------------------------------------------------------------------------
 # Machine.
 # ---------------------------------------------------------------------------
@@ -255,6 +306,7 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     echo "- this package: $mp_info(from $MP_BUILD_DIR)"
     echo "- tcllib multiplexer: $tcllib_mp"
     [ -n "$NODE_INFO" ] && echo "- Node servers: $NODE_INFO (from $NODE_DIR, then /usr/share/nodejs)"
+    [ -n "$TLS_INFO" ] && echo "- TLS servers: $TLS_INFO"
     echo "- C compiler: $($CC --version | head -1)"
     echo "- descriptors: hard limit $FDHARD"
     echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}"
@@ -288,6 +340,13 @@ start_server() {
 	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
 		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" -protocol websocket \
 		"$@" >"$out" 2>"$err" & ;;
+	mptls)
+	    env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		$PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" \
+		-tls "{$TLS_CERT} {$TLS_KEY}" "$@" >"$out" 2>"$err" & ;;
+	creftls)
+	    $PIN_SRV "$BIN/cref_tls" "$TLS_CERT" "$TLS_KEY" 0 127.0.0.1 \
+		>"$out" 2>"$err" & ;;
 	nodews)
 	    env NODE_PATH="$NODE_PATH_BENCH" \
 		$PIN_SRV node "$BENCH/ws_server.js" >"$out" 2>"$err" & ;;
@@ -344,11 +403,12 @@ run_cell() {
     statsfile=$OUT/logs/$tag.stats
     rm -f "$statsfile"
     case $name in
-	mp|mpws|mpw) srvargs+=(-statsfile "$statsfile") ;;
+	mp|mpws|mpw|mptls) srvargs+=(-statsfile "$statsfile") ;;
     esac
     case $name in
 	mpws|nodews) lgargs+=(--ws /) ;;
 	socketio) lgargs+=(--socketio) ;;
+	mptls|creftls) lgargs+=(--tls) ;;
     esac
     local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i
     for ((i = 0; i < ${#lgargs[@]} - 1; i++)); do
@@ -363,11 +423,11 @@ run_cell() {
 		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
 	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
 	case $name in
-	    mp|mpws|mpw) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	    mp|mpws|mpw|mptls) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
 	esac
 	if [ -s "$statsfile" ]; then
 	    extra=$(tr -s ' \n' ' ' < "$statsfile" | awk '{
-		for (i = 1; i < NF; i += 2) if ($i == "messages_in" || $i == "bytes_in" || $i == "drops" || $i == "overflows")
+		for (i = 1; i < NF; i += 2) if ($i == "messages_in" || $i == "bytes_in" || $i == "drops" || $i == "overflows" || $i == "tls_handshake_failures")
 		    printf " srv_%s=%s", $i, $(i+1) }')
 	fi
 	stop_server
@@ -400,7 +460,8 @@ settle() {
     done
 }
 
-# ordered N: the order of the servers in a cell for pass N+1, from a
+# ordered N server...: the order of the servers of a cell (those that run
+# in it, in the order of $SERVERS) for pass N+1, from a
 # balanced Latin square (Williams design).  A plain rotation would put
 # every server first in turn but always behind the same neighbour (our
 # package right after the C reference whenever it was not first); over
@@ -408,11 +469,15 @@ settle() {
 # server runs first equally often and runs immediately after every other
 # server equally often, so what the previous run left behind falls on no
 # server more than another.  A pass count that is not a multiple of the
-# period leaves the last, partial period unbalanced.
+# period leaves the last, partial period unbalanced.  The square is made
+# for each cell's own servers (the WebSocket and TLS servers run in some
+# cells only): a square over all the servers, with the absent ones left
+# out, would not be balanced in the cells they are absent from.
 # Row 0 is 0, 1, k-1, 2, k-2, ...; row r adds r to each place (mod k); for
 # odd k, rows k to 2k-1 are rows 0 to k-1 reversed.
 ordered() {
-    local n=$1 list=($SERVERS)
+    local n=$1; shift
+    local list=("$@")
     local k=${#list[@]} i j r rev=0 row=()
     r=$((n % (k % 2 == 0 ? k : 2 * k)))
     if [ $r -ge $k ]; then
@@ -437,21 +502,37 @@ ordered() {
 
 t0=$(date +%s)
 
+# in_cell s R B: whether server s runs in the matrix cell (R, B).
+in_cell() {
+    local s=$1 R=$2 B=$3
+    if is_ws "$s" || [ "$s" = mpw ]; then
+	case " $WS_BS " in *" $B "*) ;; *) return 1 ;; esac
+	case " $WS_RS " in *" $R "*) ;; *) return 1 ;; esac
+	if [ "$s" = mpw ] && [ "$(ws_window "$R" "$B")" -ge \
+		"$(own_window "$R" "$B")" ]; then
+	    return 1	# mp itself runs at this window
+	fi
+    elif is_tls "$s"; then
+	case " $TLS_BS " in *" $B "*) ;; *) return 1 ;; esac
+	case " $TLS_RS " in *" $R "*) ;; *) return 1 ;; esac
+    fi
+    return 0
+}
+
 # (a) saturated, (b) light load, (e) CPU: one fresh server per (R, B, server),
 # the servers of a cell one after the other, in the order ordered gives;
 # with several passes, the whole matrix again.
 for ((PASS = 1; PASS <= PASSES; PASS++)); do
     for R in $RS; do
 	for B in $BS; do
-	    for s in $(ordered $((PASS - 1))); do
+	    cell=()
+	    for s in $SERVERS; do
+		in_cell "$s" "$R" "$B" && cell+=("$s")
+	    done
+	    [ ${#cell[@]} -gt 0 ] || continue
+	    for s in $(ordered $((PASS - 1)) "${cell[@]}"); do
 		wsargs=()
 		if is_ws "$s" || [ "$s" = mpw ]; then
-		    case " $WS_BS " in *" $B "*) ;; *) continue ;; esac
-		    case " $WS_RS " in *" $R "*) ;; *) continue ;; esac
-		    if [ "$s" = mpw ] && [ "$(ws_window "$R" "$B")" -ge \
-			    "$(own_window "$R" "$B")" ]; then
-			continue	# mp itself ran at this window
-		    fi
 		    wsargs=(--window "$(ws_window "$R" "$B")")
 		fi
 		settle
@@ -469,7 +550,9 @@ PASS=1
 # (the control copy of the C reference runs the matrix only).
 # The WebSocket servers: 10,000 idle clients (the target of issue #16),
 # fewer if the descriptor limit is lower (quick: as the others, and our
-# WebSocket listener only).
+# WebSocket listener only).  The TLS servers likewise: 10,000 idle TLS
+# clients (issue #17), fewer if the descriptor limit is lower (quick: as
+# the others; both TLS servers, their handshakes take about a second).
 WS_CAP_LIMIT=$([ $QUICK = 1 ] && echo "$CAP_LIMIT" || echo 10000)
 [ "$WS_CAP_LIMIT" -gt $((FDHARD - 50)) ] && WS_CAP_LIMIT=$((FDHARD - 50))
 for s in $SERVERS; do
@@ -477,6 +560,7 @@ for s in $SERVERS; do
     [ $QUICK = 1 ] && [ "$s" = nodews -o "$s" = socketio ] && continue
     limit=$CAP_LIMIT
     is_ws "$s" && limit=$WS_CAP_LIMIT
+    is_tls "$s" && limit=$WS_CAP_LIMIT
     settle
     run_cell capacity "$s" "capacity-$s" --capacity --limit "$limit" \
 	--batch 500 -B 64
