@@ -183,8 +183,12 @@ NoteFailure(
 {
     unsigned long e = ERR_get_error();
     long verify = SSL_get_verify_result(st->ssl);
+    X509 *peer = SSL_get_peer_certificate(st->ssl);	/* A reference. */
 
-    if (verify != X509_V_OK && SSL_get_peer_certificate(st->ssl) != NULL) {
+    if (peer != NULL) {
+	X509_free(peer);
+    }
+    if (verify != X509_V_OK && peer != NULL) {
 	snprintf(st->failure, sizeof(st->failure), "certificate: %s",
 		X509_verify_cert_error_string(verify));
     } else if (e != 0) {
