@@ -32,11 +32,49 @@ static void		SubReply(void *clientData, MpRedisLink *link,
 			    MpRespReply *reply);
 static void		SubLost(void *clientData, MpRedisLink *link,
 			    const char *why, size_t dropped);
-static void		Receive(MpCluster *cl, const char *bytes, size_t len);
-static int		Track(MpCluster *cl, const MpCmsg *msg);
+static void		QueryReady(void *clientData, MpRedisLink *link);
+static void		QueryReply(void *clientData, MpRedisLink *link,
+			    MpRespReply *reply);
+static void		QueryLost(void *clientData, MpRedisLink *link,
+			    const char *why, size_t dropped);
+static void		Receive(MpCluster *cl, const char *bytes, size_t len,
+			    int how);
+static void		StartRecovery(MpCluster *cl);
+static void		Query(MpCluster *cl);
+static void		EndRecovery(MpCluster *cl);
+static int		SendCmd(MpCluster *cl, const MpClusterCmd *cmd);
+
+/*
+ * How Receive got a message.
+ */
+
+enum {
+    RECV_LIVE,			/* From the subscription. */
+    RECV_RECOVERY,		/* From the stream (XRANGE). */
+    RECV_HELD			/* Held during a recovery, delivered after it:
+				 * a gap it shows is not recovered again. */
+};
+
+/*
+ * The script that publishes with -recover: the message goes into the
+ * capped stream, and is published with its stream id in front, so that
+ * receivers know where to resume.
+ */
+
+static const char recoverScript[] =
+    "local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[2],'*','m',"
+    "ARGV[1]) redis.call('PUBLISH',KEYS[2],id..' '..ARGV[1]) return id";
+
+/*
+ * Stream entries fetched per XRANGE.
+ */
+
+#define RECOVER_PAGE 1000
 
 static const MpRedisLinkProcs pubProcs = {PubReady, PubReply, PubLost};
 static const MpRedisLinkProcs subProcs = {SubReady, SubReply, SubLost};
+static const MpRedisLinkProcs queryProcs = {QueryReady, QueryReply,
+	QueryLost};
 
 /*
  * The subscribing link queues only SUBSCRIBE.
@@ -73,6 +111,10 @@ MpClusterStart(
 	    cl, cl->maxPending);
     cl->sub = MpRedisLinkNew(mp->loop, &cl->target, "subscribe",
 	    &subProcs, cl, SUB_MAX_PENDING);
+    if (cl->recover > 0) {
+	cl->query = MpRedisLinkNew(mp->loop, &cl->target, "query",
+		&queryProcs, cl, SUB_MAX_PENDING);
+    }
     mp->cluster = cl;
     MpLog(mp, MP_LOG_INFO, "cluster %s: node %s joining through %s",
 	    Tcl_GetString(cl->nameObj), cl->node, Tcl_GetString(cl->urlObj));
@@ -109,7 +151,8 @@ MpClusterLeave(
     cl->left = 1;
     MpRedisLinkFree(cl->pub);
     MpRedisLinkFree(cl->sub);
-    cl->pub = cl->sub = NULL;
+    MpRedisLinkFree(cl->query);
+    cl->pub = cl->sub = cl->query = NULL;
     MpLog(mp, MP_LOG_INFO, "cluster %s: node %s left",
 	    Tcl_GetString(cl->nameObj), cl->node);
     MpClusterUnref(cl);
@@ -130,6 +173,21 @@ MpClusterUnref(
 	MpFree(Tcl_GetHashValue(hPtr));
     }
     Tcl_DeleteHashTable(&cl->senders);
+    while (cl->unackedFirst != NULL) {
+	MpClusterCmd *cmd = cl->unackedFirst;
+
+	cl->unackedFirst = cmd->next;
+	MpFree(cmd);
+    }
+    while (cl->heldFirst != NULL) {
+	MpClusterHeld *h = cl->heldFirst;
+
+	cl->heldFirst = h->next;
+	MpFree(h);
+    }
+    if (cl->streamKey != NULL) {
+	MpFree(cl->streamKey);
+    }
     Tcl_DecrRefCount(cl->urlObj);
     Tcl_DecrRefCount(cl->nameObj);
     MpFree(cl->target.host);
@@ -167,7 +225,111 @@ size_t
 MpClusterPending(
     const MpCluster *cl)
 {
+    if (cl->recover > 0) {
+	return cl->unackedBytes;
+    }
     return cl->pub != NULL ? MpRedisLinkPending(cl->pub) : 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * PublishRecoverable, SendCmd --
+ *
+ *	With -recover: the message is published by the script (EVAL) that
+ *	also appends it to the stream, and the command is kept until Redis
+ *	answers it, so that a connection lost first does not lose it: it is
+ *	sent again on the next one (receivers drop a second copy by its
+ *	sequence number). While Redis cannot be reached, messages wait,
+ *	within -maxpending. SendCmd queues a kept command on the link.
+ *
+ * Results:
+ *	SendCmd: 0, or -1 when the link is down or full.
+ *
+ * Side effects:
+ *	Allocates; queues output; counters.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static int
+SendCmd(
+    MpCluster *cl,
+    const MpClusterCmd *cmd)
+{
+    char *p = MpRedisLinkReserve(cl->pub, cmd->len);
+
+    if (p == NULL) {
+	return -1;
+    }
+    memcpy(p, cmd->bytes, cmd->len);
+    MpRedisLinkCommit(cl->pub, cmd->len, 1);
+    return 0;
+}
+
+static void
+PublishRecoverable(
+    MpCluster *cl,
+    int route,
+    const char *sender,
+    size_t senderLen,
+    const MpCmsgName *list,
+    unsigned count,
+    const char *data,
+    size_t len,
+    size_t hlen)
+{
+    const char *argv[7];
+    size_t lens[7], need, envLen = hlen + len;
+    char countText[24], *env;
+    MpClusterCmd *cmd;
+
+    if (hlen == 0) {
+	cl->stats.dropped++;
+	return;
+    }
+    snprintf(countText, sizeof(countText), "%d", cl->recover);
+    argv[0] = "EVAL";
+    argv[1] = recoverScript;
+    argv[2] = "2";
+    argv[3] = cl->streamKey;
+    argv[4] = cl->channel;
+    argv[5] = NULL;		/* The envelope, written in place below. */
+    argv[6] = countText;
+    lens[0] = 4;
+    lens[1] = sizeof(recoverScript) - 1;
+    lens[2] = 1;
+    lens[3] = cl->streamKeyLen;
+    lens[4] = cl->channelLen;
+    lens[5] = envLen;
+    lens[6] = strlen(countText);
+    need = MpRespCommandSize(7, lens);
+    if (cl->unackedBytes + need > cl->maxPending) {
+	cl->stats.dropped++;
+	return;
+    }
+    cmd = (MpClusterCmd *) MpAlloc(sizeof(MpClusterCmd) + need + envLen);
+    env = cmd->bytes + need;	/* Scratch for the envelope. */
+    (void) MpCmsgWriteHeader((unsigned char *) env, route,
+	    cl->incarnation, cl->seq, cl->node, cl->nodeLen, sender,
+	    senderLen, list, count);
+    if (len > 0) {
+	memcpy(env + hlen, data, len);
+    }
+    argv[5] = env;
+    cmd->len = MpRespWriteCommand(cmd->bytes, 7, argv, lens);
+    cmd->next = NULL;
+    if (cl->unackedLast != NULL) {
+	cl->unackedLast->next = cmd;
+    } else {
+	cl->unackedFirst = cmd;
+    }
+    cl->unackedLast = cmd;
+    cl->unackedBytes += cmd->len;
+    cl->stats.published++;
+    if (MpRedisLinkReady(cl->pub)) {
+	(void) SendCmd(cl, cmd);	/* Or sent when it is ready. */
+    }
 }
 
 /*
@@ -250,6 +412,14 @@ MpClusterPublish(
      * buffer: the message is copied once.
      */
 
+    if (cl->recover > 0) {
+	PublishRecoverable(cl, route, sender, senderLen, list, count, data,
+		len, hlen);
+	if (list != names) {
+	    MpFree(list);
+	}
+	return;
+    }
     need = 4 + 13 + MP_RESP_HEADER_MAX + cl->channelLen + 2
 	    + MP_RESP_HEADER_MAX + envLen + 2;
     p = (hlen == 0) ? NULL : MpRedisLinkReserve(cl->pub, need);
@@ -348,8 +518,24 @@ PubReady(
     MpRedisLink *link)
 {
     MpCluster *cl = (MpCluster *) clientData;
+    MpClusterCmd *cmd;
 
     NoteReady(cl, link, &cl->pubLost, "publish");
+    if (cl->recover > 0) {
+	/*
+	 * What was never answered goes again, in order, before anything
+	 * newer.
+	 */
+
+	for (cmd = cl->unackedFirst; cmd != NULL; cmd = cmd->next) {
+	    if (SendCmd(cl, cmd) != 0) {
+		break;
+	    }
+	    if (MpRedisLinkConnects(link) > 1) {
+		cl->stats.resent++;
+	    }
+	}
+    }
 }
 
 static void
@@ -361,6 +547,19 @@ PubReply(
     MpCluster *cl = (MpCluster *) clientData;
 
     (void) link;
+    if (cl->recover > 0 && cl->unackedFirst != NULL) {
+	MpClusterCmd *cmd = cl->unackedFirst;
+
+	cl->unackedFirst = cmd->next;
+	if (cl->unackedFirst == NULL) {
+	    cl->unackedLast = NULL;
+	}
+	cl->unackedBytes -= cmd->len;
+	MpFree(cmd);
+	if (reply->type == MP_RESP_ERROR) {
+	    cl->stats.dropped++;
+	}
+    }
     if (reply->type == MP_RESP_ERROR) {
 	cl->stats.redisErrors++;
 	snprintf(cl->lastError, sizeof(cl->lastError), "Redis: %.200s",
@@ -381,7 +580,9 @@ PubLost(
 {
     MpCluster *cl = (MpCluster *) clientData;
 
-    cl->stats.dropped += dropped;
+    if (cl->recover == 0) {
+	cl->stats.dropped += dropped;	/* Else they are sent again. */
+    }
     NoteLost(cl, link, &cl->pubLost, "publish", why);
 }
 
@@ -440,9 +641,13 @@ SubReply(
     if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0
 	    && reply->elem[2] != NULL
 	    && reply->elem[2]->type == MP_RESP_STRING) {
-	Receive(cl, reply->elem[2]->str, reply->elem[2]->len);
+	Receive(cl, reply->elem[2]->str, reply->elem[2]->len, RECV_LIVE);
     } else if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
 	cl->subscribed = 1;
+	if (cl->subWasLost) {
+	    cl->subWasLost = 0;
+	    StartRecovery(cl);
+	}
     }
 }
 
@@ -457,71 +662,163 @@ SubLost(
 
     (void) dropped;
     cl->subscribed = 0;
+    if (cl->recover > 0) {
+	cl->subWasLost = 1;
+    }
     NoteLost(cl, link, &cl->subLost, "subscribe", why);
 }
 
 /*
  *----------------------------------------------------------------------
  *
- * Track --
+ * ParseId, NoteId --
  *
- *	Checks a message's sequence number against what its sender sent
- *	before: a new incarnation (the sender restarted) starts afresh, a
- *	number seen before is a duplicate, a jump counts the missing ones
- *	as gaps.
+ *	A stream id ("MS-SEQ", two decimal numbers) at the start of a
+ *	recoverable message, followed by a space; the last id seen is kept
+ *	(the largest) as where a recovery resumes.
  *
  * Results:
- *	1: deliver it; 0: drop it (a duplicate).
- *
- * Side effects:
- *	Updates the sender's record and the counters.
+ *	ParseId: bytes taken (id and space), 0 when there is no id, -1 when
+ *	it is malformed.
  *
  *----------------------------------------------------------------------
  */
 
 static int
-Track(
+ParseNumber(
+    const char **pp,
+    const char *end,
+    unsigned long long *valuePtr)
+{
+    const char *p = *pp;
+    unsigned long long v = 0;
+
+    if (p >= end || *p < '0' || *p > '9') {
+	return -1;
+    }
+    while (p < end && *p >= '0' && *p <= '9') {
+	if (v > (~0ULL - 9) / 10) {
+	    return -1;
+	}
+	v = v * 10 + (unsigned long long) (*p - '0');
+	p++;
+    }
+    *pp = p;
+    *valuePtr = v;
+    return 0;
+}
+
+static int
+ParseId(
+    const char *bytes,
+    size_t len,
+    unsigned long long *msPtr,
+    unsigned long long *seqPtr)
+{
+    const char *p = bytes, *end = bytes + len;
+
+    if (len == 0 || *p < '0' || *p > '9') {
+	return 0;
+    }
+    if (ParseNumber(&p, end, msPtr) != 0 || p >= end || *p++ != '-'
+	    || ParseNumber(&p, end, seqPtr) != 0) {
+	return -1;
+    }
+    return (int) (p - bytes);
+}
+
+static void
+NoteId(
     MpCluster *cl,
-    const MpCmsg *msg)
+    unsigned long long ms,
+    unsigned long long seq)
+{
+    if (!cl->haveLastId || ms > cl->lastIdMs
+	    || (ms == cl->lastIdMs && seq > cl->lastIdSeq)) {
+	cl->haveLastId = 1;
+	cl->lastIdMs = ms;
+	cl->lastIdSeq = seq;
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FindSender --
+ *
+ *	The record of a sending node (made on first sight, within
+ *	MP_CLUSTER_MAX_SENDERS).
+ *
+ * Results:
+ *	The record, NULL when the table is full; *isNewPtr says whether it
+ *	was just made (its fields are then to be set).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static MpClusterSender *
+FindSender(
+    MpCluster *cl,
+    const MpCmsg *msg,
+    int *isNewPtr)
 {
     char key[256];
     Tcl_HashEntry *hPtr;
     MpClusterSender *s;
-    int isNew;
 
     memcpy(key, msg->node, msg->nodeLen);
     key[msg->nodeLen] = '\0';
+    *isNewPtr = 0;
     if (cl->senderCount >= MP_CLUSTER_MAX_SENDERS) {
 	hPtr = Tcl_FindHashEntry(&cl->senders, key);
-	if (hPtr == NULL) {
-	    cl->stats.untracked++;
-	    return 1;
-	}
-	isNew = 0;
-    } else {
-	hPtr = Tcl_CreateHashEntry(&cl->senders, key, &isNew);
+	return hPtr != NULL ? (MpClusterSender *) Tcl_GetHashValue(hPtr)
+		: NULL;
     }
-    if (isNew) {
+    hPtr = Tcl_CreateHashEntry(&cl->senders, key, isNewPtr);
+    if (*isNewPtr) {
 	s = (MpClusterSender *) MpAlloc(sizeof(MpClusterSender));
-	s->incarnation = msg->incarnation;
-	s->lastSeq = msg->seq;
 	Tcl_SetHashValue(hPtr, s);
 	cl->senderCount++;
-	return 1;
+	return s;
     }
-    s = (MpClusterSender *) Tcl_GetHashValue(hPtr);
-    if (s->incarnation != msg->incarnation) {
-	s->incarnation = msg->incarnation;
-	s->lastSeq = msg->seq;
-	return 1;
+    return (MpClusterSender *) Tcl_GetHashValue(hPtr);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Hold --
+ *
+ *	Keeps a message that arrived during a recovery, to be delivered
+ *	after it, within -maxpending bytes; past that it is dropped and the
+ *	recovery queries the stream once more (where the message is).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Hold(
+    MpCluster *cl,
+    const char *bytes,
+    size_t len)
+{
+    MpClusterHeld *h;
+
+    if (cl->heldBytes + len > cl->maxPending) {
+	cl->heldOverflow = 1;
+	return;
     }
-    if (msg->seq <= s->lastSeq) {
-	cl->stats.duplicates++;
-	return 0;
+    h = (MpClusterHeld *) MpAlloc(sizeof(MpClusterHeld) + len);
+    h->next = NULL;
+    h->len = len;
+    memcpy(h->bytes, bytes, len);
+    if (cl->heldLast != NULL) {
+	cl->heldLast->next = h;
+    } else {
+	cl->heldFirst = h;
     }
-    cl->stats.gaps += msg->seq - s->lastSeq - 1;
-    s->lastSeq = msg->seq;
-    return 1;
+    cl->heldLast = h;
+    cl->heldBytes += len;
 }
 
 /*
@@ -529,9 +826,14 @@ Track(
  *
  * Receive --
  *
- *	One pub/sub message: parse the envelope, drop what is malformed,
- *	ours, or a duplicate, and deliver the rest to the local clients
- *	(to the local members of its groups for a group message).
+ *	One message of the cluster's channel (or of its stream): parse the
+ *	stream id (with -recover) and the envelope, drop what is malformed
+ *	or ours, check the sender's sequence number (a new incarnation
+ *	starts afresh, a number seen before is a duplicate, a jump is a
+ *	gap: recovered from the stream with -recover, else counted), and
+ *	deliver the rest to the local clients, to the local members of its
+ *	groups for a group message. During a recovery live messages are
+ *	held for after it.
  *
  * Results:
  *	None.
@@ -546,29 +848,82 @@ static void
 Receive(
     MpCluster *cl,
     const char *bytes,
-    size_t len)
+    size_t len,
+    int how)			/* RECV_*. */
 {
     MpInstance *mp = cl->mp;
     MpCmsg msg;
     MpRemoteRoute route;
     MpGroup *found[64], **groups = found;
+    MpClusterSender *s;
     const unsigned char *pos;
+    unsigned long long idMs = 0, idSeq = 0;
+    int idLen, isNew, n;
     unsigned i;
-    int n;
 
-    if (MpCmsgParse((const unsigned char *) bytes, len, &msg) != 0) {
+    if (how == RECV_LIVE && cl->recovering) {
+	Hold(cl, bytes, len);
+	return;
+    }
+    idLen = ParseId(bytes, len, &idMs, &idSeq);
+    if (idLen < 0 || (idLen > 0 && ((size_t) idLen >= len
+	    || bytes[idLen] != ' '))) {
+	cl->stats.malformed++;
+	return;
+    }
+    if (idLen > 0) {
+	idLen++;		/* The space. */
+    }
+    if (MpCmsgParse((const unsigned char *) bytes + idLen,
+	    len - (size_t) idLen, &msg) != 0) {
 	cl->stats.malformed++;
 	return;
     }
     if (msg.nodeLen == cl->nodeLen
 	    && memcmp(msg.node, cl->node, cl->nodeLen) == 0) {
-	cl->stats.echoes++;
+	if (how != RECV_RECOVERY) {
+	    cl->stats.echoes++;
+	}
+	if (idLen > 0) {
+	    NoteId(cl, idMs, idSeq);
+	}
 	return;
     }
-    if (!Track(cl, &msg)) {
+    s = FindSender(cl, &msg, &isNew);
+    if (s == NULL) {
+	cl->stats.untracked++;
+    } else if (isNew || s->incarnation != msg.incarnation) {
+	s->incarnation = msg.incarnation;
+	s->lastSeq = msg.seq;
+    } else if (msg.seq <= s->lastSeq) {
+	if (how != RECV_RECOVERY) {
+	    cl->stats.duplicates++;
+	}
+	if (idLen > 0) {
+	    NoteId(cl, idMs, idSeq);
+	}
 	return;
+    } else if (msg.seq > s->lastSeq + 1 && how == RECV_LIVE
+	    && cl->recover > 0 && idLen > 0 && cl->haveLastId) {
+	/*
+	 * Missing messages, which the stream may hold: fetch them first;
+	 * this one comes again from the stream or the held list.
+	 */
+
+	Hold(cl, bytes, len);
+	StartRecovery(cl);
+	return;
+    } else {
+	cl->stats.gaps += msg.seq - s->lastSeq - 1;
+	s->lastSeq = msg.seq;
+    }
+    if (idLen > 0) {
+	NoteId(cl, idMs, idSeq);
     }
     cl->stats.received++;
+    if (how == RECV_RECOVERY) {
+	cl->stats.recovered++;
+    }
     if (mp->destroyed) {
 	return;
     }
@@ -611,4 +966,193 @@ Receive(
 	MpFree(groups);
     }
     MpClusterUnref(cl);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * StartRecovery, Query, EndRecovery --
+ *
+ *	A recovery (-recover): after the subscription was lost, or a gap,
+ *	the stream is read from the last id seen (XRANGE, a page at a time
+ *	on the query link) and its messages delivered, those already
+ *	delivered dropped by their sequence numbers; live messages wait in
+ *	the held list meanwhile and go after it.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Queues XRANGE; delivers (Tcl code may run).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+StartRecovery(
+    MpCluster *cl)
+{
+    if (cl->recover == 0 || cl->recovering || cl->left) {
+	return;
+    }
+    if (!cl->haveLastId) {
+	/*
+	 * Nothing was received yet: there is no place to resume from, and
+	 * nothing this node had is missing.
+	 */
+
+	return;
+    }
+    cl->stats.recoveries++;
+    cl->recovering = 2;
+    Query(cl);
+}
+
+static void
+Query(
+    MpCluster *cl)
+{
+    const char *argv[6];
+    size_t lens[6];
+    char from[64], count[24];
+
+    if (cl->query == NULL || !MpRedisLinkReady(cl->query)) {
+	cl->recovering = 2;	/* QueryReady sends it. */
+	return;
+    }
+    snprintf(from, sizeof(from), "(%llu-%llu", cl->lastIdMs, cl->lastIdSeq);
+    snprintf(count, sizeof(count), "%d", RECOVER_PAGE);
+    argv[0] = "XRANGE";
+    argv[1] = cl->streamKey;
+    argv[2] = from;
+    argv[3] = "+";
+    argv[4] = "COUNT";
+    argv[5] = count;
+    lens[0] = 6;
+    lens[1] = cl->streamKeyLen;
+    lens[2] = strlen(from);
+    lens[3] = 1;
+    lens[4] = 5;
+    lens[5] = strlen(count);
+    if (MpRedisLinkCommand(cl->query, 6, argv, lens) != 0) {
+	cl->recovering = 2;
+	return;
+    }
+    cl->recovering = 1;
+}
+
+static void
+EndRecovery(
+    MpCluster *cl)
+{
+    cl->recovering = 0;
+    cl->refCount++;
+    while (cl->heldFirst != NULL && !cl->left && !cl->recovering) {
+	MpClusterHeld *h = cl->heldFirst;
+
+	cl->heldFirst = h->next;
+	if (cl->heldFirst == NULL) {
+	    cl->heldLast = NULL;
+	}
+	cl->heldBytes -= h->len;
+	Receive(cl, h->bytes, h->len, RECV_HELD);
+	MpFree(h);
+    }
+    MpClusterUnref(cl);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * QueryReady, QueryReply, QueryLost --
+ *
+ *	The query link's callbacks: a wanted XRANGE goes once it is
+ *	connected; a page of entries is delivered, and the next asked for
+ *	while pages come full (or held messages were dropped).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+QueryReady(
+    void *clientData,
+    MpRedisLink *link)
+{
+    MpCluster *cl = (MpCluster *) clientData;
+
+    NoteReady(cl, link, &cl->queryLost, "query");
+    if (cl->recovering == 2) {
+	Query(cl);
+    }
+}
+
+static void
+QueryReply(
+    void *clientData,
+    MpRedisLink *link,
+    MpRespReply *reply)
+{
+    MpCluster *cl = (MpCluster *) clientData;
+    size_t i, entries = 0;
+
+    (void) link;
+    if (cl->recovering != 1) {
+	return;
+    }
+    if (reply->type == MP_RESP_ERROR) {
+	cl->stats.redisErrors++;
+	snprintf(cl->lastError, sizeof(cl->lastError), "Redis: %.200s",
+		reply->str);
+	MpLog(cl->mp, MP_LOG_WARN, "cluster %s: recovery failed: %.200s",
+		Tcl_GetString(cl->nameObj), reply->str);
+	EndRecovery(cl);
+	return;
+    }
+    cl->refCount++;
+    if (reply->type == MP_RESP_ARRAY) {
+	entries = reply->count;
+	for (i = 0; i < reply->count && !cl->left; i++) {
+	    MpRespReply *e = reply->elem[i], *fields;
+	    unsigned long long ms, seq;
+
+	    if (e == NULL || e->type != MP_RESP_ARRAY || e->count != 2
+		    || e->elem[0]->type != MP_RESP_STRING
+		    || (fields = e->elem[1])->type != MP_RESP_ARRAY
+		    || fields->count != 2
+		    || fields->elem[1]->type != MP_RESP_STRING
+		    || ParseId(e->elem[0]->str, e->elem[0]->len, &ms, &seq)
+			!= (int) e->elem[0]->len) {
+		cl->stats.malformed++;
+		continue;
+	    }
+	    Receive(cl, fields->elem[1]->str, fields->elem[1]->len,
+		    RECV_RECOVERY);
+	    NoteId(cl, ms, seq);
+	}
+    }
+    if (!cl->left) {
+	if (entries >= RECOVER_PAGE || cl->heldOverflow) {
+	    cl->heldOverflow = 0;
+	    Query(cl);
+	} else {
+	    EndRecovery(cl);
+	}
+    }
+    MpClusterUnref(cl);
+}
+
+static void
+QueryLost(
+    void *clientData,
+    MpRedisLink *link,
+    const char *why,
+    size_t dropped)
+{
+    MpCluster *cl = (MpCluster *) clientData;
+
+    (void) dropped;
+    if (cl->recovering == 1) {
+	cl->recovering = 2;	/* Asked again when it is back. */
+    }
+    NoteLost(cl, link, &cl->queryLost, "query", why);
 }

@@ -41,7 +41,32 @@ typedef struct MpClusterStats {
     Tcl_WideUInt untracked;	/* Delivered without sequence tracking. */
     Tcl_WideUInt reconnects;	/* Links connected again after a loss. */
     Tcl_WideUInt redisErrors;	/* Error replies from Redis. */
+    Tcl_WideUInt recoveries;	/* Recoveries from the stream (-recover) ... */
+    Tcl_WideUInt recovered;	/* ... and the messages they delivered. */
+    Tcl_WideUInt resent;	/* Messages published again after a lost
+				 * connection (-recover). */
 } MpClusterStats;
+
+/*
+ * A command kept until Redis answers it (-recover): published again on
+ * the next connection if the reply never came.
+ */
+
+typedef struct MpClusterCmd {
+    struct MpClusterCmd *next;
+    size_t len;
+    char bytes[1];		/* Allocated to len. */
+} MpClusterCmd;
+
+/*
+ * A message received while a recovery runs, delivered after it.
+ */
+
+typedef struct MpClusterHeld {
+    struct MpClusterHeld *next;
+    size_t len;
+    char bytes[1];
+} MpClusterHeld;
 
 struct MpCluster {
     MpInstance *mp;
@@ -66,6 +91,28 @@ struct MpCluster {
     int senderCount;
     MpClusterStats stats;
     char lastError[256];
+
+    /*
+     * -recover: messages are also appended to a capped stream, by the
+     * same script that publishes them, and fetched from it after a lost
+     * subscription or a gap.
+     */
+
+    int recover;		/* The stream's length (COUNT), or 0. */
+    char *streamKey;		/* The stream ... */
+    size_t streamKeyLen;	/* ... and its key's length. */
+    MpRedisLink *query;		/* Connection for XRANGE. */
+    MpClusterCmd *unackedFirst, *unackedLast; /* Sent, not answered. */
+    size_t unackedBytes;
+    int haveLastId;		/* The stream id of the last message seen: */
+    unsigned long long lastIdMs, lastIdSeq;
+    int recovering;		/* 0; 1 an XRANGE runs; 2 one is wanted
+				 * (waiting for the query link). */
+    int heldOverflow;		/* Held messages were dropped: query again. */
+    int subWasLost;		/* Recover when subscribed again. */
+    int queryLost;		/* As pubLost, for the query link. */
+    MpClusterHeld *heldFirst, *heldLast; /* Received during a recovery. */
+    size_t heldBytes;
 };
 
 MODULE_SCOPE int	MpClusterStart(MpInstance *mp, MpCluster *cl);

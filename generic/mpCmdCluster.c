@@ -230,9 +230,10 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-channel", "-maxpending", "-node", NULL
+	"-channel", "-maxpending", "-node", "-recover", NULL
     };
-    enum { OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE };
+    enum { OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE, OPT_RECOVER };
+    int recover = 0;
     Tcl_Obj *nameObj = mp->nameObj, *nodeObj = NULL;
     Tcl_WideInt maxPending = DEFAULT_MAX_PENDING;
     MpCluster *cl;
@@ -246,7 +247,8 @@ Join(
 
     if (objc < 3 || (objc % 2) == 0) {
 	return MpWrongArgs(interp, 2, objv,
-		"url ?-channel name? ?-node id? ?-maxpending bytes?");
+		"url ?-channel name? ?-node id? ?-recover count? "
+		"?-maxpending bytes?");
     }
     if (mp->cluster != NULL) {
 	return MpError(interp, "CLUSTER", "JOINED",
@@ -278,6 +280,15 @@ Join(
 	    }
 	    nodeObj = objv[i + 1];
 	    break;
+	case OPT_RECOVER:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &recover) != TCL_OK
+		    || recover < 0 || recover > 100000000) {
+		return MpError(interp, "CLUSTER", "OPTION",
+			"-recover must be a message count from 0 (off) to "
+			"100000000, not \"%.100s\"",
+			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_MAXPENDING:
 	    if (Tcl_GetWideIntFromObj(NULL, objv[i + 1], &maxPending)
 		    != TCL_OK || maxPending < MIN_MAX_PENDING
@@ -306,6 +317,13 @@ Join(
     cl->channel = (char *) MpAlloc(cl->channelLen + 1);
     memcpy(cl->channel, "multiplexer:", 12);
     memcpy(cl->channel + 12, text, (size_t) len + 1);
+    cl->recover = recover;
+    if (recover > 0) {
+	cl->streamKeyLen = 19 + (size_t) len;
+	cl->streamKey = (char *) MpAlloc(cl->streamKeyLen + 1);
+	memcpy(cl->streamKey, "multiplexer-stream:", 19);
+	memcpy(cl->streamKey + 19, text, (size_t) len + 1);
+    }
 
     /*
      * The incarnation is new at every join (the wall clock in
@@ -406,6 +424,10 @@ Status(
     PutWide(d, "input_refused", cl != NULL
 	    ? MpRedisLinkInputRefused(cl->pub) + MpRedisLinkInputRefused(cl->sub)
 	    : 0);
+    PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
+    PutWide(d, "recoveries", st->recoveries);
+    PutWide(d, "recovered", st->recovered);
+    PutWide(d, "resent", st->resent);
     PutWide(d, "pending", cl != NULL ? MpClusterPending(cl) : 0);
     PutWide(d, "maxpending", cl != NULL ? cl->maxPending : 0);
     PutWide(d, "senders", cl != NULL ? (Tcl_WideUInt) cl->senderCount : 0);
