@@ -107,10 +107,18 @@ MpClusterStart(
     cl->mp = mp;
     cl->refCount = 1;
     Tcl_InitHashTable(&cl->senders, TCL_STRING_KEYS);
-    cl->pub = MpRedisLinkNew(mp->loop, &cl->target, "publish", &pubProcs,
-	    cl, cl->maxPending);
-    cl->sub = MpRedisLinkNew(mp->loop, &cl->target, "subscribe",
-	    &subProcs, cl, SUB_MAX_PENDING);
+    cl->pubVerb = cl->sharded ? "SPUBLISH" : "PUBLISH";
+    if (cl->sharded) {
+	(void) MpClusterShardStart(cl);
+    } else {
+	MpClusterSub *sub = (MpClusterSub *) MpAlloc(sizeof(MpClusterSub));
+
+	memset(sub, 0, sizeof(MpClusterSub));
+	sub->chans = (int *) MpAlloc(sizeof(int));
+	sub->chans[0] = 0;
+	sub->chanCount = 1;
+	MpClusterSetLinks(cl, &cl->target, sub, 1);
+    }
     if (cl->recover > 0) {
 	cl->query = MpRedisLinkNew(mp->loop, &cl->target, "query",
 		&queryProcs, cl, SUB_MAX_PENDING);
@@ -149,10 +157,10 @@ MpClusterLeave(
     }
     mp->cluster = NULL;
     cl->left = 1;
-    MpRedisLinkFree(cl->pub);
-    MpRedisLinkFree(cl->sub);
+    MpClusterShardStop(cl);
+    MpClusterFreeLinks(cl);
     MpRedisLinkFree(cl->query);
-    cl->pub = cl->sub = cl->query = NULL;
+    cl->query = NULL;
     MpLog(mp, MP_LOG_INFO, "cluster %s: node %s left",
 	    Tcl_GetString(cl->nameObj), cl->node);
     MpClusterUnref(cl);
@@ -164,6 +172,7 @@ MpClusterUnref(
 {
     Tcl_HashSearch search;
     Tcl_HashEntry *hPtr;
+    int i;
 
     if (--cl->refCount > 0) {
 	return;
@@ -188,6 +197,9 @@ MpClusterUnref(
     if (cl->streamKey != NULL) {
 	MpFree(cl->streamKey);
     }
+    if (cl->pubTarget.host != NULL) {
+	MpFree(cl->pubTarget.host);
+    }
     Tcl_DecrRefCount(cl->urlObj);
     Tcl_DecrRefCount(cl->nameObj);
     MpFree(cl->target.host);
@@ -197,7 +209,11 @@ MpClusterUnref(
     if (cl->target.password != NULL) {
 	MpFree(cl->target.password);
     }
-    MpFree(cl->channel);
+    for (i = 0; i < cl->chanCount; i++) {
+	MpFree(cl->chans[i]);
+    }
+    MpFree(cl->chans);
+    MpFree(cl->chanLens);
     MpFree(cl->node);
     MpFree(cl);
 }
@@ -217,8 +233,88 @@ int
 MpClusterConnected(
     const MpCluster *cl)
 {
-    return cl->pub != NULL && MpRedisLinkReady(cl->pub)
-	    && cl->sub != NULL && MpRedisLinkReady(cl->sub) && cl->subscribed;
+    int i;
+
+    if (cl->pub == NULL || !MpRedisLinkReady(cl->pub) || cl->subCount == 0) {
+	return 0;
+    }
+    for (i = 0; i < cl->subCount; i++) {
+	const MpClusterSub *sub = &cl->subs[i];
+
+	if (!MpRedisLinkReady(sub->link)
+		|| sub->confirmed < sub->chanCount) {
+	    return 0;
+	}
+    }
+    return 1;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpClusterSetLinks, MpClusterFreeLinks --
+ *
+ *	Replace the publish link and the subscribed links (the cluster
+ *	takes subs, an array of subCount; a sharded cluster's subs own their
+ *	targets), or close and free them.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Closes and opens connections (in the background).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpClusterFreeLinks(
+    MpCluster *cl)
+{
+    int i;
+
+    MpRedisLinkFree(cl->pub);
+    cl->pub = NULL;
+    for (i = 0; i < cl->subCount; i++) {
+	MpClusterSub *sub = &cl->subs[i];
+
+	MpRedisLinkFree(sub->link);
+	if (sub->target.host != NULL) {
+	    MpFree(sub->target.host);
+	}
+	MpFree(sub->chans);
+    }
+    if (cl->subs != NULL) {
+	MpFree(cl->subs);
+    }
+    cl->subs = NULL;
+    cl->subCount = 0;
+}
+
+void
+MpClusterSetLinks(
+    MpCluster *cl,
+    const MpRedisTarget *pubTarget,
+    MpClusterSub *subs,
+    int subCount)
+{
+    MpLoop *loop = cl->mp->loop;
+    int i;
+
+    MpClusterFreeLinks(cl);
+    cl->pub = MpRedisLinkNew(loop, pubTarget, "publish", &pubProcs, cl,
+	    cl->maxPending);
+    cl->subs = subs;
+    cl->subCount = subCount;
+    for (i = 0; i < subCount; i++) {
+	MpClusterSub *sub = &subs[i];
+
+	sub->cl = cl;
+	sub->confirmed = 0;
+	sub->link = MpRedisLinkNew(loop, sub->target.host != NULL
+		? &sub->target : &cl->target, "subscribe", &subProcs, sub,
+		SUB_MAX_PENDING);
+    }
 }
 
 size_t
@@ -257,7 +353,8 @@ SendCmd(
     MpCluster *cl,
     const MpClusterCmd *cmd)
 {
-    char *p = MpRedisLinkReserve(cl->pub, cmd->len);
+    char *p = cl->pub != NULL ? MpRedisLinkReserve(cl->pub, cmd->len)
+	    : NULL;
 
     if (p == NULL) {
 	return -1;
@@ -327,7 +424,7 @@ PublishRecoverable(
     cl->unackedLast = cmd;
     cl->unackedBytes += cmd->len;
     cl->stats.published++;
-    if (MpRedisLinkReady(cl->pub)) {
+    if (cl->pub != NULL && MpRedisLinkReady(cl->pub)) {
 	(void) SendCmd(cl, cmd);	/* Or sent when it is ready. */
     }
 }
@@ -420,16 +517,21 @@ MpClusterPublish(
 	}
 	return;
     }
-    need = 4 + 13 + MP_RESP_HEADER_MAX + cl->channelLen + 2
+    need = 4 + 14 + MP_RESP_HEADER_MAX + cl->channelLen + 2
 	    + MP_RESP_HEADER_MAX + envLen + 2;
-    p = (hlen == 0) ? NULL : MpRedisLinkReserve(cl->pub, need);
+    p = (hlen == 0 || cl->pub == NULL) ? NULL
+	    : MpRedisLinkReserve(cl->pub, need);
     if (p == NULL) {
 	cl->stats.dropped++;
     } else {
+	size_t verbLen = strlen(cl->pubVerb);
+
 	n = MpRespArrayHeader(p, 3);
-	n += MpRespBulkHeader(p + n, 7);
-	memcpy(p + n, "PUBLISH\r\n", 9);
-	n += 9;
+	n += MpRespBulkHeader(p + n, verbLen);
+	memcpy(p + n, cl->pubVerb, verbLen);
+	n += verbLen;
+	p[n++] = '\r';
+	p[n++] = '\n';
 	n += MpRespBulkHeader(p + n, cl->channelLen);
 	memcpy(p + n, cl->channel, cl->channelLen);
 	n += cl->channelLen;
@@ -456,7 +558,7 @@ MpClusterPublish(
 /*
  *----------------------------------------------------------------------
  *
- * NoteLost, NoteReady --
+ * MpClusterNoteLost, MpClusterNoteReady --
  *
  *	A link was lost (logged once until it is ready again), or became
  *	ready (logged, counted as a reconnect after a loss).
@@ -464,8 +566,8 @@ MpClusterPublish(
  *----------------------------------------------------------------------
  */
 
-static void
-NoteLost(
+void
+MpClusterNoteLost(
     MpCluster *cl,
     MpRedisLink *link,
     int *lostFlag,
@@ -483,8 +585,8 @@ NoteLost(
     }
 }
 
-static void
-NoteReady(
+void
+MpClusterNoteReady(
     MpCluster *cl,
     MpRedisLink *link,
     int *lostFlag,
@@ -520,7 +622,7 @@ PubReady(
     MpCluster *cl = (MpCluster *) clientData;
     MpClusterCmd *cmd;
 
-    NoteReady(cl, link, &cl->pubLost, "publish");
+    MpClusterNoteReady(cl, link, &cl->pubLost, "publish");
     if (cl->recover > 0) {
 	/*
 	 * What was never answered goes again, in order, before anything
@@ -560,6 +662,19 @@ PubReply(
 	    cl->stats.dropped++;
 	}
     }
+    if (reply->type == MP_RESP_ERROR && cl->sharded
+	    && (strncmp(reply->str, "MOVED ", 6) == 0
+	    || strncmp(reply->str, "ASK ", 4) == 0)) {
+	/*
+	 * The slot of our channel moved: that message is lost (counted),
+	 * the map is read again and the links follow it.
+	 */
+
+	cl->stats.moved++;
+	cl->stats.dropped++;
+	MpClusterShardRefresh(cl, 0);
+	return;
+    }
     if (reply->type == MP_RESP_ERROR) {
 	cl->stats.redisErrors++;
 	snprintf(cl->lastError, sizeof(cl->lastError), "Redis: %.200s",
@@ -583,7 +698,10 @@ PubLost(
     if (cl->recover == 0) {
 	cl->stats.dropped += dropped;	/* Else they are sent again. */
     }
-    NoteLost(cl, link, &cl->pubLost, "publish", why);
+    MpClusterNoteLost(cl, link, &cl->pubLost, "publish", why);
+    if (cl->sharded) {
+	MpClusterShardRefresh(cl, 1000);	/* A failover, maybe. */
+    }
 }
 
 /*
@@ -602,17 +720,36 @@ SubReady(
     void *clientData,
     MpRedisLink *link)
 {
-    MpCluster *cl = (MpCluster *) clientData;
+    MpClusterSub *sub = (MpClusterSub *) clientData;
+    MpCluster *cl = sub->cl;
     const char *argv[2];
     size_t lens[2];
+    int i;
 
-    argv[0] = "SUBSCRIBE";
-    lens[0] = 9;
-    argv[1] = cl->channel;
-    lens[1] = cl->channelLen;
-    cl->subscribed = 0;
-    (void) MpRedisLinkCommand(link, 2, argv, lens);
-    NoteReady(cl, link, &cl->subLost, "subscribe");
+    /*
+     * One command per channel: SSUBSCRIBE takes channels of one slot
+     * only.
+     */
+
+    argv[0] = cl->sharded ? "SSUBSCRIBE" : "SUBSCRIBE";
+    lens[0] = strlen(argv[0]);
+    sub->confirmed = 0;
+    for (i = 0; i < sub->chanCount; i++) {
+	argv[1] = cl->chans[sub->chans[i]];
+	lens[1] = cl->chanLens[sub->chans[i]];
+	(void) MpRedisLinkCommand(link, 2, argv, lens);
+    }
+    MpClusterNoteReady(cl, link, &sub->lost, "subscribe");
+}
+
+static int
+KindIs(
+    const MpRespReply *kind,
+    const char *word)
+{
+    size_t n = strlen(word);
+
+    return kind->len == n && memcmp(kind->str, word, n) == 0;
 }
 
 static void
@@ -621,7 +758,8 @@ SubReply(
     MpRedisLink *link,
     MpRespReply *reply)
 {
-    MpCluster *cl = (MpCluster *) clientData;
+    MpClusterSub *sub = (MpClusterSub *) clientData;
+    MpCluster *cl = sub->cl;
     MpRespReply *kind;
 
     (void) link;
@@ -629,8 +767,13 @@ SubReply(
 	cl->stats.redisErrors++;
 	snprintf(cl->lastError, sizeof(cl->lastError), "Redis: %.200s",
 		reply->str);
-	MpLog(cl->mp, MP_LOG_WARN, "cluster %s: Redis refused SUBSCRIBE: "
+	MpLog(cl->mp, MP_LOG_WARN, "cluster %s: Redis refused to subscribe: "
 		"%.200s", Tcl_GetString(cl->nameObj), reply->str);
+	if (cl->sharded && (strncmp(reply->str, "MOVED ", 6) == 0
+		|| strncmp(reply->str, "ASK ", 4) == 0)) {
+	    cl->stats.moved++;
+	    MpClusterShardRefresh(cl, 0);
+	}
 	return;
     }
     if (reply->type != MP_RESP_ARRAY || reply->count < 3
@@ -638,16 +781,27 @@ SubReply(
 	    || kind->type != MP_RESP_STRING) {
 	return;
     }
-    if (kind->len == 7 && memcmp(kind->str, "message", 7) == 0
+    if ((KindIs(kind, "message") || KindIs(kind, "smessage"))
 	    && reply->elem[2] != NULL
 	    && reply->elem[2]->type == MP_RESP_STRING) {
 	Receive(cl, reply->elem[2]->str, reply->elem[2]->len, RECV_LIVE);
-    } else if (kind->len == 9 && memcmp(kind->str, "subscribe", 9) == 0) {
-	cl->subscribed = 1;
-	if (cl->subWasLost) {
+    } else if (KindIs(kind, "subscribe") || KindIs(kind, "ssubscribe")) {
+	sub->confirmed++;
+	if (cl->subWasLost && MpClusterConnected(cl)) {
 	    cl->subWasLost = 0;
 	    StartRecovery(cl);
 	}
+    } else if (KindIs(kind, "sunsubscribe")) {
+	/*
+	 * Redis ends a sharded subscription when the channel's slot moves
+	 * to another master: read the map again and follow it.
+	 */
+
+	cl->stats.moved++;
+	if (sub->confirmed > 0) {
+	    sub->confirmed--;
+	}
+	MpClusterShardRefresh(cl, 0);
     }
 }
 
@@ -658,14 +812,18 @@ SubLost(
     const char *why,
     size_t dropped)
 {
-    MpCluster *cl = (MpCluster *) clientData;
+    MpClusterSub *sub = (MpClusterSub *) clientData;
+    MpCluster *cl = sub->cl;
 
     (void) dropped;
-    cl->subscribed = 0;
+    sub->confirmed = 0;
     if (cl->recover > 0) {
 	cl->subWasLost = 1;
     }
-    NoteLost(cl, link, &cl->subLost, "subscribe", why);
+    MpClusterNoteLost(cl, link, &sub->lost, "subscribe", why);
+    if (cl->sharded) {
+	MpClusterShardRefresh(cl, 1000);	/* A failover, maybe. */
+    }
 }
 
 /*
@@ -1080,7 +1238,7 @@ QueryReady(
 {
     MpCluster *cl = (MpCluster *) clientData;
 
-    NoteReady(cl, link, &cl->queryLost, "query");
+    MpClusterNoteReady(cl, link, &cl->queryLost, "query");
     if (cl->recovering == 2) {
 	Query(cl);
     }
@@ -1154,5 +1312,5 @@ QueryLost(
     if (cl->recovering == 1) {
 	cl->recovering = 2;	/* Asked again when it is back. */
     }
-    NoteLost(cl, link, &cl->queryLost, "query", why);
+    MpClusterNoteLost(cl, link, &cl->queryLost, "query", why);
 }

@@ -28,6 +28,30 @@ typedef struct MpClusterSender {
     unsigned long long lastSeq;
 } MpClusterSender;
 
+/*
+ * With -sharded: the cluster's messages go over this many channels
+ * (spread by their hash slots over the Redis Cluster's masters); a node
+ * publishes on one of them, chosen by its id, and subscribes to all.
+ */
+
+#define MP_CLUSTER_SHARD_CHANNELS 16
+
+/*
+ * One subscribed connection and the channels it carries (all of them, or
+ * with -sharded those whose slots one master serves).
+ */
+
+typedef struct MpClusterSub {
+    struct MpCluster *cl;
+    MpRedisLink *link;
+    MpRedisTarget target;	/* With -sharded its own (host owned);
+				 * else unused (the cluster's target). */
+    int *chans;			/* Indices into MpCluster.chans ... */
+    int chanCount;		/* ... how many ... */
+    int confirmed;		/* ... and how many are confirmed. */
+    int lost;			/* Lost since last ready (reported once). */
+} MpClusterSub;
+
 typedef struct MpClusterStats {
     Tcl_WideUInt published;	/* Messages handed to the publish link. */
     Tcl_WideUInt received;	/* Messages from other nodes ... */
@@ -45,6 +69,8 @@ typedef struct MpClusterStats {
     Tcl_WideUInt recovered;	/* ... and the messages they delivered. */
     Tcl_WideUInt resent;	/* Messages published again after a lost
 				 * connection (-recover). */
+    Tcl_WideUInt mapRefreshes;	/* Slot maps read (-sharded). */
+    Tcl_WideUInt moved;		/* MOVED/ASK replies and slot moves seen. */
 } MpClusterStats;
 
 /*
@@ -75,18 +101,33 @@ struct MpCluster {
     MpRedisTarget target;
     Tcl_Obj *urlObj;		/* The URL, password masked. */
     Tcl_Obj *nameObj;		/* The cluster's name (-channel). */
-    char *channel;		/* The Redis channel ... */
+    char *channel;		/* The Redis channel this node publishes
+				 * on (one of chans) ... */
     size_t channelLen;		/* ... and its length. */
+    char **chans;		/* Every channel of the cluster ... */
+    size_t *chanLens;		/* ... their lengths ... */
+    int chanCount;		/* ... and how many (1, or with -sharded
+				 * MP_CLUSTER_SHARD_CHANNELS). */
+    int pubChan;		/* Index of channel in chans. */
+    int sharded;		/* -sharded: SPUBLISH/SSUBSCRIBE on the
+				 * masters serving the channels' slots. */
+    const char *pubVerb;	/* "PUBLISH" or "SPUBLISH". */
+    MpRedisTarget pubTarget;	/* -sharded: the master of channel. */
+    MpClusterSub *subs;		/* Subscribed connections ... */
+    int subCount;		/* ... how many. */
+    MpRedisLink *control;	/* -sharded: reads the slot map. */
+    int mapState;		/* -sharded: 0 none asked, 1 CLUSTER SLOTS
+				 * sent, 2 map in use. */
+    Tcl_TimerToken mapTimer;	/* -sharded: a map refresh to come. */
     char *node;			/* This node's id ... */
     size_t nodeLen;		/* ... and its length. */
     unsigned long long incarnation;
     unsigned long long seq;	/* Last sequence number used. */
     size_t maxPending;
     MpRedisLink *pub;		/* Publishing connection. */
-    MpRedisLink *sub;		/* Subscribed connection. */
-    int subscribed;		/* The subscription is confirmed. */
-    int pubLost, subLost;	/* The link was lost since it was last
+    int pubLost;		/* The link was lost since it was last
 				 * ready (it is reported once). */
+    int controlLost;		/* Likewise for control. */
     Tcl_HashTable senders;	/* Node id -> MpClusterSender*. */
     int senderCount;
     MpClusterStats stats;
@@ -116,6 +157,18 @@ struct MpCluster {
 };
 
 MODULE_SCOPE int	MpClusterStart(MpInstance *mp, MpCluster *cl);
+MODULE_SCOPE void	MpClusterSetLinks(MpCluster *cl,
+			    const MpRedisTarget *pubTarget,
+			    MpClusterSub *subs, int subCount);
+MODULE_SCOPE void	MpClusterFreeLinks(MpCluster *cl);
+MODULE_SCOPE void	MpClusterNoteLost(MpCluster *cl, MpRedisLink *link,
+			    int *lostFlag, const char *role, const char *why);
+MODULE_SCOPE void	MpClusterNoteReady(MpCluster *cl, MpRedisLink *link,
+			    int *lostFlag, const char *role);
+MODULE_SCOPE int	MpClusterShardStart(MpCluster *cl);
+MODULE_SCOPE void	MpClusterShardStop(MpCluster *cl);
+MODULE_SCOPE void	MpClusterShardRefresh(MpCluster *cl, int delay);
+MODULE_SCOPE unsigned	MpClusterKeySlot(const char *key, size_t len);
 MODULE_SCOPE int	MpClusterConnected(const MpCluster *cl);
 MODULE_SCOPE size_t	MpClusterPending(const MpCluster *cl);
 MODULE_SCOPE void	MpClusterUnref(MpCluster *cl);

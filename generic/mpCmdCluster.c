@@ -230,10 +230,10 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-channel", "-maxpending", "-node", "-recover", NULL
+	"-channel", "-maxpending", "-node", "-recover", "-sharded", NULL
     };
-    enum { OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE, OPT_RECOVER };
-    int recover = 0;
+    enum { OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE, OPT_RECOVER, OPT_SHARDED };
+    int recover = 0, sharded = 0, k;
     Tcl_Obj *nameObj = mp->nameObj, *nodeObj = NULL;
     Tcl_WideInt maxPending = DEFAULT_MAX_PENDING;
     MpCluster *cl;
@@ -248,7 +248,7 @@ Join(
     if (objc < 3 || (objc % 2) == 0) {
 	return MpWrongArgs(interp, 2, objv,
 		"url ?-channel name? ?-node id? ?-recover count? "
-		"?-maxpending bytes?");
+		"?-sharded bool? ?-maxpending bytes?");
     }
     if (mp->cluster != NULL) {
 	return MpError(interp, "CLUSTER", "JOINED",
@@ -289,6 +289,14 @@ Join(
 			Tcl_GetString(objv[i + 1]));
 	    }
 	    break;
+	case OPT_SHARDED:
+	    if (Tcl_GetBooleanFromObj(NULL, objv[i + 1], &sharded)
+		    != TCL_OK) {
+		return MpError(interp, "CLUSTER", "OPTION",
+			"-sharded must be a boolean, not \"%.100s\"",
+			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_MAXPENDING:
 	    if (Tcl_GetWideIntFromObj(NULL, objv[i + 1], &maxPending)
 		    != TCL_OK || maxPending < MIN_MAX_PENDING
@@ -300,6 +308,12 @@ Join(
 	    }
 	    break;
 	}
+    }
+    if (sharded && recover > 0) {
+	return MpError(interp, "CLUSTER", "OPTION",
+		"-recover and -sharded cannot be used together (yet): the "
+		"recovery reads one stream, a sharded cluster would need one "
+		"per channel");
     }
     if (ParseUrl(interp, Tcl_GetString(objv[2]), &t, &shown) != TCL_OK) {
 	return TCL_ERROR;
@@ -313,10 +327,31 @@ Join(
     cl->nameObj = nameObj;
     Tcl_IncrRefCount(cl->nameObj);
     text = Tcl_GetStringFromObj(nameObj, &len);
-    cl->channelLen = 12 + (size_t) len;
-    cl->channel = (char *) MpAlloc(cl->channelLen + 1);
-    memcpy(cl->channel, "multiplexer:", 12);
-    memcpy(cl->channel + 12, text, (size_t) len + 1);
+
+    /*
+     * The channels: "multiplexer:NAME"; with -sharded
+     * "multiplexer:{NAME:k}" for k from 0, whose hash slots spread them
+     * over the masters.
+     */
+
+    cl->sharded = sharded;
+    cl->chanCount = sharded ? MP_CLUSTER_SHARD_CHANNELS : 1;
+    cl->chans = (char **) MpAlloc(sizeof(char *) * (size_t) cl->chanCount);
+    cl->chanLens = (size_t *) MpAlloc(sizeof(size_t)
+	    * (size_t) cl->chanCount);
+    for (k = 0; k < cl->chanCount; k++) {
+	Tcl_Obj *nObj = sharded
+		? Tcl_ObjPrintf("multiplexer:{%s:%d}", text, k)
+		: Tcl_ObjPrintf("multiplexer:%s", text);
+	Tcl_Size nlen;
+	const char *ntext;
+
+	Tcl_IncrRefCount(nObj);
+	ntext = Tcl_GetStringFromObj(nObj, &nlen);
+	cl->chans[k] = CopyText(ntext, (size_t) nlen);
+	cl->chanLens[k] = (size_t) nlen;
+	Tcl_DecrRefCount(nObj);
+    }
     cl->recover = recover;
     if (recover > 0) {
 	cl->streamKeyLen = 19 + (size_t) len;
@@ -350,6 +385,22 @@ Join(
 	cl->nodeLen = strlen(id);
     }
     cl->maxPending = (size_t) maxPending;
+    if (sharded) {
+	/*
+	 * A node always publishes on one channel (its messages keep their
+	 * order), chosen by its id (FNV-1a), so nodes spread over them.
+	 */
+
+	unsigned long long h = 14695981039346656037ULL;
+	size_t b;
+
+	for (b = 0; b < cl->nodeLen; b++) {
+	    h = (h ^ (unsigned char) cl->node[b]) * 1099511628211ULL;
+	}
+	cl->pubChan = (int) (h % MP_CLUSTER_SHARD_CHANNELS);
+    }
+    cl->channel = cl->chans[cl->pubChan];
+    cl->channelLen = cl->chanLens[cl->pubChan];
     return MpClusterStart(mp, cl);
 }
 
@@ -421,9 +472,23 @@ Status(
     PutWide(d, "untracked", st->untracked);
     PutWide(d, "reconnects", st->reconnects);
     PutWide(d, "redis_errors", st->redisErrors);
-    PutWide(d, "input_refused", cl != NULL
-	    ? MpRedisLinkInputRefused(cl->pub) + MpRedisLinkInputRefused(cl->sub)
-	    : 0);
+    {
+	Tcl_WideUInt refused = 0;
+	int k;
+
+	if (cl != NULL) {
+	    if (cl->pub != NULL) {
+		refused += MpRedisLinkInputRefused(cl->pub);
+	    }
+	    for (k = 0; k < cl->subCount; k++) {
+		refused += MpRedisLinkInputRefused(cl->subs[k].link);
+	    }
+	}
+	PutWide(d, "input_refused", refused);
+    }
+    PutWide(d, "sharded", cl != NULL ? (Tcl_WideUInt) cl->sharded : 0);
+    PutWide(d, "map_refreshes", st->mapRefreshes);
+    PutWide(d, "moved", st->moved);
     PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
     PutWide(d, "recoveries", st->recoveries);
     PutWide(d, "recovered", st->recovered);
