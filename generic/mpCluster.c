@@ -456,7 +456,7 @@ MpClusterPublish(
     MpClient *from,
     const char *data,
     size_t len,
-    MpGroup *group,
+    const char *groupName,	/* One group's, or NULL. */
     MpClient *groupsOf)
 {
     MpCluster *cl = mp->cluster;
@@ -470,11 +470,10 @@ MpClusterPublish(
     if (cl == NULL || cl->left) {
 	return;
     }
-    if (group != NULL) {
+    if (groupName != NULL) {
 	route = MP_CMSG_GROUP;
-	names[0].bytes = (const char *) Tcl_GetHashKey(&mp->groups,
-		group->hPtr);
-	names[0].len = strlen(names[0].bytes);
+	names[0].bytes = groupName;
+	names[0].len = strlen(groupName);
 	count = 1;
     } else if (groupsOf != NULL) {
 	route = MP_CMSG_GROUPS;

@@ -27,15 +27,56 @@
 
 #define PUBLISH(mp, from, data, len, group, groupsOf) \
     do { \
-	if ((mp)->cluster != NULL) { \
-	    MpClusterPublish((mp), (from), (data), (len), (group), \
-		    (groupsOf)); \
-	} \
-	if ((mp)->multicast != NULL) { \
-	    MpMulticastPublish((mp), (from), (data), (len), (group), \
-		    (groupsOf)); \
+	if ((mp)->cluster != NULL || (mp)->multicast != NULL) { \
+	    Publish((mp), (from), (data), (len), (group) == NULL ? NULL \
+		    : (const char *) Tcl_GetHashKey(&(mp)->groups, \
+		    ((MpGroup *) (group))->hPtr), (groupsOf)); \
 	} \
     } while (0)
+
+static void
+Publish(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    const char *groupName,
+    MpClient *groupsOf)
+{
+    if (mp->cluster != NULL) {
+	MpClusterPublish(mp, from, data, len, groupName, groupsOf);
+    }
+    if (mp->multicast != NULL) {
+	MpMulticastPublish(mp, from, data, len, groupName, groupsOf);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpPublishToGroup --
+ *
+ *	Broadcast -group of a group with no member here: nobody here gets
+ *	the message, but the members of that group on other nodes do.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Publishes (cluster, multicast).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpPublishToGroup(
+    MpInstance *mp,
+    const char *data,
+    size_t len,
+    const char *groupName)
+{
+    Publish(mp, NULL, data, len, groupName, NULL);
+}
 
 /*
  * Fetches the start of a recipient's record (its fan-out fields, see

@@ -708,14 +708,16 @@ MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 			    size_t len, size_t count);
 MODULE_SCOPE int	MpFanoutRemote(MpInstance *mp, const char *data,
 			    size_t len, const MpRemoteRoute *remote);
+MODULE_SCOPE void	MpPublishToGroup(MpInstance *mp, const char *data,
+			    size_t len, const char *groupName);
 
 /*
  * mpCluster.c, mpCmdCluster.c
  */
 
 MODULE_SCOPE void	MpClusterPublish(MpInstance *mp, MpClient *from,
-			    const char *data, size_t len, MpGroup *group,
-			    MpClient *groupsOf);
+			    const char *data, size_t len,
+			    const char *groupName, MpClient *groupsOf);
 MODULE_SCOPE void	MpClusterLeave(MpInstance *mp);
 MODULE_SCOPE Tcl_ObjCmdProc MpClusterObjCmd;
 
@@ -725,8 +727,8 @@ MODULE_SCOPE Tcl_ObjCmdProc MpClusterObjCmd;
 
 struct MpCmsg;
 MODULE_SCOPE void	MpMulticastPublish(MpInstance *mp, MpClient *from,
-			    const char *data, size_t len, MpGroup *group,
-			    MpClient *groupsOf);
+			    const char *data, size_t len,
+			    const char *groupName, MpClient *groupsOf);
 MODULE_SCOPE void	MpMulticastLeave(MpInstance *mp);
 MODULE_SCOPE Tcl_ObjCmdProc MpMulticastObjCmd;
 MODULE_SCOPE int	MpFanoutEnvelope(MpInstance *mp,

@@ -237,7 +237,7 @@ MpMulticastPublish(
     MpClient *from,
     const char *data,
     size_t len,
-    MpGroup *group,
+    const char *groupName,	/* One group's, or NULL. */
     MpClient *groupsOf)
 {
     MpMulticast *mc = mp->multicast;
@@ -250,11 +250,10 @@ MpMulticastPublish(
     if (mc == NULL || mc->left) {
 	return;
     }
-    if (group != NULL) {
+    if (groupName != NULL) {
 	route = MP_CMSG_GROUP;
-	names[0].bytes = (const char *) Tcl_GetHashKey(&mp->groups,
-		group->hPtr);
-	names[0].len = strlen(names[0].bytes);
+	names[0].bytes = groupName;
+	names[0].len = strlen(groupName);
 	count = 1;
     } else if (groupsOf != NULL) {
 	route = MP_CMSG_GROUPS;

@@ -89,8 +89,8 @@ MpFanoutEnvelope(
  *
  *	A new incarnation for a node joining a cluster or a multicast group
  *	(the wall clock in microseconds, so that a node that starts again
- *	has a larger one, its low bits mixed with addresses that differ
- *	between processes), and a default node id drawn from it and salt
+ *	has a larger one, times 4096 plus 12 bits mixed from addresses that
+ *	differ between processes), and a default node id drawn from it and salt
  *	("n" and 12 hex digits).
  *
  * Results:
@@ -124,8 +124,8 @@ MpNodeIdentity(
     Tcl_GetTime(&now);
     inc = (unsigned long long) now.sec * 1000000ULL
 	    + (unsigned long long) now.usec;
-    inc ^= Mix((unsigned long long) (size_t) salt
-	    ^ (unsigned long long) MpNowMs()) & 0xffffULL;
+    inc = (inc << 12) | (Mix((unsigned long long) (size_t) salt
+	    ^ (unsigned long long) MpNowMs()) & 0xfffULL);
     snprintf(idBuf, idSize, "n%012llx",
 	    Mix(inc ^ (unsigned long long) (size_t) salt) & 0xffffffffffffULL);
     return inc;
