@@ -780,7 +780,7 @@ proc ::cnode::alive {h} {
 }
 
 # cnode::stop --
-#	Ends nodes: asks them to exit (exit 0), waits (bounded) and kills
+#	Ends nodes: asks them to exit (quit 0), waits (bounded) and kills
 #	what is left with SIGKILL. Returns, per node, how it ended: "exit 0"
 #	for a clean exit, else "exit N", "killed SIG" or "error ...".
 
@@ -796,7 +796,7 @@ proc ::cnode::stop {args} {
     foreach h $hs {
 	if {!$node($h,eof)} {
 	    signal $h CONT
-	    catch {send $h {exit 0}}
+	    catch {send $h {quit 0}}
 	}
     }
     set deadline [expr {[clock milliseconds] + [::redist::ms 5000]}]
