@@ -769,6 +769,10 @@ proc ::cnode::waitStatus {h expr ms} {
 
 proc ::cnode::signal {h sig} {
     variable node
+    if {$sig eq "KILL"} {
+	# Killed on purpose: cnode::stop reports it as expected.
+	set node($h,killed) 1
+    }
     catch {exec {*}[::redist::envcmd] kill -$sig $node($h,pid)}
 }
 
@@ -782,7 +786,10 @@ proc ::cnode::alive {h} {
 # cnode::stop --
 #	Ends nodes: asks them to exit (quit 0), waits (bounded) and kills
 #	what is left with SIGKILL. Returns, per node, how it ended: "exit 0"
-#	for a clean exit, else "exit N", "killed SIG" or "error ...".
+#	for a clean exit, "killed by the test" for a node the test killed
+#	with cnode::signal KILL, else "exit N" (86/87: a sanitizer report
+#	under make test-asan; 1: a valgrind error) or "killed SIG" (a crash,
+#	or no exit in time).
 
 proc ::cnode::stop {args} {
     variable node
@@ -806,8 +813,9 @@ proc ::cnode::stop {args} {
     }
     set result {}
     foreach h $hs {
+	set killed [info exists node($h,killed)]
 	if {!$node($h,eof)} {
-	    signal $h KILL
+	    catch {exec {*}[::redist::envcmd] kill -KILL $node($h,pid)}
 	}
 	set pipe $node($h,pipe)
 	fileevent $pipe readable {}
@@ -821,6 +829,9 @@ proc ::cnode::stop {args} {
 		default     {set how "exit 0"}
 	    }
 	}
+	if {$killed && $how eq "killed SIGKILL"} {
+	    set how "killed by the test"
+	}
 	lappend result $how
 	catch {file delete -force $node($h,dir)}
 	array unset node $h,*
@@ -830,11 +841,19 @@ proc ::cnode::stop {args} {
 }
 
 # cnode::cleanup --
-#	Stops every node still known.
+#	Stops every node still known. Returns those that did not end
+#	cleanly (see cnode::stop), as "handle: how".
 
 proc ::cnode::cleanup {} {
     variable nodes
+    set bad {}
     if {[llength $nodes]} {
-	stop {*}$nodes
+	set hs $nodes
+	foreach h $hs how [stop {*}$hs] {
+	    if {$how ni {"exit 0" "killed by the test"}} {
+		lappend bad "$h: $how"
+	    }
+	}
     }
+    return $bad
 }
