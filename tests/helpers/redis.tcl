@@ -41,6 +41,11 @@ namespace eval ::cnode {
 # which the namespace tests use).
 testConstraint redis [expr {[auto_execok redis-server] ne ""
 	&& [auto_execok redis-cli] ne ""}]
+if {![testConstraint redis]} {
+    puts "[file tail [info script]]: redis-server or redis-cli not found\
+	    (Debian: apt-get install redis-server): the tests with\
+	    constraint redis are skipped"
+}
 
 # redist::slow --
 #	A factor for the bounds of waits: the node processes run under
@@ -586,9 +591,13 @@ proc ::cnode::spawn {args} {
     set tclsh [info nameofexecutable]
     set cmd [list $tclsh $script $o(-init)]
     if {$o(-netns) ne ""} {
-	# ip runs without the sanitizer preload; the node gets it back.
+	# ip runs without the sanitizer preload; the node gets it back
+	# (make test-asan). Under valgrind the node runs untraced: ip is
+	# started through env, which valgrind does not follow, and
+	# valgrind's own preload must not be loaded outside valgrind.
 	set pre {}
-	if {[info exists ::env(LD_PRELOAD)]} {
+	if {[info exists ::env(LD_PRELOAD)]
+		&& ![string match *vgpreload* $::env(LD_PRELOAD)]} {
 	    set pre [list LD_PRELOAD=$::env(LD_PRELOAD)]
 	}
 	set cmd [list {*}[::redist::envcmd] ip netns exec $o(-netns) \
