@@ -40,5 +40,7 @@ MODULE_SCOPE ptrdiff_t	MpDgramSend(MpSocket sock, const MpAddr *to,
 MODULE_SCOPE ptrdiff_t	MpDgramRecv(MpSocket sock, void *buf, size_t len,
 			    MpAddr *fromPtr, int *truncatedPtr, int *errPtr);
 MODULE_SCOPE int	MpDgramIsMulticast(const char *group);
+MODULE_SCOPE int	MpDgramSetHops(MpSocket sock, int family, int ttl);
+MODULE_SCOPE int	MpDgramSetLoop(MpSocket sock, int family, int loop);
 
 #endif /* MP_DGRAM_H */

@@ -731,6 +731,7 @@ MODULE_SCOPE void	MpMulticastPublish(MpInstance *mp, MpClient *from,
 			    const char *groupName, MpClient *groupsOf);
 MODULE_SCOPE void	MpMulticastLeave(MpInstance *mp);
 MODULE_SCOPE Tcl_ObjCmdProc MpMulticastObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc MpGroupsockObjCmd;
 MODULE_SCOPE int	MpFanoutEnvelope(MpInstance *mp,
 			    const struct MpCmsg *msg);
 MODULE_SCOPE unsigned long long MpNodeIdentity(const void *salt,

@@ -371,3 +371,48 @@ MpDgramRecv(
     *errPtr = errno;
     return MP_IO_ERROR;
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpDgramSetHops, MpDgramSetLoop --
+ *
+ *	Change the hop limit (TTL) of sent datagrams, or whether they are
+ *	looped back, on an open group socket of family 4 or 6.
+ *
+ * Results:
+ *	0, or an errno value.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpDgramSetHops(
+    MpSocket sock,
+    int family,
+    int ttl)
+{
+    unsigned char c = (unsigned char) ttl;
+    int rc = (family == 4)
+	    ? setsockopt(sock, IPPROTO_IP, IP_MULTICAST_TTL, &c, sizeof(c))
+	    : setsockopt(sock, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl,
+		sizeof(ttl));
+
+    return rc == 0 ? 0 : errno;
+}
+
+int
+MpDgramSetLoop(
+    MpSocket sock,
+    int family,
+    int loop)
+{
+    unsigned char c = (unsigned char) (loop != 0);
+    int v = (loop != 0);
+    int rc = (family == 4)
+	    ? setsockopt(sock, IPPROTO_IP, IP_MULTICAST_LOOP, &c, sizeof(c))
+	    : setsockopt(sock, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &v,
+		sizeof(v));
+
+    return rc == 0 ? 0 : errno;
+}

@@ -292,3 +292,33 @@ MpDgramRecv(
     }
     return (ptrdiff_t) got;
 }
+
+/*
+ * MpDgramSetHops, MpDgramSetLoop: as on Unix; 0 or a WSAE* code.
+ */
+
+int
+MpDgramSetHops(
+    MpSocket sock,
+    int family,
+    int ttl)
+{
+    DWORD v = (DWORD) ttl;
+
+    return setsockopt(sock, family == 4 ? IPPROTO_IP : IPPROTO_IPV6,
+	    family == 4 ? IP_MULTICAST_TTL : IPV6_MULTICAST_HOPS,
+	    (const char *) &v, sizeof(v)) == 0 ? 0 : WSAGetLastError();
+}
+
+int
+MpDgramSetLoop(
+    MpSocket sock,
+    int family,
+    int loop)
+{
+    DWORD v = (DWORD) (loop != 0);
+
+    return setsockopt(sock, family == 4 ? IPPROTO_IP : IPPROTO_IPV6,
+	    family == 4 ? IP_MULTICAST_LOOP : IPV6_MULTICAST_LOOP,
+	    (const char *) &v, sizeof(v)) == 0 ? 0 : WSAGetLastError();
+}
