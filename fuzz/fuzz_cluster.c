@@ -86,7 +86,8 @@ Envelope(
 	return;
     }
     CHECK(m.route >= MP_CMSG_ALL && m.route <= MP_CMSG_HEARTBEAT);
-    CHECK(m.route != MP_CMSG_HEARTBEAT || (m.dataLen == 0 && m.groupCount == 0));
+    CHECK(m.route != MP_CMSG_HEARTBEAT
+	    || ((m.dataLen == 0 || m.dataLen == 2) && m.groupCount == 0));
     CHECK((const unsigned char *) m.node == data + MP_CMSG_FIXED);
     CHECK(m.nodeLen >= 1 && m.nodeLen <= 255);
     CHECK((const unsigned char *) m.sender == data + MP_CMSG_FIXED

@@ -169,7 +169,7 @@ MpCmsgWriteHeader(
  *	0 with *msg filled (pointers into bytes), or -1 when the bytes are
  *	not a valid envelope: short, wrong magic or version, an unknown
  *	route, an empty node id, a group count that does not match the route
- *	(or a heartbeat that carries a message)
+ *	(or a heartbeat that carries anything but a 2-byte repair port)
  *	or exceeds MP_CMSG_MAX_GROUPS, an empty group name, or a length that
  *	runs past the end.
  *
@@ -233,7 +233,8 @@ MpCmsgParse(
     }
     msg->data = (const char *) p;
     msg->dataLen = (size_t) (end - p);
-    if (msg->route == MP_CMSG_HEARTBEAT && msg->dataLen != 0) {
+    if (msg->route == MP_CMSG_HEARTBEAT && msg->dataLen != 0
+	    && msg->dataLen != 2) {
 	return -1;
     }
     return 0;

@@ -38,10 +38,15 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-heartbeat", "-interface", "-loop", "-node", "-ttl", NULL
+	"-heartbeat", "-interface", "-loop", "-node", "-retransmit", "-ttl",
+	NULL
     };
-    enum { OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_TTL };
+    enum {
+	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_RETRANSMIT,
+	OPT_TTL
+    };
     int i, index, port, ttl = 1, loop = 1, heartbeat = DEFAULT_HEARTBEAT;
+    int retransmit = 0;
     Tcl_Obj *ifaceObj = NULL, *nodeObj = NULL;
     const char *group, *text;
     MpMulticast *mc;
@@ -50,7 +55,8 @@ Join(
 
     if (objc < 4 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 2, objv, "group port ?-ttl n? "
-		"?-interface addr? ?-loop bool? ?-node id? ?-heartbeat ms?");
+		"?-interface addr? ?-loop bool? ?-node id? ?-heartbeat ms? "
+		"?-retransmit count?");
     }
     if (mp->multicast != NULL) {
 	return MpError(interp, "MULTICAST", "JOINED",
@@ -102,6 +108,14 @@ Join(
 	    }
 	    nodeObj = objv[i + 1];
 	    break;
+	case OPT_RETRANSMIT:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &retransmit) != TCL_OK
+		    || retransmit < 0 || retransmit > 1000000) {
+		return MpError(interp, "MULTICAST", "OPTION",
+			"-retransmit must be 0 (off) to 1000000 datagrams, "
+			"not \"%.100s\"", Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_HEARTBEAT:
 	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &heartbeat) != TCL_OK
 		    || heartbeat < 0 || heartbeat > 3600000) {
@@ -119,6 +133,7 @@ Join(
     mc->ttl = ttl;
     mc->loop = loop;
     mc->heartbeatMs = heartbeat;
+    mc->retransmit = retransmit;
     mc->incarnation = MpNodeIdentity(mc, id, sizeof(id));
     if (nodeObj != NULL) {
 	text = Tcl_GetStringFromObj(nodeObj, &len);
@@ -208,6 +223,12 @@ Status(
     Put(d, "dropped", Tcl_NewWideIntObj((Tcl_WideInt) st->dropped));
     Put(d, "untracked", Tcl_NewWideIntObj((Tcl_WideInt) st->untracked));
     Put(d, "senders", Tcl_NewIntObj(mc != NULL ? mc->senderCount : 0));
+    Put(d, "retransmit", Tcl_NewIntObj(mc != NULL ? mc->retransmit : 0));
+    Put(d, "repairport", Tcl_NewIntObj(mc != NULL ? mc->repairPort : 0));
+    Put(d, "repairs", Tcl_NewWideIntObj((Tcl_WideInt) st->repairs));
+    Put(d, "repaired", Tcl_NewWideIntObj((Tcl_WideInt) st->repaired));
+    Put(d, "served", Tcl_NewWideIntObj((Tcl_WideInt) st->served));
+    Put(d, "held_dropped", Tcl_NewWideIntObj((Tcl_WideInt) st->heldDropped));
     Tcl_SetObjResult(interp, d);
     return TCL_OK;
 }

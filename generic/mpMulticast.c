@@ -23,8 +23,6 @@
 
 static void		Readable(void *clientData, int mask);
 static void		HeartbeatProc(ClientData clientData);
-static void		Receive(MpMulticast *mc, const char *bytes,
-			    size_t len);
 static void		SendDatagram(MpMulticast *mc, int route,
 			    const char *sender, size_t senderLen,
 			    const MpCmsgName *names, unsigned count,
@@ -87,7 +85,21 @@ MpMulticastStart(
 	mc->heartbeatTimer = Tcl_CreateTimerHandler(mc->heartbeatMs,
 		HeartbeatProc, mc);
     }
+    mc->repairWatch.fd = MP_INVALID_SOCKET;
+    if (mc->retransmit > 0 && MpMcastRepairStart(interp, mc) != TCL_OK) {
+	if (mc->heartbeatTimer != NULL) {
+	    Tcl_DeleteTimerHandler(mc->heartbeatTimer);
+	}
+	MpLoopUnwatch(mp->loop, &mc->watch);
+	MpSockClose(fd);
+	Tcl_DeleteHashTable(&mc->senders);
+	MpFree(mc->buf);
+	return TCL_ERROR;
+    }
     mp->multicast = mc;
+    if (mc->heartbeatMs > 0) {
+	SendDatagram(mc, MP_CMSG_HEARTBEAT, "", 0, NULL, 0, NULL, 0);
+    }
     MpLog(mp, MP_LOG_INFO, "multicast: node %s joined group %s port %d",
 	    mc->node, mc->group.host, mc->port);
     return TCL_OK;
@@ -123,6 +135,7 @@ MpMulticastLeave(
     MpLoopUnwatch(mp->loop, &mc->watch);
     MpSockClose(mc->watch.fd);
     mc->watch.fd = MP_INVALID_SOCKET;
+    MpMcastRepairStop(mc);
     MpLog(mp, MP_LOG_INFO, "multicast: node %s left group %s port %d",
 	    mc->node, mc->group.host, mc->port);
     MpMulticastUnref(mc);
@@ -140,7 +153,23 @@ MpMulticastUnref(
     }
     for (hPtr = Tcl_FirstHashEntry(&mc->senders, &search); hPtr != NULL;
 	    hPtr = Tcl_NextHashEntry(&search)) {
-	MpFree(Tcl_GetHashValue(hPtr));
+	MpMcastSender *s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
+
+	while (s->heldFirst != NULL) {
+	    MpMcastHeld *h = s->heldFirst;
+
+	    s->heldFirst = h->next;
+	    MpFree(h);
+	}
+	MpFree(s);
+    }
+    if (mc->history != NULL) {
+	size_t i;
+
+	for (i = 0; i < mc->histCount; i++) {
+	    MpFree(mc->history[(mc->histHead + i) % (size_t) mc->retransmit]);
+	}
+	MpFree(mc->history);
     }
     Tcl_DeleteHashTable(&mc->senders);
     Tcl_DecrRefCount(mc->groupObj);
@@ -185,6 +214,14 @@ SendDatagram(
     int err = 0, n = 1;
     ptrdiff_t rc;
 
+    char port[2];
+
+    if (route == MP_CMSG_HEARTBEAT && mc->repairPort > 0) {
+	port[0] = (char) ((mc->repairPort >> 8) & 0xff);
+	port[1] = (char) (mc->repairPort & 0xff);
+	data = port;
+	len = 2;
+    }
     if (hlen == 0 || hlen + len > MP_DGRAM_MAX) {
 	mc->stats.toobig++;
 	return;
@@ -198,6 +235,9 @@ SendDatagram(
     if (len > 0) {
 	MP_IOV_SET(iov[1], data, len);
 	n = 2;
+    }
+    if (mc->retransmit > 0 && route != MP_CMSG_HEARTBEAT) {
+	MpMcastRemember(mc, hdr, hlen, data, len);
     }
     rc = MpDgramSend(mc->watch.fd, &mc->group, iov, n, &err);
     if (rc < 0) {
@@ -330,8 +370,9 @@ Readable(
     mc->refCount++;
     for (i = 0; i < MP_MCAST_READS_MAX && !mc->left; i++) {
 	int err = 0, truncated = 0;
+	MpAddr from;
 	ptrdiff_t n = MpDgramRecv(mc->watch.fd, mc->buf, MP_DGRAM_MAX + 1,
-		NULL, &truncated, &err);
+		&from, &truncated, &err);
 
 	if (n < 0) {
 	    break;		/* Would block, or an error (ICMP): go on. */
@@ -340,7 +381,7 @@ Readable(
 	    mc->stats.malformed++;
 	    continue;
 	}
-	Receive(mc, mc->buf, (size_t) n);
+	(void) MpMcastProcess(mc, mc->buf, (size_t) n, &from, MP_MCAST_LIVE);
     }
     MpMulticastUnref(mc);
 }
@@ -348,20 +389,71 @@ Readable(
 /*
  *----------------------------------------------------------------------
  *
- * Receive --
+ * Hold --
  *
- *	One datagram: parse its envelope; drop what is malformed, ours,
- *	stale or a duplicate; count gaps (a heartbeat only updates the
- *	sender's last number); deliver the rest as a local message.
+ *	Keeps a datagram of a sender whose gap is being repaired, to be
+ *	processed after the repair (MP_MCAST_HELD_MAX at most; past that it
+ *	is dropped: its sequence number then shows as a gap).
  *
  *----------------------------------------------------------------------
  */
 
 static void
-Receive(
+Hold(
+    MpMulticast *mc,
+    MpMcastSender *s,
+    const char *bytes,
+    size_t len,
+    unsigned long long seq)
+{
+    MpMcastHeld *h;
+
+    if (s->heldCount >= MP_MCAST_HELD_MAX) {
+	mc->stats.heldDropped++;
+	return;
+    }
+    h = (MpMcastHeld *) MpAlloc(sizeof(MpMcastHeld) + len);
+    h->next = NULL;
+    h->seq = seq;
+    h->len = len;
+    memcpy(h->bytes, bytes, len);
+    if (s->heldLast != NULL) {
+	s->heldLast->next = h;
+    } else {
+	s->heldFirst = h;
+    }
+    s->heldLast = h;
+    s->heldCount++;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMcastProcess --
+ *
+ *	One datagram (from the group, a repair, or held): parse its
+ *	envelope; drop what is malformed, ours, stale or a duplicate; on a
+ *	gap either ask the sender to retransmit (-retransmit, when it
+ *	serves repairs: the datagram waits) or count it (a heartbeat's
+ *	number too); deliver the rest as a local message.
+ *
+ * Results:
+ *	1 if a message was delivered (or taken), 0 if dropped or held.
+ *
+ * Side effects:
+ *	Fans out (output filters may run Tcl code); counters; may start a
+ *	repair.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpMcastProcess(
     MpMulticast *mc,
     const char *bytes,
-    size_t len)
+    size_t len,
+    const MpAddr *from,		/* The sender's address, or NULL. */
+    int how)			/* MP_MCAST_*. */
 {
     MpInstance *mp = mc->mp;
     MpCmsg msg;
@@ -372,12 +464,12 @@ Receive(
 
     if (MpCmsgParse((const unsigned char *) bytes, len, &msg) != 0) {
 	mc->stats.malformed++;
-	return;
+	return 0;
     }
     if (msg.nodeLen == mc->nodeLen
 	    && memcmp(msg.node, mc->node, mc->nodeLen) == 0) {
 	mc->stats.echoes++;
-	return;
+	return 0;
     }
     memcpy(key, msg.node, msg.nodeLen);
     key[msg.nodeLen] = '\0';
@@ -388,6 +480,7 @@ Receive(
     }
     if (hPtr != NULL && isNew) {
 	s = (MpMcastSender *) MpAlloc(sizeof(MpMcastSender));
+	memset(s, 0, sizeof(MpMcastSender));
 	s->incarnation = msg.incarnation;
 	s->lastSeq = msg.seq;
 	Tcl_SetHashValue(hPtr, s);
@@ -396,35 +489,68 @@ Receive(
 	s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
 	if (msg.incarnation < s->incarnation) {
 	    mc->stats.stale++;
-	    return;
+	    return 0;
+	}
+	if (how == MP_MCAST_LIVE && s->repair != NULL
+		&& msg.incarnation == s->incarnation) {
+	    if (msg.route == MP_CMSG_HEARTBEAT) {
+		return 0;
+	    }
+	    Hold(mc, s, bytes, len, msg.seq);	/* After the repair. */
+	    return 0;
 	}
 	if (msg.incarnation > s->incarnation) {
 	    s->incarnation = msg.incarnation;	/* Restarted. */
 	    s->lastSeq = msg.seq;
 	} else if (msg.seq <= s->lastSeq) {
-	    if (msg.route != MP_CMSG_HEARTBEAT) {
+	    if (msg.route != MP_CMSG_HEARTBEAT && how != MP_MCAST_REPAIR) {
 		mc->stats.duplicates++;
 	    }
-	    return;
+	    return 0;
 	} else {
-	    unsigned long long missing = msg.seq - s->lastSeq
+	    unsigned long long last = msg.seq
 		    - (msg.route == MP_CMSG_HEARTBEAT ? 0 : 1);
 
-	    mc->stats.gaps += missing;
+	    if (last > s->lastSeq && how == MP_MCAST_LIVE
+		    && mc->retransmit > 0 && s->repairPort > 0
+		    && from != NULL) {
+		/*
+		 * Ask for what is missing; this datagram waits for it.
+		 */
+
+		s->addr = *from;
+		if (msg.route != MP_CMSG_HEARTBEAT) {
+		    Hold(mc, s, bytes, len, msg.seq);
+		}
+		MpMcastAsk(mc, s, s->lastSeq + 1, last);
+		return 0;
+	    }
+	    mc->stats.gaps += last - s->lastSeq;
 	    s->lastSeq = msg.seq;
 	}
     } else {
 	mc->stats.untracked++;
     }
+    if (s != NULL && from != NULL && how == MP_MCAST_LIVE) {
+	s->addr = *from;
+    }
     if (msg.route == MP_CMSG_HEARTBEAT) {
-	return;
+	if (s != NULL && msg.dataLen == 2) {
+	    s->repairPort = ((unsigned char) msg.data[0] << 8)
+		    | (unsigned char) msg.data[1];
+	}
+	return 0;
     }
     mc->stats.received++;
+    if (how == MP_MCAST_REPAIR) {
+	mc->stats.repaired++;
+    }
     if (mp->destroyed) {
-	return;
+	return 1;
     }
     mc->refCount++;
     n = MpFanoutEnvelope(mp, &msg);
     mc->stats.delivered += (Tcl_WideUInt) n;
     MpMulticastUnref(mc);
+    return 1;
 }

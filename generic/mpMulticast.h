@@ -18,9 +18,29 @@
  * What a node knows of another node's datagrams.
  */
 
+struct MpMcastRepair;
+
+/*
+ * A datagram kept: a sender's history (-retransmit), or one received
+ * while the gap before it is being repaired.
+ */
+
+typedef struct MpMcastHeld {
+    struct MpMcastHeld *next;
+    unsigned long long seq;
+    size_t len;
+    char bytes[1];		/* Allocated to len. */
+} MpMcastHeld;
+
 typedef struct MpMcastSender {
     unsigned long long incarnation;
     unsigned long long lastSeq;
+    MpAddr addr;		/* Where its datagrams come from ... */
+    int repairPort;		/* ... and its repair port (heartbeats), or
+				 * 0. */
+    struct MpMcastRepair *repair; /* Repair in progress, or NULL. */
+    MpMcastHeld *heldFirst, *heldLast; /* Datagrams after the gap. */
+    size_t heldCount;
 } MpMcastSender;
 
 typedef struct MpMcastStats {
@@ -36,6 +56,10 @@ typedef struct MpMcastStats {
     Tcl_WideUInt toobig;	/* Messages too large for one datagram. */
     Tcl_WideUInt dropped;	/* Messages the socket refused. */
     Tcl_WideUInt untracked;	/* From senders beyond the table's bound. */
+    Tcl_WideUInt repairs;	/* Retransmissions asked for ... */
+    Tcl_WideUInt repaired;	/* ... and the messages they brought. */
+    Tcl_WideUInt served;	/* Datagrams sent again to others. */
+    Tcl_WideUInt heldDropped;	/* Held past the bound, dropped. */
 } MpMcastStats;
 
 typedef struct MpMulticast {
@@ -57,11 +81,52 @@ typedef struct MpMulticast {
     int senderCount;
     char *buf;			/* One datagram: MP_DGRAM_MAX + 1. */
     MpMcastStats stats;
+
+    /*
+     * -retransmit COUNT: the last COUNT datagrams sent are kept and
+     * served to receivers that ask over TCP (mpMcastRepair.c); this node
+     * asks too when it finds a gap.
+     */
+
+    int retransmit;
+    MpMcastHeld **history;	/* Ring of retransmit entries ... */
+    size_t histHead, histCount;	/* ... oldest, and how many. */
+    MpWatch repairWatch;	/* The repair listener, fd or invalid. */
+    int repairPort;
+    struct MpMcastRepair *repairs; /* Connections, both ways. */
 } MpMulticast;
 
 MODULE_SCOPE int	MpMulticastStart(Tcl_Interp *interp, MpInstance *mp,
 			    MpMulticast *mc, const char *group,
 			    const char *iface);
 MODULE_SCOPE void	MpMulticastUnref(MpMulticast *mc);
+MODULE_SCOPE int	MpMcastProcess(MpMulticast *mc, const char *bytes,
+			    size_t len, const MpAddr *from, int how);
+MODULE_SCOPE int	MpMcastRepairStart(Tcl_Interp *interp,
+			    MpMulticast *mc);
+MODULE_SCOPE void	MpMcastRepairStop(MpMulticast *mc);
+MODULE_SCOPE void	MpMcastRemember(MpMulticast *mc, const void *hdr,
+			    size_t hlen, const char *data, size_t len);
+MODULE_SCOPE void	MpMcastAsk(MpMulticast *mc, MpMcastSender *s,
+			    unsigned long long from, unsigned long long to);
+MODULE_SCOPE void	MpMcastReleaseHeld(MpMulticast *mc,
+			    MpMcastSender *s);
+
+/*
+ * How MpMcastProcess got a datagram.
+ */
+
+enum {
+    MP_MCAST_LIVE,		/* From the group. */
+    MP_MCAST_REPAIR,		/* Sent again by its sender, over TCP. */
+    MP_MCAST_HELD		/* Held during a repair, taken after it: a
+				 * gap it shows is counted, not repaired. */
+};
+
+/*
+ * Most datagrams held per sender while a repair runs.
+ */
+
+#define MP_MCAST_HELD_MAX 10000
 
 #endif /* MP_MULTICAST_H */
