@@ -1235,7 +1235,7 @@ QueryReply(
 	entries = reply->count;
 	for (i = 0; i < reply->count && !cl->left; i++) {
 	    MpRespReply *e = reply->elem[i], *fields;
-	    unsigned long long ms, seq;
+	    unsigned long long ms = 0, seq = 0;
 
 	    if (e == NULL || e->type != MP_RESP_ARRAY || e->count != 2
 		    || e->elem[0]->type != MP_RESP_STRING

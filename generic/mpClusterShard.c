@@ -361,8 +361,10 @@ ControlReply(
 	    }
 	}
 	if (i == masters) {
-	    subs[i].target.host = (char *) MpAlloc(strlen(o->host) + 1);
-	    strcpy(subs[i].target.host, o->host);
+	    size_t hlen = strlen(o->host);
+
+	    subs[i].target.host = (char *) MpAlloc(hlen + 1);
+	    memcpy(subs[i].target.host, o->host, hlen + 1);
 	    subs[i].target.port = o->port;
 	    subs[i].target.user = cl->target.user;
 	    subs[i].target.password = cl->target.password;
@@ -372,9 +374,13 @@ ControlReply(
 	}
 	subs[i].chans[subs[i].chanCount++] = k;
     }
-    pubTarget.host = (char *) MpAlloc(strlen(ranges[owner[cl->pubChan]].host)
-	    + 1);
-    strcpy(pubTarget.host, ranges[owner[cl->pubChan]].host);
+    {
+	const char *h = ranges[owner[cl->pubChan]].host;
+	size_t hlen = strlen(h);
+
+	pubTarget.host = (char *) MpAlloc(hlen + 1);
+	memcpy(pubTarget.host, h, hlen + 1);
+    }
     pubTarget.port = ranges[owner[cl->pubChan]].port;
     pubTarget.user = cl->target.user;
     pubTarget.password = cl->target.password;

@@ -292,7 +292,8 @@ Join(
 		"recovery reads one stream, a sharded cluster would need one "
 		"per channel");
     }
-    if (ParseUrl(interp, Tcl_GetString(objv[2]), &t, &shown) != TCL_OK) {
+    if (ParseUrl(interp, Tcl_GetString(objv[2]), &t, &shown) != TCL_OK
+	    || shown == NULL) {
 	return TCL_ERROR;
     }
 

@@ -25,23 +25,14 @@
  * group, when joined.
  */
 
-#define PUBLISH(mp, from, data, len, group, groupsOf) \
-    do { \
-	if ((mp)->cluster != NULL || (mp)->multicast != NULL) { \
-	    Publish((mp), (from), (data), (len), (group) == NULL ? NULL \
-		    : (const char *) Tcl_GetHashKey(&(mp)->groups, \
-		    ((MpGroup *) (group))->hPtr), (groupsOf)); \
-	} \
-    } while (0)
-
 static void
-Publish(
+PublishName(
     MpInstance *mp,
     MpClient *from,
     const char *data,
     size_t len,
-    const char *groupName,
-    MpClient *groupsOf)
+    const char *groupName,	/* One group's, or NULL. */
+    MpClient *groupsOf)		/* Or the sender's groups, or NULL. */
 {
     if (mp->cluster != NULL) {
 	MpClusterPublish(mp, from, data, len, groupName, groupsOf);
@@ -49,6 +40,26 @@ Publish(
     if (mp->multicast != NULL) {
 	MpMulticastPublish(mp, from, data, len, groupName, groupsOf);
     }
+}
+
+static void
+Publish(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    MpGroup *group,		/* One group, or NULL. */
+    MpClient *groupsOf)		/* Or the sender's groups, or NULL. */
+{
+    const char *name = NULL;
+
+    if (mp->cluster == NULL && mp->multicast == NULL) {
+	return;
+    }
+    if (group != NULL) {
+	name = (const char *) Tcl_GetHashKey(&mp->groups, group->hPtr);
+    }
+    PublishName(mp, from, data, len, name, groupsOf);
 }
 
 /*
@@ -75,7 +86,7 @@ MpPublishToGroup(
     size_t len,
     const char *groupName)
 {
-    Publish(mp, NULL, data, len, groupName, NULL);
+    PublishName(mp, NULL, data, len, groupName, NULL);
 }
 
 /*
@@ -1062,7 +1073,7 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    PUBLISH(mp, from, data, len, group, NULL);
+    Publish(mp, from, data, len, group, NULL);
     return FanoutTo(mp, from, data, len, 0, exclude, group, NULL, NULL,
 	    NULL);
 }
@@ -1112,7 +1123,7 @@ MpFanoutFrom(
 
     if (mp->cluster != NULL || mp->multicast != NULL) {
 	if (count == 0) {
-	    PUBLISH(mp, from, data, len, NULL, groupsOf);
+	    Publish(mp, from, data, len, NULL, groupsOf);
 	} else {
 	    const char *p = data;
 	    size_t left = len;
@@ -1125,7 +1136,7 @@ MpFanoutFrom(
 		if (wireLen == 0) {
 		    break;
 		}
-		PUBLISH(mp, from, msg, msgLen, NULL, groupsOf);
+		Publish(mp, from, msg, msgLen, NULL, groupsOf);
 		p += wireLen;
 		left -= wireLen;
 	    }
@@ -1244,7 +1255,7 @@ MpBatchAdd(
     }
     b->count++;
     mp->stats.messagesIn++;
-    PUBLISH(mp, b->from, data, len, NULL,
+    Publish(mp, b->from, data, len, NULL,
 	    mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
     for (k = 0; k < MP_CODECS; k++) {
 	if (b->len[k] >= b->bound) {

@@ -126,17 +126,20 @@ InterfaceIndex(
 	return 0;
     }
     for (ifa = list; ifa != NULL && index == 0; ifa = ifa->ifa_next) {
+	int same;
+
 	if (ifa->ifa_addr == NULL
 		|| ifa->ifa_addr->sa_family != want.ss_family) {
 	    continue;
 	}
-	if (want.ss_family == AF_INET
-		&& ((struct sockaddr_in *) ifa->ifa_addr)->sin_addr.s_addr
-		== ((struct sockaddr_in *) &want)->sin_addr.s_addr) {
-	    index = if_nametoindex(ifa->ifa_name);
-	} else if (want.ss_family == AF_INET6
-		&& memcmp(&((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr,
-		&((struct sockaddr_in6 *) &want)->sin6_addr, 16) == 0) {
+	if (want.ss_family == AF_INET) {
+	    same = ((struct sockaddr_in *) ifa->ifa_addr)->sin_addr.s_addr
+		    == ((struct sockaddr_in *) &want)->sin_addr.s_addr;
+	} else {
+	    same = memcmp(&((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr,
+		    &((struct sockaddr_in6 *) &want)->sin6_addr, 16) == 0;
+	}
+	if (same) {
 	    index = if_nametoindex(ifa->ifa_name);
 	}
     }
