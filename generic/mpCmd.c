@@ -863,3 +863,60 @@ DestroyObjCmd(
     Tcl_ResetResult(interp);
     return TCL_OK;
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMemberObjCmd --
+ *
+ *	The shape shared by the commands of members that join instances on
+ *	other nodes (Cluster, Multicast): "join ?arg ...?", "leave" and
+ *	"status", errors under {MULTIPLEXER code ...}.
+ *
+ * Results:
+ *	A Tcl result.
+ *
+ * Side effects:
+ *	Those of the procedures called.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpMemberObjCmd(
+    MpInstance *mp,
+    Tcl_Interp *interp,
+    int objc,
+    Tcl_Obj *const objv[],
+    const char *code,		/* "CLUSTER", "MULTICAST". */
+    MpMemberJoinProc *joinProc,	/* join: all of objv. */
+    void (*leaveProc)(MpInstance *mp),
+    int (*statusProc)(Tcl_Interp *interp, MpInstance *mp))
+{
+    static const char *const subs[] = {"join", "leave", "status", NULL};
+    enum { SUB_JOIN, SUB_LEAVE, SUB_STATUS };
+    int index;
+
+    if (objc < 2) {
+	return MpWrongArgs(interp, 1, objv, "join|leave|status ?arg ...?");
+    }
+    if (Tcl_GetIndexFromObj(interp, objv[1], subs, "subcommand", 0,
+	    &index) != TCL_OK) {
+	Tcl_SetErrorCode(interp, "MULTIPLEXER", code, "SUBCOMMAND", NULL);
+	return TCL_ERROR;
+    }
+    if (MpCheckAlive(interp, mp) != TCL_OK) {
+	return TCL_ERROR;
+    }
+    if (index == SUB_JOIN) {
+	return joinProc(interp, mp, objc, objv);
+    }
+    if (objc != 2) {
+	return MpWrongArgs(interp, 2, objv, NULL);
+    }
+    if (index == SUB_LEAVE) {
+	leaveProc(mp);
+	return TCL_OK;
+    }
+    return statusProc(interp, mp);
+}

@@ -492,36 +492,6 @@ MpClusterObjCmd(
     int objc,
     Tcl_Obj *const objv[])
 {
-    static const char *const subs[] = {"join", "leave", "status", NULL};
-    enum { SUB_JOIN, SUB_LEAVE, SUB_STATUS };
-    MpInstance *mp = (MpInstance *) clientData;
-    int index;
-
-    if (objc < 2) {
-	return MpWrongArgs(interp, 1, objv, "join|leave|status ?arg ...?");
-    }
-    if (Tcl_GetIndexFromObj(interp, objv[1], subs, "subcommand", 0,
-	    &index) != TCL_OK) {
-	Tcl_SetErrorCode(interp, "MULTIPLEXER", "CLUSTER", "SUBCOMMAND",
-		NULL);
-	return TCL_ERROR;
-    }
-    if (MpCheckAlive(interp, mp) != TCL_OK) {
-	return TCL_ERROR;
-    }
-    switch (index) {
-    case SUB_JOIN:
-	return Join(interp, mp, objc, objv);
-    case SUB_LEAVE:
-	if (objc != 2) {
-	    return MpWrongArgs(interp, 2, objv, NULL);
-	}
-	MpClusterLeave(mp);
-	return TCL_OK;
-    default:
-	if (objc != 2) {
-	    return MpWrongArgs(interp, 2, objv, NULL);
-	}
-	return Status(interp, mp);
-    }
+    return MpMemberObjCmd((MpInstance *) clientData, interp, objc, objv,
+	    "CLUSTER", Join, MpClusterLeave, Status);
 }

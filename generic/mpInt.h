@@ -638,6 +638,14 @@ MODULE_SCOPE const char *MpGetBytes(Tcl_Interp *interp, Tcl_Obj *objPtr,
 			    size_t *lenPtr);
 MODULE_SCOPE int	MpWrongArgs(Tcl_Interp *interp, int objc,
 			    Tcl_Obj *const objv[], const char *message);
+typedef int (MpMemberJoinProc)(Tcl_Interp *interp, MpInstance *mp,
+			    int objc, Tcl_Obj *const objv[]);
+MODULE_SCOPE int	MpMemberObjCmd(MpInstance *mp, Tcl_Interp *interp,
+			    int objc, Tcl_Obj *const objv[], const char *code,
+			    MpMemberJoinProc *joinProc,
+			    void (*leaveProc)(MpInstance *mp),
+			    int (*statusProc)(Tcl_Interp *interp,
+				MpInstance *mp));
 
 /*
  * mpListener.c

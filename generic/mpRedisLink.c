@@ -87,6 +87,7 @@ static void		Flush(MpRedisLink *link);
 static void		HookProc(void *clientData);
 static void		Lost(MpRedisLink *link, const char *why);
 static void		CloseSocket(MpRedisLink *link);
+static void		StopAttempt(MpRedisLink *link);
 static void		SetInterest(MpRedisLink *link);
 static void		Release(MpRedisLink *link);
 static int		Append(MpRedisLink *link, const char *bytes,
@@ -168,15 +169,7 @@ MpRedisLinkFree(
 	return;
     }
     link->freed = 1;
-    CloseSocket(link);
-    if (link->timer != NULL) {
-	Tcl_DeleteTimerHandler(link->timer);
-	link->timer = NULL;
-    }
-    if (link->resolveId != 0) {
-	MpResolveCancel(link->resolveId);
-	link->resolveId = 0;
-    }
+    StopAttempt(link);
     Release(link);
 }
 
@@ -926,10 +919,11 @@ SetInterest(
 /*
  *----------------------------------------------------------------------
  *
- * Lost, CloseSocket --
+ * Lost, CloseSocket, StopAttempt --
  *
- *	The connection failed or ended: close it, drop what was queued,
- *	tell the owner, and try again after the backoff.
+ *	The connection failed or ended: close it (StopAttempt: with the
+ *	attempt's timer and resolution), drop what was queued, tell the
+ *	owner, and try again after the backoff.
  *
  * Results:
  *	None.
@@ -952,13 +946,9 @@ CloseSocket(
 }
 
 static void
-Lost(
-    MpRedisLink *link,
-    const char *why)
+StopAttempt(
+    MpRedisLink *link)
 {
-    size_t dropped = link->endsCount;
-    int delay, shift;
-
     CloseSocket(link);
     if (link->timer != NULL) {
 	Tcl_DeleteTimerHandler(link->timer);
@@ -968,6 +958,17 @@ Lost(
 	MpResolveCancel(link->resolveId);
 	link->resolveId = 0;
     }
+}
+
+static void
+Lost(
+    MpRedisLink *link,
+    const char *why)
+{
+    size_t dropped = link->endsCount;
+    int delay, shift;
+
+    StopAttempt(link);
     MpLoopCancelHook(link->loop, &link->hook);
     MpRespReaderFree(link->reader);
     link->reader = NULL;
