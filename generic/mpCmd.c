@@ -178,6 +178,7 @@ MpCmdRegister(
 	{"Pause", PauseObjCmd},
 	{"Resume", ResumeObjCmd},
 	{"Connect", MpConnectObjCmd},
+	{"Cluster", MpClusterObjCmd},
 	{"AddFilter", AddFilterObjCmd},
 	{"AddAccessFilter", AddAccessFilterObjCmd},
 	{"AddExitFilter", AddExitFilterObjCmd},

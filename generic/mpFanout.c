@@ -725,6 +725,7 @@ Collect(
     MpClient *exclude,
     MpGroup *group,
     MpClient *groupsOf,
+    const MpRemoteRoute *remote,
     MpClient **list)
 {
     int n = 0, cap = mp->clientCount;
@@ -746,11 +747,13 @@ Collect(
 	    c = (MpClient *) Tcl_GetHashKey(&group->members, mPtr);
 	    MP_TAKE(c);
 	}
-    } else if (groupsOf != NULL) {
-	int i;
+    } else if (groupsOf != NULL || (remote != NULL && remote->groups)) {
+	int i, count = groupsOf != NULL ? groupsOf->groupCount
+		: remote->groupCount;
 
-	for (i = 0; i < groupsOf->groupCount; i++) {
-	    MpGroup *g = groupsOf->groups[i];
+	for (i = 0; i < count; i++) {
+	    MpGroup *g = groupsOf != NULL ? groupsOf->groups[i]
+		    : remote->groupList[i];
 
 	    for (mPtr = Tcl_FirstHashEntry(&g->members, &msearch);
 		    mPtr != NULL; mPtr = Tcl_NextHashEntry(&msearch)) {
@@ -790,6 +793,8 @@ static int
 Deliver(
     MpInstance *mp,
     MpClient *from,
+    Tcl_Obj *fromName,		/* Names a sender on another node, or
+				 * NULL. */
     MpClient **list,
     int n,
     const char *data,
@@ -861,7 +866,7 @@ Deliver(
 	    if (to->state != MP_CLIENT_OPEN) {
 		continue;
 	    }
-	    if (MpRunOutputFilter(from, to, dataObj, &resObj)
+	    if (MpRunOutputFilter(from, fromName, to, dataObj, &resObj)
 		    == MP_CHAIN_PASS && to->state == MP_CLIENT_OPEN) {
 		size_t outLen;
 		const char *out = MpFilterResultBytes(mp, "output filter",
@@ -932,9 +937,12 @@ FanoutTo(
     MpClient *exclude,
     MpGroup *group,
     MpClient *groupsOf,
+    const MpRemoteRoute *remote, /* A message from another node, or
+				 * NULL. */
     MpBatch *batch)		/* Or a batch of count messages, or NULL. */
 {
     MpLoop *loop = mp->loop;
+    Tcl_Obj *fromName = remote != NULL ? remote->fromName : NULL;
     MpClient **list;
     int n;
 
@@ -957,7 +965,7 @@ FanoutTo(
 		    data, len, &msg, &msgLen);
 
 	    total += FanoutTo(mp, from, msg, msgLen, 0, exclude, group,
-		    groupsOf, NULL);
+		    groupsOf, remote, NULL);
 	    data += wireLen;
 	    len -= wireLen;
 	}
@@ -974,14 +982,14 @@ FanoutTo(
 	    loop->recipients = (MpClient **) MpRealloc(loop->recipients,
 		    sizeof(MpClient *) * (size_t) loop->recipientsCap);
 	}
-	n = Collect(mp, exclude, group, groupsOf, loop->recipients);
-	return Deliver(mp, from, loop->recipients, n, data, len, count,
-		batch);
+	n = Collect(mp, exclude, group, groupsOf, remote, loop->recipients);
+	return Deliver(mp, from, fromName, loop->recipients, n, data, len,
+		count, batch);
     }
     list = (MpClient **) MpAlloc(sizeof(MpClient *)
 	    * (size_t) (mp->clientCount + 1));
-    n = Collect(mp, exclude, group, groupsOf, list);
-    n = Deliver(mp, from, list, n, data, len, 0, NULL);
+    n = Collect(mp, exclude, group, groupsOf, remote, list);
+    n = Deliver(mp, from, fromName, list, n, data, len, 0, NULL);
     MpFree(list);
     return n;
 }
@@ -995,7 +1003,44 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    return FanoutTo(mp, from, data, len, 0, exclude, group, NULL, NULL);
+    if (mp->cluster != NULL) {
+	MpClusterPublish(mp, from, data, len, group, NULL);
+    }
+    return FanoutTo(mp, from, data, len, 0, exclude, group, NULL, NULL,
+	    NULL);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFanoutRemote --
+ *
+ *	Delivers a message that another node of the cluster published to
+ *	this node's clients, as a local one would go: to every client, or
+ *	(remote->groups) to the members of the listed groups (none when no
+ *	listed group exists here). Output filters see remote->fromName as
+ *	the sender. Nothing is published again.
+ *
+ * Results:
+ *	How many recipients it was queued for.
+ *
+ * Side effects:
+ *	As MpFanout.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFanoutRemote(
+    MpInstance *mp,
+    const char *data,
+    size_t len,
+    const MpRemoteRoute *remote)
+{
+    if (remote->groups && remote->groupCount == 0) {
+	return 0;
+    }
+    return FanoutTo(mp, NULL, data, len, 0, NULL, NULL, NULL, remote, NULL);
 }
 
 void
@@ -1006,10 +1051,31 @@ MpFanoutFrom(
     size_t count)		/* 0: one message; N: a span of N. */
 {
     MpInstance *mp = from->mp;
+    MpClient *groupsOf = mp->config.route == MP_ROUTE_GROUPS ? from : NULL;
 
+    if (mp->cluster != NULL) {
+	if (count == 0) {
+	    MpClusterPublish(mp, from, data, len, NULL, groupsOf);
+	} else {
+	    const char *p = data;
+	    size_t left = len;
+
+	    while (left > 0) {
+		const char *msg;
+		size_t msgLen, wireLen = MpFrameSpanFirst(mp->config.framing,
+			p, left, &msg, &msgLen);
+
+		if (wireLen == 0) {
+		    break;
+		}
+		MpClusterPublish(mp, from, msg, msgLen, NULL, groupsOf);
+		p += wireLen;
+		left -= wireLen;
+	    }
+	}
+    }
     FanoutTo(mp, from, data, len, count,
-	    mp->config.sendToOrigin ? NULL : from, NULL,
-	    mp->config.route == MP_ROUTE_GROUPS ? from : NULL, NULL);
+	    mp->config.sendToOrigin ? NULL : from, NULL, groupsOf, NULL, NULL);
 }
 
 /*
@@ -1121,6 +1187,10 @@ MpBatchAdd(
     }
     b->count++;
     mp->stats.messagesIn++;
+    if (mp->cluster != NULL) {
+	MpClusterPublish(mp, b->from, data, len, NULL,
+		mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
+    }
     for (k = 0; k < MP_CODECS; k++) {
 	if (b->len[k] >= b->bound) {
 	    MpBatchFlush(b);
@@ -1141,7 +1211,7 @@ MpBatchFlush(
     if (b->count > 0 && from->state == MP_CLIENT_OPEN && !mp->destroyed) {
 	FanoutTo(mp, from, NULL, 0, b->count,
 		mp->config.sendToOrigin ? NULL : from, NULL,
-		mp->config.route == MP_ROUTE_GROUPS ? from : NULL, b);
+		mp->config.route == MP_ROUTE_GROUPS ? from : NULL, NULL, b);
     }
     for (k = 0; k < MP_CODECS; k++) {
 	b->len[k] = 0;

@@ -608,6 +608,8 @@ MpRunExitFilters(
 int
 MpRunOutputFilter(
     MpClient *from,
+    Tcl_Obj *fromName,		/* A sender on another node (from NULL), or
+				 * NULL. */
     MpClient *to,
     Tcl_Obj *dataObj,
     Tcl_Obj **resultPtr)
@@ -628,7 +630,8 @@ MpRunOutputFilter(
 	}
 	args[0] = data;
 	args[1] = (from != NULL && from->state < MP_CLIENT_DEAD)
-		? MpClientName(from) : Tcl_NewObj();
+		? MpClientName(from)
+		: fromName != NULL ? fromName : Tcl_NewObj();
 	args[2] = MpClientName(to);
 	args[3] = MpClientAddrObj(to);
 	args[4] = MpClientPortObj(to);

@@ -254,6 +254,7 @@ MpInstanceTeardown(
     mp->destroyed = 1;
     MpInstanceRef(mp);
     UnlinkFromLoop(mp);
+    MpClusterLeave(mp);
     MpListenerCloseAll(mp);
     if (mp->idleTimer != NULL) {
 	Tcl_DeleteTimerHandler(mp->idleTimer);

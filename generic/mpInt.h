@@ -311,6 +311,22 @@ typedef struct MpGroup {
 } MpGroup;
 
 /*
+ * How a message from another node of the cluster (mpCluster.c) is
+ * delivered here (MpFanoutRemote): the name output filters see as its
+ * sender ("NODE/CHAN"), and, with groups set, the local groups whose
+ * members get it (none when groupCount is 0).
+ */
+
+typedef struct MpRemoteRoute {
+    Tcl_Obj *fromName;
+    int groups;
+    MpGroup **groupList;
+    int groupCount;
+} MpRemoteRoute;
+
+typedef struct MpCluster MpCluster;
+
+/*
  * Client states.
  */
 
@@ -431,6 +447,8 @@ struct MpInstance {
 				 * stderr). */
     Tcl_TimerToken idleTimer;
     Tcl_Obj *errorCallback;	/* Background errors of Connect. */
+    MpCluster *cluster;		/* Cluster membership (mpCluster.c), or
+				 * NULL. */
     MpInstance *loopPrev, *loopNext; /* The loop's live instances (not yet
 				 * torn down), for the exit handler. */
 };
@@ -456,6 +474,20 @@ typedef struct MpBatch {
     size_t bound;		/* Fan out once a buffer holds this much. */
     MpClient *from;		/* The sender. */
 } MpBatch;
+
+/*
+ * Output of something other than a client (a Redis link, mpRedisLink.c)
+ * written when the loop's dispatch round ends, as clients' queued output
+ * is: MpLoopScheduleHook lists it, MpLoopFlushAll calls proc once. proc
+ * runs no Tcl script.
+ */
+
+typedef struct MpFlushHook {
+    struct MpFlushHook *next;	/* In the loop's list ... */
+    int listed;			/* ... while listed. */
+    void (*proc)(void *clientData);
+    void *clientData;
+} MpFlushHook;
 
 /*
  * Per-thread loop: poller, descriptor table, pending flushes.
@@ -505,6 +537,7 @@ struct MpLoop {
     Tcl_TimerToken lingerTimer;	/* Ends lingers whose time is up. */
     Tcl_WideInt lingerDue;	/* When lingerTimer fires. */
     MpInstance *instances;	/* Live instances using this loop. */
+    MpFlushHook *hooks;		/* Listed flush hooks. */
     MpSocket *again;		/* Sockets whose transport holds input the
 				 * poller cannot see (MpLoopReadAgain) ... */
     int againCount;		/* ... how many ... */
@@ -526,6 +559,8 @@ MODULE_SCOPE void	MpLoopFlushAll(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushIfIdle(MpLoop *loop);
 MODULE_SCOPE void	MpLoopFlushSoon(MpLoop *loop);
 MODULE_SCOPE void	MpLoopReadAgain(MpLoop *loop, MpSocket fd);
+MODULE_SCOPE void	MpLoopScheduleHook(MpLoop *loop, MpFlushHook *hook);
+MODULE_SCOPE void	MpLoopCancelHook(MpLoop *loop, MpFlushHook *hook);
 MODULE_SCOPE int	MpLoopAttachEventSource(MpLoop *loop);
 MODULE_SCOPE void	MpLoopNoteScript(MpLoop *loop);
 MODULE_SCOPE Tcl_WideUInt MpNextChannelId(void);
@@ -669,6 +704,18 @@ MODULE_SCOPE int	MpFanout(MpInstance *mp, MpClient *from,
 			    MpGroup *group);
 MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 			    size_t len, size_t count);
+MODULE_SCOPE int	MpFanoutRemote(MpInstance *mp, const char *data,
+			    size_t len, const MpRemoteRoute *remote);
+
+/*
+ * mpCluster.c, mpCmdCluster.c
+ */
+
+MODULE_SCOPE void	MpClusterPublish(MpInstance *mp, MpClient *from,
+			    const char *data, size_t len, MpGroup *group,
+			    MpClient *groupsOf);
+MODULE_SCOPE void	MpClusterLeave(MpInstance *mp);
+MODULE_SCOPE Tcl_ObjCmdProc MpClusterObjCmd;
 MODULE_SCOPE MpBatch *	MpBatchBegin(MpClient *from);
 MODULE_SCOPE int	MpBatchAdd(MpBatch *b, const char *data, size_t len,
 			    int text);
@@ -690,7 +737,8 @@ MODULE_SCOPE void	MpRunExitFilters(MpClient *c);
 MODULE_SCOPE const char *MpFilterResultBytes(MpInstance *mp,
 			    const char *kind, Tcl_Obj *dataObj,
 			    size_t *lenPtr);
-MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, MpClient *to,
+MODULE_SCOPE int	MpRunOutputFilter(MpClient *from, Tcl_Obj *fromName,
+			    MpClient *to,
 			    Tcl_Obj *dataObj, Tcl_Obj **resultPtr);
 MODULE_SCOPE int	MpCallPrefix(MpInstance *mp, Tcl_Obj *cmdObj,
 			    int argc, Tcl_Obj *const args[]);

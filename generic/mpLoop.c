@@ -688,8 +688,8 @@ MpLoopCancelFlush(
  *----------------------------------------------------------------------
  */
 
-void
-MpLoopFlushAll(
+static void
+FlushClients(
     MpLoop *loop)
 {
     Tcl_WideUInt scripts = loop->scriptCalls;
@@ -710,6 +710,75 @@ MpLoopFlushAll(
 	    break;
 	}
     }
+}
+
+void
+MpLoopFlushAll(
+    MpLoop *loop)
+{
+    FlushClients(loop);
+    while (loop->hooks != NULL) {
+	MpFlushHook *hook = loop->hooks;
+
+	loop->hooks = hook->next;
+	hook->next = NULL;
+	hook->listed = 0;
+	hook->proc(hook->clientData);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpLoopScheduleHook, MpLoopCancelHook --
+ *
+ *	List a flush hook (see MpFlushHook) to be called when the dispatch
+ *	round in progress ends, or, outside any round (a script's command),
+ *	when the event loop is next idle, so that what a script queues in
+ *	one go leaves in one write; or take it off the list.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May schedule an idle flush.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpLoopScheduleHook(
+    MpLoop *loop,
+    MpFlushHook *hook)
+{
+    if (!hook->listed) {
+	hook->listed = 1;
+	hook->next = loop->hooks;
+	loop->hooks = hook;
+    }
+    if (loop->dispatchDepth == 0) {
+	MpLoopFlushSoon(loop);
+    }
+}
+
+void
+MpLoopCancelHook(
+    MpLoop *loop,
+    MpFlushHook *hook)
+{
+    MpFlushHook **pp;
+
+    if (!hook->listed) {
+	return;
+    }
+    for (pp = &loop->hooks; *pp != NULL; pp = &(*pp)->next) {
+	if (*pp == hook) {
+	    *pp = hook->next;
+	    break;
+	}
+    }
+    hook->next = NULL;
+    hook->listed = 0;
 }
 
 /*
@@ -751,7 +820,7 @@ MpLoopFlushIfIdle(
 	}
     }
     if (!deferred) {
-	MpLoopFlushAll(loop);
+	FlushClients(loop);	/* Hooks wait for the idle flush. */
 	return;
     }
 

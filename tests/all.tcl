@@ -234,12 +234,15 @@ foreach ::mpRunner::file $::mpRunner::files {
     set ::mpRunner::tail [file tail $::mpRunner::file]
     puts "---- $::mpRunner::tail"
     flush stdout
+    set ::mpRunner::started [clock milliseconds]
     if {[tcltest::singleProcess]} {
 	set ::mpRunner::res [::mpRunner::RunSourced $::mpRunner::file]
     } else {
 	set ::mpRunner::res [::mpRunner::RunChild $::mpRunner::file]
     }
     lassign $::mpRunner::res ok t p s f status
+    puts [format "---- %s took %.1f s" $::mpRunner::tail \
+	    [expr {([clock milliseconds] - $::mpRunner::started) / 1000.0}]]
     incr ::mpRunner::total $t
     incr ::mpRunner::passed $p
     incr ::mpRunner::skipped $s

@@ -11,11 +11,14 @@
 # mpHttp.c: pure C, no Tcl), and run from a copy of its seed corpus fuzz/corpus/HARNESS/ (the
 # repository's corpus is only read).  A harness that includes OpenSSL's
 # headers (fuzz_tls) also gets generic/mpTlsHello.c and OpenSSL's flags
-# (pkg-config's libssl and libcrypto, else -lssl -lcrypto).  Exit status:
+# (pkg-config's libssl and libcrypto, else -lssl -lcrypto); one that
+# includes mpResp.h (fuzz_cluster) gets generic/mpClusterMsg.c, mpResp.c
+# and hiredis's flags (pkg-config's, else -lhiredis).  Exit status:
 # 0 if every harness ran its time without a crash, leak, sanitizer report,
 # timeout or out-of-memory report; 1 otherwise (a reproducer is kept, its
 # path printed); 2 if it cannot build (no clang, or no libFuzzer runtime:
-# Debian packages clang and libclang-rt-14-dev; for fuzz_tls, libssl-dev).
+# Debian packages clang and libclang-rt-14-dev; for fuzz_tls, libssl-dev;
+# for fuzz_cluster, libhiredis-dev).
 # Installs nothing.
 #
 # Environment:
@@ -97,6 +100,16 @@ else
     sslflags="-lssl -lcrypto"
 fi
 
+# For the harness of what a cluster node reads from Redis: the envelope
+# and RESP code (generic/mpClusterMsg.c, generic/mpResp.c), and hiredis.
+clustercore="$srcdir/generic/mpClusterMsg.c $srcdir/generic/mpResp.c"
+if command -v pkg-config >/dev/null 2>&1 \
+	&& pkg-config --exists hiredis 2>/dev/null; then
+    hiredisflags=`pkg-config --cflags --libs hiredis`
+else
+    hiredisflags="-lhiredis"
+fi
+
 status=0
 summary=
 for h in $harnesses; do
@@ -109,6 +122,9 @@ for h in $harnesses; do
     extra=
     if grep -q '^#include <openssl/' "$src"; then
 	extra="$tlscore $sslflags"
+    fi
+    if grep -q '^#include "mpResp.h"' "$src"; then
+	extra="$extra $clustercore $hiredisflags"
     fi
     echo "== $h: building"
     if ! $CC $cflags -o "$out/$h" "$src" $core $extra; then

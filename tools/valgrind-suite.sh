@@ -36,7 +36,8 @@ mkdir -p "$out" || exit 2
 
 # Longest first (by what they are known to take), then the rest by name,
 # so that one long file does not start last.
-long="churn.test stress.test linger.test shutdown.test idle.test
+long="tls.test churn.test stress.test doc.test webchat.test linger.test
+      shutdown.test idle.test compat.test websocket.test
       overflow.test faults.test hostile.test connect.test chanops.test"
 files=
 for f in $long; do
