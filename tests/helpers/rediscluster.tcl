@@ -188,11 +188,13 @@ proc ::rcl::owner {hs h slot} {
 }
 
 # rcl::moveSlot --
-#	Moves slot (which holds no keys) from its master to master dst,
-#	as redis-cli --cluster reshard does: IMPORTING on dst, MIGRATING
-#	on the source, then NODE dst on dst, on the source and on the
-#	others. Waits (bounded) until every server reports the new owner.
-#	Returns 1 if they all do.
+#	Moves slot (which holds no keys) from its master to master dst, as
+#	the Redis Cluster specification describes: IMPORTING on dst,
+#	MIGRATING on the source, then NODE dst on dst, on the other masters
+#	and last on the source (so that every master knows the new owner
+#	when the source lets the slot go and ends its subscriptions).
+#	Waits (bounded) until every server reports the new owner. Returns 1
+#	if they all do.
 
 proc ::rcl::moveSlot {hs slot dst {ms 10000}} {
     set src [owner $hs $dst $slot]
@@ -203,12 +205,12 @@ proc ::rcl::moveSlot {hs slot dst {ms 10000}} {
     ::redist::cmd $dst CLUSTER SETSLOT $slot IMPORTING [id $src]
     ::redist::cmd $src CLUSTER SETSLOT $slot MIGRATING $dstId
     ::redist::cmd $dst CLUSTER SETSLOT $slot NODE $dstId
-    ::redist::cmd $src CLUSTER SETSLOT $slot NODE $dstId
     foreach h $hs {
 	if {$h ne $src && $h ne $dst} {
 	    catch {::redist::cmd $h CLUSTER SETSLOT $slot NODE $dstId}
 	}
     }
+    ::redist::cmd $src CLUSTER SETSLOT $slot NODE $dstId
     set deadline [expr {[clock milliseconds] + [::redist::ms $ms]}]
     while {[clock milliseconds] < $deadline} {
 	set ok 1
