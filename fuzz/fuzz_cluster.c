@@ -85,7 +85,9 @@ Envelope(
     if (MpCmsgParse(data, size, &m) != 0) {
 	return;
     }
-    CHECK(m.route >= MP_CMSG_ALL && m.route <= MP_CMSG_GROUPS);
+    CHECK(m.route >= MP_CMSG_ALL && m.route <= MP_CMSG_HEARTBEAT);
+    CHECK(m.route != MP_CMSG_HEARTBEAT
+	    || ((m.dataLen == 0 || m.dataLen == 2) && m.groupCount == 0));
     CHECK((const unsigned char *) m.node == data + MP_CMSG_FIXED);
     CHECK(m.nodeLen >= 1 && m.nodeLen <= 255);
     CHECK((const unsigned char *) m.sender == data + MP_CMSG_FIXED

@@ -456,7 +456,7 @@ MpClusterPublish(
     MpClient *from,
     const char *data,
     size_t len,
-    MpGroup *group,
+    const char *groupName,	/* One group's, or NULL. */
     MpClient *groupsOf)
 {
     MpCluster *cl = mp->cluster;
@@ -470,11 +470,10 @@ MpClusterPublish(
     if (cl == NULL || cl->left) {
 	return;
     }
-    if (group != NULL) {
+    if (groupName != NULL) {
 	route = MP_CMSG_GROUP;
-	names[0].bytes = (const char *) Tcl_GetHashKey(&mp->groups,
-		group->hPtr);
-	names[0].len = strlen(names[0].bytes);
+	names[0].bytes = groupName;
+	names[0].len = strlen(groupName);
 	count = 1;
     } else if (groupsOf != NULL) {
 	route = MP_CMSG_GROUPS;
@@ -1011,13 +1010,9 @@ Receive(
 {
     MpInstance *mp = cl->mp;
     MpCmsg msg;
-    MpRemoteRoute route;
-    MpGroup *found[64], **groups = found;
     MpClusterSender *s;
-    const unsigned char *pos;
     unsigned long long idMs = 0, idSeq = 0;
     int idLen, isNew, n;
-    unsigned i;
 
     if (how == RECV_LIVE && cl->recovering) {
 	Hold(cl, bytes, len);
@@ -1035,6 +1030,10 @@ Receive(
     if (MpCmsgParse((const unsigned char *) bytes + idLen,
 	    len - (size_t) idLen, &msg) != 0) {
 	cl->stats.malformed++;
+	return;
+    }
+    if (msg.route == MP_CMSG_HEARTBEAT) {
+	cl->stats.malformed++;	/* Nodes send none through Redis. */
 	return;
     }
     if (msg.nodeLen == cl->nodeLen
@@ -1085,44 +1084,9 @@ Receive(
     if (mp->destroyed) {
 	return;
     }
-    route.groups = (msg.route != MP_CMSG_ALL);
-    route.groupCount = 0;
-    if (msg.groupCount > sizeof(found) / sizeof(found[0])) {
-	groups = (MpGroup **) MpAlloc(msg.groupCount * sizeof(MpGroup *));
-    }
-    pos = msg.groups;
-    for (i = 0; i < msg.groupCount; i++) {
-	MpCmsgName name;
-	char small[256], *text = small;
-	MpGroup *g;
-
-	pos = MpCmsgNextGroup(pos, &name);
-	if (name.len >= sizeof(small)) {
-	    text = (char *) MpAlloc(name.len + 1);
-	}
-	memcpy(text, name.bytes, name.len);
-	text[name.len] = '\0';
-	g = MpGroupFind(mp, text);
-	if (g != NULL) {
-	    groups[route.groupCount++] = g;
-	}
-	if (text != small) {
-	    MpFree(text);
-	}
-    }
-    route.groupList = groups;
-    route.fromName = Tcl_ObjPrintf("%.*s/%.*s", (int) msg.nodeLen, msg.node,
-	    (int) msg.senderLen, msg.sender);
-    Tcl_IncrRefCount(route.fromName);
     cl->refCount++;
-    MpInstanceRef(mp);
-    n = MpFanoutRemote(mp, msg.data, msg.dataLen, &route);
+    n = MpFanoutEnvelope(mp, &msg);
     cl->stats.delivered += (Tcl_WideUInt) n;
-    MpInstanceUnref(mp);
-    Tcl_DecrRefCount(route.fromName);
-    if (groups != found) {
-	MpFree(groups);
-    }
     MpClusterUnref(cl);
 }
 

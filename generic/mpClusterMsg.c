@@ -169,6 +169,7 @@ MpCmsgWriteHeader(
  *	0 with *msg filled (pointers into bytes), or -1 when the bytes are
  *	not a valid envelope: short, wrong magic or version, an unknown
  *	route, an empty node id, a group count that does not match the route
+ *	(or a heartbeat that carries anything but a 2-byte repair port)
  *	or exceeds MP_CMSG_MAX_GROUPS, an empty group name, or a length that
  *	runs past the end.
  *
@@ -189,7 +190,7 @@ MpCmsgParse(
     unsigned i;
 
     if (len < MP_CMSG_FIXED || p[0] != 'm' || p[1] != 'X'
-	    || p[2] != MP_CMSG_VERSION || p[3] > MP_CMSG_GROUPS) {
+	    || p[2] != MP_CMSG_VERSION || p[3] > MP_CMSG_HEARTBEAT) {
 	return -1;
     }
     msg->route = p[3];
@@ -213,7 +214,8 @@ MpCmsgParse(
     msg->groupCount = Get16(p);
     p += 2;
     if (msg->groupCount > MP_CMSG_MAX_GROUPS
-	    || (msg->route == MP_CMSG_ALL && msg->groupCount != 0)
+	    || ((msg->route == MP_CMSG_ALL || msg->route == MP_CMSG_HEARTBEAT)
+		&& msg->groupCount != 0)
 	    || (msg->route == MP_CMSG_GROUP && msg->groupCount != 1)) {
 	return -1;
     }
@@ -231,6 +233,10 @@ MpCmsgParse(
     }
     msg->data = (const char *) p;
     msg->dataLen = (size_t) (end - p);
+    if (msg->route == MP_CMSG_HEARTBEAT && msg->dataLen != 0
+	    && msg->dataLen != 2) {
+	return -1;
+    }
     return 0;
 }
 

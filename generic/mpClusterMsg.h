@@ -12,7 +12,10 @@
  *
  *	    0   2  magic "mX"
  *	    2   1  version (1)
- *	    3   1  route: 0 every client, 1 one group, 2 the sender's groups
+ *	    3   1  route: 0 every client, 1 one group, 2 the sender's groups,
+ *		   3 a heartbeat (no group; the sequence number is the
+ *		   sender's last one; the message is empty, or 2 bytes: the
+ *		   TCP port where the sender retransmits, 0 if it does not)
  *	    4   8  incarnation of the sending node
  *	   12   8  sequence number (1, 2, ... per incarnation)
  *	   20   1  length N of the node id (1 to 255)
@@ -40,7 +43,8 @@
 enum {
     MP_CMSG_ALL = 0,		/* Every client of every node. */
     MP_CMSG_GROUP = 1,		/* The members of one group. */
-    MP_CMSG_GROUPS = 2		/* The members of the sender's groups. */
+    MP_CMSG_GROUPS = 2,		/* The members of the sender's groups. */
+    MP_CMSG_HEARTBEAT = 3	/* No message: the sender's last number. */
 };
 
 /*

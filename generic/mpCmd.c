@@ -179,6 +179,7 @@ MpCmdRegister(
 	{"Resume", ResumeObjCmd},
 	{"Connect", MpConnectObjCmd},
 	{"Cluster", MpClusterObjCmd},
+	{"Multicast", MpMulticastObjCmd},
 	{"AddFilter", AddFilterObjCmd},
 	{"AddAccessFilter", AddAccessFilterObjCmd},
 	{"AddExitFilter", AddExitFilterObjCmd},

@@ -17,27 +17,6 @@
 /*
  *----------------------------------------------------------------------
  *
- * Mix --
- *
- *	A 64-bit mixing function (splitmix64's finaliser), to make node ids
- *	and incarnations from the clock and addresses.
- *
- *----------------------------------------------------------------------
- */
-
-static unsigned long long
-Mix(
-    unsigned long long x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/*
- *----------------------------------------------------------------------
- *
  * CopyText --
  *
  *	A NUL-terminated copy of len bytes.
@@ -239,8 +218,6 @@ Join(
     MpCluster *cl;
     Tcl_Obj *shown = NULL;
     MpRedisTarget t;
-    Tcl_Time now;
-    unsigned long long seed;
     Tcl_Size len;
     const char *text;
     int i, index;
@@ -360,29 +337,18 @@ Join(
 	memcpy(cl->streamKey + 19, text, (size_t) len + 1);
     }
 
-    /*
-     * The incarnation is new at every join (the wall clock in
-     * microseconds, mixed with addresses that differ between
-     * processes); the default node id is drawn from it.
-     */
-
-    Tcl_GetTime(&now);
-    seed = (unsigned long long) now.sec * 1000000ULL
-	    + (unsigned long long) now.usec;
-    cl->incarnation = seed ^ (Mix((unsigned long long) (size_t) cl
-	    ^ (unsigned long long) MpNowMs()) & 0xffffULL);
-    if (nodeObj != NULL) {
-	text = Tcl_GetStringFromObj(nodeObj, &len);
-	cl->node = CopyText(text, (size_t) len);
-	cl->nodeLen = (size_t) len;
-    } else {
+    {
 	char id[24];
 
-	snprintf(id, sizeof(id), "n%012llx",
-		Mix(cl->incarnation ^ (unsigned long long) (size_t) mp)
-		& 0xffffffffffffULL);
-	cl->node = CopyText(id, strlen(id));
-	cl->nodeLen = strlen(id);
+	cl->incarnation = MpNodeIdentity(cl, id, sizeof(id));
+	if (nodeObj != NULL) {
+	    text = Tcl_GetStringFromObj(nodeObj, &len);
+	    cl->node = CopyText(text, (size_t) len);
+	    cl->nodeLen = (size_t) len;
+	} else {
+	    cl->node = CopyText(id, strlen(id));
+	    cl->nodeLen = strlen(id);
+	}
     }
     cl->maxPending = (size_t) maxPending;
     if (sharded) {

@@ -218,7 +218,7 @@ BroadcastObjCmd(
     MpInstance *mp = (MpInstance *) clientData;
     MpClient *exclude = NULL;
     MpGroup *group = NULL;
-    const char *data;
+    const char *data, *groupName = NULL;
     size_t len;
     int i, idx, sent;
 
@@ -246,13 +246,19 @@ BroadcastObjCmd(
 		return TCL_ERROR;
 	    }
 	} else {
-	    group = MpGroupFind(mp, Tcl_GetString(objv[i + 1]));
-	    if (group == NULL) {
-		/* An empty or unknown group reaches nobody. */
-		Tcl_SetObjResult(interp, Tcl_NewIntObj(0));
-		return TCL_OK;
-	    }
+	    groupName = Tcl_GetString(objv[i + 1]);
+	    group = MpGroupFind(mp, groupName);
 	}
+    }
+    if (groupName != NULL && group == NULL) {
+	/*
+	 * An empty or unknown group reaches nobody here; its members on
+	 * other nodes (cluster, multicast) get it.
+	 */
+
+	MpPublishToGroup(mp, data, len, groupName);
+	Tcl_SetObjResult(interp, Tcl_NewIntObj(0));
+	return TCL_OK;
     }
     sent = MpFanout(mp, NULL, data, len, exclude, group);
     MpLoopFlushIfIdle(mp->loop);

@@ -20,6 +20,65 @@
 #include "mpWsFrame.h"
 
 /*
+ * Hands a message the instance fans out to its own clients to the members
+ * that carry it to other nodes: the cluster (Redis) and the multicast
+ * group, when joined.
+ */
+
+#define PUBLISH(mp, from, data, len, group, groupsOf) \
+    do { \
+	if ((mp)->cluster != NULL || (mp)->multicast != NULL) { \
+	    Publish((mp), (from), (data), (len), (group) == NULL ? NULL \
+		    : (const char *) Tcl_GetHashKey(&(mp)->groups, \
+		    ((MpGroup *) (group))->hPtr), (groupsOf)); \
+	} \
+    } while (0)
+
+static void
+Publish(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    const char *groupName,
+    MpClient *groupsOf)
+{
+    if (mp->cluster != NULL) {
+	MpClusterPublish(mp, from, data, len, groupName, groupsOf);
+    }
+    if (mp->multicast != NULL) {
+	MpMulticastPublish(mp, from, data, len, groupName, groupsOf);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpPublishToGroup --
+ *
+ *	Broadcast -group of a group with no member here: nobody here gets
+ *	the message, but the members of that group on other nodes do.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Publishes (cluster, multicast).
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpPublishToGroup(
+    MpInstance *mp,
+    const char *data,
+    size_t len,
+    const char *groupName)
+{
+    Publish(mp, NULL, data, len, groupName, NULL);
+}
+
+/*
  * Fetches the start of a recipient's record (its fan-out fields, see
  * MpClient) into the cache while the previous recipient's socket write
  * runs: with thousands of recipients each record is otherwise a miss.
@@ -1003,9 +1062,7 @@ MpFanout(
     MpClient *exclude,
     MpGroup *group)
 {
-    if (mp->cluster != NULL) {
-	MpClusterPublish(mp, from, data, len, group, NULL);
-    }
+    PUBLISH(mp, from, data, len, group, NULL);
     return FanoutTo(mp, from, data, len, 0, exclude, group, NULL, NULL,
 	    NULL);
 }
@@ -1053,9 +1110,9 @@ MpFanoutFrom(
     MpInstance *mp = from->mp;
     MpClient *groupsOf = mp->config.route == MP_ROUTE_GROUPS ? from : NULL;
 
-    if (mp->cluster != NULL) {
+    if (mp->cluster != NULL || mp->multicast != NULL) {
 	if (count == 0) {
-	    MpClusterPublish(mp, from, data, len, NULL, groupsOf);
+	    PUBLISH(mp, from, data, len, NULL, groupsOf);
 	} else {
 	    const char *p = data;
 	    size_t left = len;
@@ -1068,7 +1125,7 @@ MpFanoutFrom(
 		if (wireLen == 0) {
 		    break;
 		}
-		MpClusterPublish(mp, from, msg, msgLen, NULL, groupsOf);
+		PUBLISH(mp, from, msg, msgLen, NULL, groupsOf);
 		p += wireLen;
 		left -= wireLen;
 	    }
@@ -1187,10 +1244,8 @@ MpBatchAdd(
     }
     b->count++;
     mp->stats.messagesIn++;
-    if (mp->cluster != NULL) {
-	MpClusterPublish(mp, b->from, data, len, NULL,
-		mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
-    }
+    PUBLISH(mp, b->from, data, len, NULL,
+	    mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
     for (k = 0; k < MP_CODECS; k++) {
 	if (b->len[k] >= b->bound) {
 	    MpBatchFlush(b);

@@ -71,6 +71,8 @@ Multiplexer_Init(
 	    BuildInfoObjCmd, NULL, NULL);
     Tcl_CreateObjCommand(interp, "::multiplexer::fdlimit", FdLimitObjCmd,
 	    NULL, NULL);
+    Tcl_CreateObjCommand(interp, "::multiplexer::groupsock",
+	    MpGroupsockObjCmd, NULL, NULL);
     return Tcl_PkgProvide(interp, "multiplexer", PACKAGE_VERSION);
 }
 

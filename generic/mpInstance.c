@@ -255,6 +255,7 @@ MpInstanceTeardown(
     MpInstanceRef(mp);
     UnlinkFromLoop(mp);
     MpClusterLeave(mp);
+    MpMulticastLeave(mp);
     MpListenerCloseAll(mp);
     if (mp->idleTimer != NULL) {
 	Tcl_DeleteTimerHandler(mp->idleTimer);

@@ -449,6 +449,8 @@ struct MpInstance {
     Tcl_Obj *errorCallback;	/* Background errors of Connect. */
     MpCluster *cluster;		/* Cluster membership (mpCluster.c), or
 				 * NULL. */
+    struct MpMulticast *multicast; /* Multicast member (mpMulticast.c), or
+				 * NULL. */
     MpInstance *loopPrev, *loopNext; /* The loop's live instances (not yet
 				 * torn down), for the exit handler. */
 };
@@ -706,16 +708,34 @@ MODULE_SCOPE void	MpFanoutFrom(MpClient *from, const char *data,
 			    size_t len, size_t count);
 MODULE_SCOPE int	MpFanoutRemote(MpInstance *mp, const char *data,
 			    size_t len, const MpRemoteRoute *remote);
+MODULE_SCOPE void	MpPublishToGroup(MpInstance *mp, const char *data,
+			    size_t len, const char *groupName);
 
 /*
  * mpCluster.c, mpCmdCluster.c
  */
 
 MODULE_SCOPE void	MpClusterPublish(MpInstance *mp, MpClient *from,
-			    const char *data, size_t len, MpGroup *group,
-			    MpClient *groupsOf);
+			    const char *data, size_t len,
+			    const char *groupName, MpClient *groupsOf);
 MODULE_SCOPE void	MpClusterLeave(MpInstance *mp);
 MODULE_SCOPE Tcl_ObjCmdProc MpClusterObjCmd;
+
+/*
+ * mpMulticast.c, mpCmdMulticast.c, mpRemote.c
+ */
+
+struct MpCmsg;
+MODULE_SCOPE void	MpMulticastPublish(MpInstance *mp, MpClient *from,
+			    const char *data, size_t len,
+			    const char *groupName, MpClient *groupsOf);
+MODULE_SCOPE void	MpMulticastLeave(MpInstance *mp);
+MODULE_SCOPE Tcl_ObjCmdProc MpMulticastObjCmd;
+MODULE_SCOPE Tcl_ObjCmdProc MpGroupsockObjCmd;
+MODULE_SCOPE int	MpFanoutEnvelope(MpInstance *mp,
+			    const struct MpCmsg *msg);
+MODULE_SCOPE unsigned long long MpNodeIdentity(const void *salt,
+			    char *idBuf, size_t idSize);
 MODULE_SCOPE MpBatch *	MpBatchBegin(MpClient *from);
 MODULE_SCOPE int	MpBatchAdd(MpBatch *b, const char *data, size_t len,
 			    int text);

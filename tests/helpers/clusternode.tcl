@@ -29,6 +29,7 @@
 #				reach); cl::send ID DATA, cl::lines ID,
 #				cl::reset ID, cl::wait ID N MS
 #	    waitUntil EXPR MS	serves events until EXPR holds (bounded)
+#	    quit ?CODE?		closes the clients of this process, exits
 #	    rawPing HOST PORT MS  PING to a Redis server on a socket of this
 #				process (reachability from a namespace)
 
@@ -58,7 +59,7 @@ proc reply {seq code result ecode} {
 proc command {} {
     if {[gets stdin line] < 0} {
 	if {[eof stdin]} {
-	    exit 0
+	    quit 0
 	}
 	return
     }
@@ -210,10 +211,21 @@ proc cl::wait {id n ms} {
     waitUntil "\[llength \[cl::lines $id\]\] >= $n" $ms
 }
 
+# quit --
+#	Closes this process's own clients (so that the instance's orderly
+#	close of them at exit does not wait for the linger time), then exits.
+
+proc quit {{code 0}} {
+    foreach id [array names cl::sock] {
+	catch {close $cl::sock($id)}
+    }
+    exit $code
+}
+
 fconfigure stdin -blocking 0 -buffering line -translation lf
 fconfigure stdout -translation lf
 fileevent stdin readable command
-after 600000 {exit 3}
+after 600000 {quit 3}
 puts stdout "@PORT [${mp}::Port]"
 flush stdout
 vwait forever

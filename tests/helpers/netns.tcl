@@ -56,6 +56,11 @@ proc ::netns::probe {} {
 }
 
 testConstraint netns [::netns::probe]
+if {![testConstraint netns]} {
+    puts "[file tail [info script]]: network namespaces cannot be made here\
+	    (root, the ip command and veth/bridge support are needed):\
+	    the tests with constraint netns are skipped"
+}
 
 # netns::name --
 

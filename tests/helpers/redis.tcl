@@ -41,6 +41,11 @@ namespace eval ::cnode {
 # which the namespace tests use).
 testConstraint redis [expr {[auto_execok redis-server] ne ""
 	&& [auto_execok redis-cli] ne ""}]
+if {![testConstraint redis]} {
+    puts "[file tail [info script]]: redis-server or redis-cli not found\
+	    (Debian: apt-get install redis-server): the tests with\
+	    constraint redis are skipped"
+}
 
 # redist::slow --
 #	A factor for the bounds of waits: the node processes run under
@@ -586,9 +591,13 @@ proc ::cnode::spawn {args} {
     set tclsh [info nameofexecutable]
     set cmd [list $tclsh $script $o(-init)]
     if {$o(-netns) ne ""} {
-	# ip runs without the sanitizer preload; the node gets it back.
+	# ip runs without the sanitizer preload; the node gets it back
+	# (make test-asan). Under valgrind the node runs untraced: ip is
+	# started through env, which valgrind does not follow, and
+	# valgrind's own preload must not be loaded outside valgrind.
 	set pre {}
-	if {[info exists ::env(LD_PRELOAD)]} {
+	if {[info exists ::env(LD_PRELOAD)]
+		&& ![string match *vgpreload* $::env(LD_PRELOAD)]} {
 	    set pre [list LD_PRELOAD=$::env(LD_PRELOAD)]
 	}
 	set cmd [list {*}[::redist::envcmd] ip netns exec $o(-netns) \
@@ -769,6 +778,10 @@ proc ::cnode::waitStatus {h expr ms} {
 
 proc ::cnode::signal {h sig} {
     variable node
+    if {$sig eq "KILL"} {
+	# Killed on purpose: cnode::stop reports it as expected.
+	set node($h,killed) 1
+    }
     catch {exec {*}[::redist::envcmd] kill -$sig $node($h,pid)}
 }
 
@@ -780,9 +793,12 @@ proc ::cnode::alive {h} {
 }
 
 # cnode::stop --
-#	Ends nodes: asks them to exit (exit 0), waits (bounded) and kills
+#	Ends nodes: asks them to exit (quit 0), waits (bounded) and kills
 #	what is left with SIGKILL. Returns, per node, how it ended: "exit 0"
-#	for a clean exit, else "exit N", "killed SIG" or "error ...".
+#	for a clean exit, "killed by the test" for a node the test killed
+#	with cnode::signal KILL, else "exit N" (86/87: a sanitizer report
+#	under make test-asan; 1: a valgrind error) or "killed SIG" (a crash,
+#	or no exit in time).
 
 proc ::cnode::stop {args} {
     variable node
@@ -796,7 +812,7 @@ proc ::cnode::stop {args} {
     foreach h $hs {
 	if {!$node($h,eof)} {
 	    signal $h CONT
-	    catch {send $h {exit 0}}
+	    catch {send $h {quit 0}}
 	}
     }
     set deadline [expr {[clock milliseconds] + [::redist::ms 5000]}]
@@ -806,8 +822,9 @@ proc ::cnode::stop {args} {
     }
     set result {}
     foreach h $hs {
+	set killed [info exists node($h,killed)]
 	if {!$node($h,eof)} {
-	    signal $h KILL
+	    catch {exec {*}[::redist::envcmd] kill -KILL $node($h,pid)}
 	}
 	set pipe $node($h,pipe)
 	fileevent $pipe readable {}
@@ -821,6 +838,9 @@ proc ::cnode::stop {args} {
 		default     {set how "exit 0"}
 	    }
 	}
+	if {$killed && $how eq "killed SIGKILL"} {
+	    set how "killed by the test"
+	}
 	lappend result $how
 	catch {file delete -force $node($h,dir)}
 	array unset node $h,*
@@ -830,11 +850,19 @@ proc ::cnode::stop {args} {
 }
 
 # cnode::cleanup --
-#	Stops every node still known.
+#	Stops every node still known. Returns those that did not end
+#	cleanly (see cnode::stop), as "handle: how".
 
 proc ::cnode::cleanup {} {
     variable nodes
+    set bad {}
     if {[llength $nodes]} {
-	stop {*}$nodes
+	set hs $nodes
+	foreach h $hs how [stop {*}$hs] {
+	    if {$how ni {"exit 0" "killed by the test"}} {
+		lappend bad "$h: $how"
+	    }
+	}
     }
+    return $bad
 }

@@ -1,0 +1,46 @@
+/*
+ * mpDgram.h --
+ *
+ *	Datagram sockets joined to a multicast group (unix/mpDgramUnix.c,
+ *	win/mpDgramWin.c): the only place that knows the socket calls and
+ *	options of multicast. The multicast member (mpMulticast.c) uses it.
+ */
+
+#ifndef MP_DGRAM_H
+#define MP_DGRAM_H
+
+#include "mpSock.h"
+
+/*
+ * Largest datagram payload: IPv4's (65,535 less the 20-byte IP and
+ * 8-byte UDP headers).
+ */
+
+#define MP_DGRAM_MAX 65507
+
+/*
+ * How a group socket is set up. Strings may be NULL (the default).
+ */
+
+typedef struct MpDgramOpts {
+    int ttl;			/* Hops of sent datagrams, 0..255 (-1: 1). */
+    int loop;			/* Own datagrams looped back (-1: 1). */
+    const char *iface;		/* Address of the interface to join and
+				 * send on, or NULL (the routing table's). */
+    const char *source;		/* Source-specific join: the only sender
+				 * accepted, or NULL. */
+    int reuse;			/* Others may bind the same port (-1: 1). */
+} MpDgramOpts;
+
+MODULE_SCOPE int	MpDgramOpen(const char *group, int port,
+			    const MpDgramOpts *opts, MpSocket *sockPtr,
+			    MpAddr *groupPtr, int *errPtr);
+MODULE_SCOPE ptrdiff_t	MpDgramSend(MpSocket sock, const MpAddr *to,
+			    MpIovec *iov, int iovcnt, int *errPtr);
+MODULE_SCOPE ptrdiff_t	MpDgramRecv(MpSocket sock, void *buf, size_t len,
+			    MpAddr *fromPtr, int *truncatedPtr, int *errPtr);
+MODULE_SCOPE int	MpDgramIsMulticast(const char *group);
+MODULE_SCOPE int	MpDgramSetHops(MpSocket sock, int family, int ttl);
+MODULE_SCOPE int	MpDgramSetLoop(MpSocket sock, int family, int loop);
+
+#endif /* MP_DGRAM_H */

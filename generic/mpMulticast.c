@@ -1,0 +1,556 @@
+/*
+ * mpMulticast.c --
+ *
+ *	An instance as one node of a group of instances joined by IP
+ *	multicast, with no broker: every message the instance fans out to
+ *	its own clients is also sent once to the group, as one datagram in
+ *	the cluster envelope (mpClusterMsg.h: node id, incarnation, sequence
+ *	number, sender, groups); every datagram of another node is delivered
+ *	to the local clients as a local message (MpFanoutRemote). A receiver
+ *	drops its own datagrams (looped back), duplicates, and datagrams of
+ *	an older incarnation of a sender (stale: a node that restarted has a
+ *	larger one, and is accepted at once), and counts the sequence
+ *	numbers that never came (gaps); heartbeats carry each sender's last
+ *	number, so that loss at the end of a burst is seen too. Datagrams
+ *	without a valid envelope are dropped and counted, never delivered.
+ */
+
+#include "mpMulticast.h"
+#include "mpClusterMsg.h"
+
+#define MP_MCAST_MAX_SENDERS 65536
+#define MP_MCAST_READS_MAX 64		/* Datagrams per readiness event. */
+
+static void		Readable(void *clientData, int mask);
+static void		HeartbeatProc(ClientData clientData);
+static void		SendDatagram(MpMulticast *mc, int route,
+			    const char *sender, size_t senderLen,
+			    const MpCmsgName *names, unsigned count,
+			    const char *data, size_t len);
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMulticastStart --
+ *
+ *	Opens the group socket of mc (its fields filled by the command) and
+ *	puts it on the loop; starts the heartbeat.
+ *
+ * Results:
+ *	TCL_OK with mp->multicast set, or TCL_ERROR with a message and
+ *	{MULTIPLEXER MULTICAST ...} (mc is then the caller's to free).
+ *
+ * Side effects:
+ *	Opens a socket and joins the group.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpMulticastStart(
+    Tcl_Interp *interp,
+    MpInstance *mp,
+    MpMulticast *mc,
+    const char *group,
+    const char *iface)
+{
+    MpDgramOpts opts;
+    MpSocket fd;
+    int err = 0;
+
+    opts.ttl = mc->ttl;
+    opts.loop = mc->loop;
+    opts.iface = iface;
+    opts.source = NULL;
+    opts.reuse = 1;
+    if (MpDgramOpen(group, mc->port, &opts, &fd, &mc->group, &err) != 0) {
+	return MpError(interp, "MULTICAST", MpSockErrorId(err),
+		"cannot join group %s port %d%s%s: %s", group, mc->port,
+		iface != NULL ? " on " : "", iface != NULL ? iface : "",
+		MpSockErrorText(err));
+    }
+    mc->mp = mp;
+    mc->refCount = 1;
+    mc->watch.fd = fd;
+    mc->watch.proc = Readable;
+    mc->watch.clientData = mc;
+    if ((err = MpLoopWatch(mp->loop, &mc->watch, MP_EV_READ)) != 0) {
+	MpSockClose(fd);
+	return MpError(interp, "MULTICAST", MpSockErrorId(err),
+		"cannot watch the group socket: %s", MpSockErrorText(err));
+    }
+    Tcl_InitHashTable(&mc->senders, TCL_STRING_KEYS);
+    mc->buf = (char *) MpAlloc(MP_DGRAM_MAX + 1);
+    if (mc->heartbeatMs > 0) {
+	mc->heartbeatTimer = Tcl_CreateTimerHandler(mc->heartbeatMs,
+		HeartbeatProc, mc);
+    }
+    mc->repairWatch.fd = MP_INVALID_SOCKET;
+    if (mc->retransmit > 0 && MpMcastRepairStart(interp, mc) != TCL_OK) {
+	if (mc->heartbeatTimer != NULL) {
+	    Tcl_DeleteTimerHandler(mc->heartbeatTimer);
+	}
+	MpLoopUnwatch(mp->loop, &mc->watch);
+	MpSockClose(fd);
+	Tcl_DeleteHashTable(&mc->senders);
+	MpFree(mc->buf);
+	return TCL_ERROR;
+    }
+    mp->multicast = mc;
+    if (mc->heartbeatMs > 0) {
+	SendDatagram(mc, MP_CMSG_HEARTBEAT, "", 0, NULL, 0, NULL, 0);
+    }
+    MpLog(mp, MP_LOG_INFO, "multicast: node %s joined group %s port %d",
+	    mc->node, mc->group.host, mc->port);
+    return TCL_OK;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMulticastLeave, MpMulticastUnref --
+ *
+ *	Leaves the group (Multicast leave, teardown): the socket closes
+ *	(the kernel leaves the group); the record goes once no delivery
+ *	uses it.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpMulticastLeave(
+    MpInstance *mp)
+{
+    MpMulticast *mc = mp->multicast;
+
+    if (mc == NULL) {
+	return;
+    }
+    mp->multicast = NULL;
+    mc->left = 1;
+    if (mc->heartbeatTimer != NULL) {
+	Tcl_DeleteTimerHandler(mc->heartbeatTimer);
+	mc->heartbeatTimer = NULL;
+    }
+    MpLoopUnwatch(mp->loop, &mc->watch);
+    MpSockClose(mc->watch.fd);
+    mc->watch.fd = MP_INVALID_SOCKET;
+    MpMcastRepairStop(mc);
+    MpLog(mp, MP_LOG_INFO, "multicast: node %s left group %s port %d",
+	    mc->node, mc->group.host, mc->port);
+    MpMulticastUnref(mc);
+}
+
+void
+MpMulticastUnref(
+    MpMulticast *mc)
+{
+    Tcl_HashSearch search;
+    Tcl_HashEntry *hPtr;
+
+    if (--mc->refCount > 0) {
+	return;
+    }
+    for (hPtr = Tcl_FirstHashEntry(&mc->senders, &search); hPtr != NULL;
+	    hPtr = Tcl_NextHashEntry(&search)) {
+	MpMcastSender *s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
+
+	while (s->heldFirst != NULL) {
+	    MpMcastHeld *h = s->heldFirst;
+
+	    s->heldFirst = h->next;
+	    MpFree(h);
+	}
+	MpFree(s);
+    }
+    if (mc->history != NULL) {
+	size_t i;
+
+	for (i = 0; i < mc->histCount; i++) {
+	    MpFree(mc->history[(mc->histHead + i) % (size_t) mc->retransmit]);
+	}
+	MpFree(mc->history);
+    }
+    Tcl_DeleteHashTable(&mc->senders);
+    Tcl_DecrRefCount(mc->groupObj);
+    if (mc->ifaceObj != NULL) {
+	Tcl_DecrRefCount(mc->ifaceObj);
+    }
+    MpFree(mc->buf);
+    MpFree(mc->node);
+    MpFree(mc);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * SendDatagram --
+ *
+ *	Sends one envelope (header and message gathered) to the group.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	A datagram; counters (toobig, dropped).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+SendDatagram(
+    MpMulticast *mc,
+    int route,
+    const char *sender,
+    size_t senderLen,
+    const MpCmsgName *names,
+    unsigned count,
+    const char *data,
+    size_t len)
+{
+    size_t hlen = MpCmsgHeaderSize(mc->nodeLen, senderLen, names, count);
+    unsigned char small[512], *hdr = small;
+    MpIovec iov[2];
+    int err = 0, n = 1;
+    ptrdiff_t rc;
+
+    char port[2];
+
+    if (route == MP_CMSG_HEARTBEAT && mc->repairPort > 0) {
+	port[0] = (char) ((mc->repairPort >> 8) & 0xff);
+	port[1] = (char) (mc->repairPort & 0xff);
+	data = port;
+	len = 2;
+    }
+    if (hlen == 0 || hlen + len > MP_DGRAM_MAX) {
+	mc->stats.toobig++;
+	return;
+    }
+    if (hlen > sizeof(small)) {
+	hdr = (unsigned char *) MpAlloc(hlen);
+    }
+    (void) MpCmsgWriteHeader(hdr, route, mc->incarnation, mc->seq, mc->node,
+	    mc->nodeLen, sender, senderLen, names, count);
+    MP_IOV_SET(iov[0], hdr, hlen);
+    if (len > 0) {
+	MP_IOV_SET(iov[1], data, len);
+	n = 2;
+    }
+    if (mc->retransmit > 0 && route != MP_CMSG_HEARTBEAT) {
+	MpMcastRemember(mc, hdr, hlen, data, len);
+    }
+    rc = MpDgramSend(mc->watch.fd, &mc->group, iov, n, &err);
+    if (rc < 0) {
+	mc->stats.dropped++;
+    } else if (route == MP_CMSG_HEARTBEAT) {
+	mc->stats.heartbeats++;
+    } else {
+	mc->stats.sent++;
+    }
+    if (hdr != small) {
+	MpFree(hdr);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMulticastPublish --
+ *
+ *	Sends a message the instance fans out to its clients to the group
+ *	(as MpClusterPublish does to Redis: from a client, or the server;
+ *	to one group, or the sender's groups). It takes the next sequence
+ *	number even when it cannot be sent, so that receivers see the gap.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	A datagram.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpMulticastPublish(
+    MpInstance *mp,
+    MpClient *from,
+    const char *data,
+    size_t len,
+    const char *groupName,	/* One group's, or NULL. */
+    MpClient *groupsOf)
+{
+    MpMulticast *mc = mp->multicast;
+    MpCmsgName names[64], *list = names;
+    unsigned count = 0, i;
+    int route = MP_CMSG_ALL;
+    const char *sender = "";
+    size_t senderLen = 0;
+
+    if (mc == NULL || mc->left) {
+	return;
+    }
+    if (groupName != NULL) {
+	route = MP_CMSG_GROUP;
+	names[0].bytes = groupName;
+	names[0].len = strlen(groupName);
+	count = 1;
+    } else if (groupsOf != NULL) {
+	route = MP_CMSG_GROUPS;
+	if (groupsOf->groupCount == 0) {
+	    return;
+	}
+	count = (unsigned) groupsOf->groupCount;
+	if (count > MP_CMSG_MAX_GROUPS) {
+	    count = MP_CMSG_MAX_GROUPS;
+	}
+	if (count > sizeof(names) / sizeof(names[0])) {
+	    list = (MpCmsgName *) MpAlloc(count * sizeof(MpCmsgName));
+	}
+	for (i = 0; i < count; i++) {
+	    list[i].bytes = (const char *) Tcl_GetHashKey(&mp->groups,
+		    groupsOf->groups[i]->hPtr);
+	    list[i].len = strlen(list[i].bytes);
+	}
+    }
+    if (from != NULL && from->state < MP_CLIENT_DEAD) {
+	Tcl_Size slen;
+
+	sender = Tcl_GetStringFromObj(MpClientName(from), &slen);
+	senderLen = (size_t) slen;
+    }
+    mc->seq++;
+    SendDatagram(mc, route, sender, senderLen, list, count, data, len);
+    if (list != names) {
+	MpFree(list);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * HeartbeatProc --
+ *
+ *	Every heartbeat interval: a datagram with the last sequence number
+ *	sent, so that receivers see loss at the end of a burst.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+HeartbeatProc(
+    ClientData clientData)
+{
+    MpMulticast *mc = (MpMulticast *) clientData;
+
+    mc->heartbeatTimer = Tcl_CreateTimerHandler(mc->heartbeatMs,
+	    HeartbeatProc, mc);
+    SendDatagram(mc, MP_CMSG_HEARTBEAT, "", 0, NULL, 0, NULL, 0);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Readable --
+ *
+ *	Datagrams arrived: receive a bounded number of them.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Readable(
+    void *clientData,
+    int mask)
+{
+    MpMulticast *mc = (MpMulticast *) clientData;
+    int i;
+
+    (void) mask;
+    mc->refCount++;
+    for (i = 0; i < MP_MCAST_READS_MAX && !mc->left; i++) {
+	int err = 0, truncated = 0;
+	MpAddr from;
+	ptrdiff_t n = MpDgramRecv(mc->watch.fd, mc->buf, MP_DGRAM_MAX + 1,
+		&from, &truncated, &err);
+
+	if (n < 0) {
+	    break;		/* Would block, or an error (ICMP): go on. */
+	}
+	if (truncated) {
+	    mc->stats.malformed++;
+	    continue;
+	}
+	(void) MpMcastProcess(mc, mc->buf, (size_t) n, &from, MP_MCAST_LIVE);
+    }
+    MpMulticastUnref(mc);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Hold --
+ *
+ *	Keeps a datagram of a sender whose gap is being repaired, to be
+ *	processed after the repair (MP_MCAST_HELD_MAX at most; past that it
+ *	is dropped: its sequence number then shows as a gap).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Hold(
+    MpMulticast *mc,
+    MpMcastSender *s,
+    const char *bytes,
+    size_t len,
+    unsigned long long seq)
+{
+    MpMcastHeld *h;
+
+    if (s->heldCount >= MP_MCAST_HELD_MAX) {
+	mc->stats.heldDropped++;
+	return;
+    }
+    h = (MpMcastHeld *) MpAlloc(sizeof(MpMcastHeld) + len);
+    h->next = NULL;
+    h->seq = seq;
+    h->len = len;
+    memcpy(h->bytes, bytes, len);
+    if (s->heldLast != NULL) {
+	s->heldLast->next = h;
+    } else {
+	s->heldFirst = h;
+    }
+    s->heldLast = h;
+    s->heldCount++;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpMcastProcess --
+ *
+ *	One datagram (from the group, a repair, or held): parse its
+ *	envelope; drop what is malformed, ours, stale or a duplicate; on a
+ *	gap either ask the sender to retransmit (-retransmit, when it
+ *	serves repairs: the datagram waits) or count it (a heartbeat's
+ *	number too); deliver the rest as a local message.
+ *
+ * Results:
+ *	1 if a message was delivered (or taken), 0 if dropped or held.
+ *
+ * Side effects:
+ *	Fans out (output filters may run Tcl code); counters; may start a
+ *	repair.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpMcastProcess(
+    MpMulticast *mc,
+    const char *bytes,
+    size_t len,
+    const MpAddr *from,		/* The sender's address, or NULL. */
+    int how)			/* MP_MCAST_*. */
+{
+    MpInstance *mp = mc->mp;
+    MpCmsg msg;
+    MpMcastSender *s = NULL;
+    char key[256];
+    Tcl_HashEntry *hPtr;
+    int isNew = 0, n;
+
+    if (MpCmsgParse((const unsigned char *) bytes, len, &msg) != 0) {
+	mc->stats.malformed++;
+	return 0;
+    }
+    if (msg.nodeLen == mc->nodeLen
+	    && memcmp(msg.node, mc->node, mc->nodeLen) == 0) {
+	mc->stats.echoes++;
+	return 0;
+    }
+    memcpy(key, msg.node, msg.nodeLen);
+    key[msg.nodeLen] = '\0';
+    if (mc->senderCount < MP_MCAST_MAX_SENDERS) {
+	hPtr = Tcl_CreateHashEntry(&mc->senders, key, &isNew);
+    } else {
+	hPtr = Tcl_FindHashEntry(&mc->senders, key);
+    }
+    if (hPtr != NULL && isNew) {
+	s = (MpMcastSender *) MpAlloc(sizeof(MpMcastSender));
+	memset(s, 0, sizeof(MpMcastSender));
+	s->incarnation = msg.incarnation;
+	s->lastSeq = msg.seq;
+	Tcl_SetHashValue(hPtr, s);
+	mc->senderCount++;
+    } else if (hPtr != NULL) {
+	s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
+	if (msg.incarnation < s->incarnation) {
+	    mc->stats.stale++;
+	    return 0;
+	}
+	if (how == MP_MCAST_LIVE && s->repair != NULL
+		&& msg.incarnation == s->incarnation) {
+	    if (msg.route == MP_CMSG_HEARTBEAT) {
+		return 0;
+	    }
+	    Hold(mc, s, bytes, len, msg.seq);	/* After the repair. */
+	    return 0;
+	}
+	if (msg.incarnation > s->incarnation) {
+	    s->incarnation = msg.incarnation;	/* Restarted. */
+	    s->lastSeq = msg.seq;
+	} else if (msg.seq <= s->lastSeq) {
+	    if (msg.route != MP_CMSG_HEARTBEAT && how != MP_MCAST_REPAIR) {
+		mc->stats.duplicates++;
+	    }
+	    return 0;
+	} else {
+	    unsigned long long last = msg.seq
+		    - (msg.route == MP_CMSG_HEARTBEAT ? 0 : 1);
+
+	    if (last > s->lastSeq && how == MP_MCAST_LIVE
+		    && mc->retransmit > 0 && s->repairPort > 0
+		    && from != NULL) {
+		/*
+		 * Ask for what is missing; this datagram waits for it.
+		 */
+
+		s->addr = *from;
+		if (msg.route != MP_CMSG_HEARTBEAT) {
+		    Hold(mc, s, bytes, len, msg.seq);
+		}
+		MpMcastAsk(mc, s, s->lastSeq + 1, last);
+		return 0;
+	    }
+	    mc->stats.gaps += last - s->lastSeq;
+	    s->lastSeq = msg.seq;
+	}
+    } else {
+	mc->stats.untracked++;
+    }
+    if (s != NULL && from != NULL && how == MP_MCAST_LIVE) {
+	s->addr = *from;
+    }
+    if (msg.route == MP_CMSG_HEARTBEAT) {
+	if (s != NULL && msg.dataLen == 2) {
+	    s->repairPort = ((unsigned char) msg.data[0] << 8)
+		    | (unsigned char) msg.data[1];
+	}
+	return 0;
+    }
+    mc->stats.received++;
+    if (how == MP_MCAST_REPAIR) {
+	mc->stats.repaired++;
+    }
+    if (mp->destroyed) {
+	return 1;
+    }
+    mc->refCount++;
+    n = MpFanoutEnvelope(mp, &msg);
+    mc->stats.delivered += (Tcl_WideUInt) n;
+    MpMulticastUnref(mc);
+    return 1;
+}

@@ -1,0 +1,132 @@
+/*
+ * mpRemote.c --
+ *
+ *	Delivery of a message another node sent (through Redis, mpCluster.c,
+ *	or a multicast group, mpMulticast.c) to this instance's clients, from
+ *	its envelope (mpClusterMsg.h): to every client, or to the local
+ *	members of the groups it names, with "NODE/CHAN" as the sender the
+ *	output filters see.
+ */
+
+#include "mpInt.h"
+#include "mpClusterMsg.h"
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpFanoutEnvelope --
+ *
+ *	Delivers the message of a parsed envelope (not a heartbeat) as a
+ *	local one (MpFanoutRemote). The caller holds a reference on
+ *	whatever of its own the output filters (Tcl code) might free; the
+ *	instance is held here.
+ *
+ * Results:
+ *	How many recipients it was queued for.
+ *
+ * Side effects:
+ *	Fans out; output filters may run Tcl code.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpFanoutEnvelope(
+    MpInstance *mp,
+    const MpCmsg *msg)
+{
+    MpRemoteRoute route;
+    MpGroup *found[64], **groups = found;
+    const unsigned char *pos = msg->groups;
+    unsigned i;
+    int n;
+
+    if (mp->destroyed) {
+	return 0;
+    }
+    route.groups = (msg->route != MP_CMSG_ALL);
+    route.groupCount = 0;
+    if (msg->groupCount > sizeof(found) / sizeof(found[0])) {
+	groups = (MpGroup **) MpAlloc(msg->groupCount * sizeof(MpGroup *));
+    }
+    for (i = 0; i < msg->groupCount; i++) {
+	MpCmsgName name;
+	char small[256], *text = small;
+	MpGroup *g;
+
+	pos = MpCmsgNextGroup(pos, &name);
+	if (name.len >= sizeof(small)) {
+	    text = (char *) MpAlloc(name.len + 1);
+	}
+	memcpy(text, name.bytes, name.len);
+	text[name.len] = '\0';
+	g = MpGroupFind(mp, text);
+	if (g != NULL) {
+	    groups[route.groupCount++] = g;
+	}
+	if (text != small) {
+	    MpFree(text);
+	}
+    }
+    route.groupList = groups;
+    route.fromName = Tcl_ObjPrintf("%.*s/%.*s", (int) msg->nodeLen,
+	    msg->node, (int) msg->senderLen, msg->sender);
+    Tcl_IncrRefCount(route.fromName);
+    MpInstanceRef(mp);
+    n = MpFanoutRemote(mp, msg->data, msg->dataLen, &route);
+    MpInstanceUnref(mp);
+    Tcl_DecrRefCount(route.fromName);
+    if (groups != found) {
+	MpFree(groups);
+    }
+    return n;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpNodeIdentity --
+ *
+ *	A new incarnation for a node joining a cluster or a multicast group
+ *	(the wall clock in microseconds, so that a node that starts again
+ *	has a larger one, times 4096 plus 12 bits mixed from addresses that
+ *	differ between processes), and a default node id drawn from it and salt
+ *	("n" and 12 hex digits).
+ *
+ * Results:
+ *	The incarnation; the id in idBuf (idSize >= 16).
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static unsigned long long
+Mix(
+    unsigned long long x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+unsigned long long
+MpNodeIdentity(
+    const void *salt,
+    char *idBuf,
+    size_t idSize)
+{
+    Tcl_Time now;
+    unsigned long long inc;
+
+    Tcl_GetTime(&now);
+    inc = (unsigned long long) now.sec * 1000000ULL
+	    + (unsigned long long) now.usec;
+    inc = (inc << 12) | (Mix((unsigned long long) (size_t) salt
+	    ^ (unsigned long long) MpNowMs()) & 0xfffULL);
+    snprintf(idBuf, idSize, "n%012llx",
+	    Mix(inc ^ (unsigned long long) (size_t) salt) & 0xffffffffffffULL);
+    return inc;
+}
