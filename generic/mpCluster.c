@@ -63,7 +63,7 @@ enum {
 
 static const char recoverScript[] =
     "local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[2],'*','m',"
-    "ARGV[1]) redis.call('PUBLISH',KEYS[2],id..' '..ARGV[1]) return id";
+    "ARGV[1]) redis.call('PUBLISH',ARGV[3],id..' '..ARGV[1]) return id";
 
 /*
  * Stream entries fetched per XRANGE.
@@ -386,20 +386,26 @@ PublishRecoverable(
 	return;
     }
     snprintf(countText, sizeof(countText), "%d", cl->recover);
+    /*
+     * EVAL script 1 stream envelope count channel: the stream is the one
+     * key (the channel is no key: an ACL user needs the key pattern of
+     * the streams and the channel pattern of the channels).
+     */
+
     argv[0] = "EVAL";
     argv[1] = recoverScript;
-    argv[2] = "2";
+    argv[2] = "1";
     argv[3] = cl->streamKey;
-    argv[4] = cl->channel;
-    argv[5] = NULL;		/* The envelope, written in place below. */
-    argv[6] = countText;
+    argv[4] = NULL;		/* The envelope, written in place below. */
+    argv[5] = countText;
+    argv[6] = cl->channel;
     lens[0] = 4;
     lens[1] = sizeof(recoverScript) - 1;
     lens[2] = 1;
     lens[3] = cl->streamKeyLen;
-    lens[4] = cl->channelLen;
-    lens[5] = envLen;
-    lens[6] = strlen(countText);
+    lens[4] = envLen;
+    lens[5] = strlen(countText);
+    lens[6] = cl->channelLen;
     need = MpRespCommandSize(7, lens);
     if (cl->unackedBytes + need > cl->maxPending) {
 	cl->stats.dropped++;
@@ -413,7 +419,7 @@ PublishRecoverable(
     if (len > 0) {
 	memcpy(env + hlen, data, len);
     }
-    argv[5] = env;
+    argv[4] = env;
     cmd->len = MpRespWriteCommand(cmd->bytes, 7, argv, lens);
     cmd->next = NULL;
     if (cl->unackedLast != NULL) {
@@ -733,12 +739,29 @@ SubReady(
     argv[0] = cl->sharded ? "SSUBSCRIBE" : "SUBSCRIBE";
     lens[0] = strlen(argv[0]);
     sub->confirmed = 0;
+    sub->subscribedOnce = 1;
+    sub->subscribedAt = MpNowMs();
     for (i = 0; i < sub->chanCount; i++) {
 	argv[1] = cl->chans[sub->chans[i]];
 	lens[1] = cl->chanLens[sub->chans[i]];
 	(void) MpRedisLinkCommand(link, 2, argv, lens);
     }
     MpClusterNoteReady(cl, link, &sub->lost, "subscribe");
+}
+
+static int
+AllSubscribed(
+    const MpCluster *cl)
+{
+    int i;
+
+    for (i = 0; i < cl->subCount; i++) {
+	if (!MpRedisLinkReady(cl->subs[i].link)
+		|| cl->subs[i].confirmed < cl->subs[i].chanCount) {
+	    return 0;
+	}
+    }
+    return cl->subCount > 0;
 }
 
 static int
@@ -786,7 +809,12 @@ SubReply(
 	Receive(cl, reply->elem[2]->str, reply->elem[2]->len, RECV_LIVE);
     } else if (KindIs(kind, "subscribe") || KindIs(kind, "ssubscribe")) {
 	sub->confirmed++;
-	if (cl->subWasLost && MpClusterConnected(cl)) {
+	if (cl->subWasLost && AllSubscribed(cl)) {
+	    /*
+	     * The recovery needs the subscriptions and the query link, not
+	     * the publishing link (which may come back later).
+	     */
+
 	    cl->subWasLost = 0;
 	    StartRecovery(cl);
 	}
@@ -1053,8 +1081,8 @@ Receive(
 	s->incarnation = msg.incarnation;
 	s->lastSeq = msg.seq;
     } else if (msg.seq <= s->lastSeq) {
-	if (how != RECV_RECOVERY) {
-	    cl->stats.duplicates++;
+	if (how == RECV_LIVE) {
+	    cl->stats.duplicates++;	/* Held copies came from the stream. */
 	}
 	if (idLen > 0) {
 	    NoteId(cl, idMs, idSeq);

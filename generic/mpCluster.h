@@ -50,6 +50,8 @@ typedef struct MpClusterSub {
     int chanCount;		/* ... how many ... */
     int confirmed;		/* ... and how many are confirmed. */
     int lost;			/* Lost since last ready (reported once). */
+    int subscribedOnce;		/* Sent its subscriptions on this link ... */
+    Tcl_WideInt subscribedAt;	/* ... at this time (MpNowMs). */
 } MpClusterSub;
 
 typedef struct MpClusterStats {
@@ -119,6 +121,8 @@ struct MpCluster {
     int mapState;		/* -sharded: 0 none asked, 1 CLUSTER SLOTS
 				 * sent, 2 map in use. */
     Tcl_TimerToken mapTimer;	/* -sharded: a map refresh to come. */
+    int mapErrorLogged;		/* -sharded: the map's failure was logged
+				 * (again only after a map was read). */
     char *node;			/* This node's id ... */
     size_t nodeLen;		/* ... and its length. */
     unsigned long long incarnation;

@@ -132,9 +132,14 @@ MpClusterShardRefresh(
     MpCluster *cl,
     int delay)
 {
-    if (!cl->sharded || cl->left || cl->mapTimer != NULL
-	    || cl->mapState == 1) {
+    if (!cl->sharded || cl->left || cl->mapState == 1) {
 	return;
+    }
+    if (cl->mapTimer != NULL) {
+	if (delay > 0) {
+	    return;		/* One is planned already. */
+	}
+	Tcl_DeleteTimerHandler(cl->mapTimer);	/* Sooner: now. */
     }
     cl->mapTimer = Tcl_CreateTimerHandler(delay, RefreshProc, cl);
 }
@@ -259,7 +264,8 @@ ControlReply(
 	cl->stats.redisErrors++;
 	snprintf(cl->lastError, sizeof(cl->lastError),
 		"Redis: CLUSTER SLOTS: %.180s", reply->str);
-	if (cl->stats.mapRefreshes == 0) {
+	if (!cl->mapErrorLogged) {
+	    cl->mapErrorLogged = 1;
 	    MpLog(cl->mp, MP_LOG_ERROR, "cluster %s: -sharded needs a Redis "
 		    "Cluster: %.180s", Tcl_GetString(cl->nameObj), reply->str);
 	}
@@ -329,6 +335,18 @@ ControlReply(
     for (i = 0; i < cl->subCount && !changed; i++) {
 	MpClusterSub *sub = &cl->subs[i];
 
+	if (MpRedisLinkReady(sub->link) && sub->confirmed < sub->chanCount
+		&& sub->subscribedOnce
+		&& MpNowMs() - sub->subscribedAt > 2000) {
+	    /*
+	     * A subscription Redis ended or refused (a slot moved), not one
+	     * still being confirmed: make the links again, even where the
+	     * map looks the same.
+	     */
+
+	    changed = 1;
+	    break;
+	}
 	for (k = 0; k < sub->chanCount; k++) {
 	    SlotRange *o = &ranges[owner[sub->chans[k]]];
 
@@ -338,9 +356,13 @@ ControlReply(
 	    }
 	}
     }
+    cl->mapErrorLogged = 0;
     if (!changed) {
 	MpFree(owner);
 	MpFree(ranges);
+	if (!MpClusterConnected(cl)) {
+	    MpClusterShardRefresh(cl, 1000);	/* Until it is whole. */
+	}
 	return;
     }
 
