@@ -38,13 +38,14 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-heartbeat", "-interface", "-loop", "-node", "-retransmit", "-ttl",
-	NULL
+	"-heartbeat", "-interface", "-loop", "-node", "-rcvbuf", "-retransmit",
+	"-ttl", NULL
     };
     enum {
-	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_RETRANSMIT,
-	OPT_TTL
+	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_RCVBUF,
+	OPT_RETRANSMIT, OPT_TTL
     };
+    int rcvbuf = 0;
     int i, index, port, ttl = 1, loop = 1, heartbeat = DEFAULT_HEARTBEAT;
     int retransmit = 0;
     Tcl_Obj *ifaceObj = NULL, *nodeObj = NULL;
@@ -56,7 +57,7 @@ Join(
     if (objc < 4 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 2, objv, "group port ?-ttl n? "
 		"?-interface addr? ?-loop bool? ?-node id? ?-heartbeat ms? "
-		"?-retransmit count?");
+		"?-retransmit count? ?-rcvbuf bytes?");
     }
     if (mp->multicast != NULL) {
 	return MpError(interp, "MULTICAST", "JOINED",
@@ -108,6 +109,14 @@ Join(
 	    }
 	    nodeObj = objv[i + 1];
 	    break;
+	case OPT_RCVBUF:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &rcvbuf) != TCL_OK
+		    || rcvbuf < 0) {
+		return MpError(interp, "MULTICAST", "OPTION",
+			"-rcvbuf must be a byte count (0: the system's), not "
+			"\"%.100s\"", Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_RETRANSMIT:
 	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &retransmit) != TCL_OK
 		    || retransmit < 0 || retransmit > 1000000) {
@@ -134,6 +143,7 @@ Join(
     mc->loop = loop;
     mc->heartbeatMs = heartbeat;
     mc->retransmit = retransmit;
+    mc->rcvbuf = rcvbuf;
     mc->incarnation = MpNodeIdentity(mc, id, sizeof(id));
     if (nodeObj != NULL) {
 	text = Tcl_GetStringFromObj(nodeObj, &len);
@@ -224,6 +234,9 @@ Status(
     Put(d, "untracked", Tcl_NewWideIntObj((Tcl_WideInt) st->untracked));
     Put(d, "senders", Tcl_NewIntObj(mc != NULL ? mc->senderCount : 0));
     Put(d, "retransmit", Tcl_NewIntObj(mc != NULL ? mc->retransmit : 0));
+    Put(d, "rcvbuf", Tcl_NewIntObj(mc != NULL ? mc->rcvbuf : 0));
+    Put(d, "lasterror", Tcl_NewStringObj(mc != NULL ? mc->lastError : "",
+	    -1));
     Put(d, "repairport", Tcl_NewIntObj(mc != NULL ? mc->repairPort : 0));
     Put(d, "repairs", Tcl_NewWideIntObj((Tcl_WideInt) st->repairs));
     Put(d, "repaired", Tcl_NewWideIntObj((Tcl_WideInt) st->repaired));

@@ -30,6 +30,8 @@ typedef struct MpDgramOpts {
     const char *source;		/* Source-specific join: the only sender
 				 * accepted, or NULL. */
     int reuse;			/* Others may bind the same port (-1: 1). */
+    int rcvbuf;			/* Receive buffer in bytes (0: the
+				 * system's default). */
 } MpDgramOpts;
 
 MODULE_SCOPE int	MpDgramOpen(const char *group, int port,

@@ -114,9 +114,11 @@ MpGroupsockObjCmd(
 {
     static const char *const subs[] = {"open", NULL};
     static const char *const options[] = {
-	"-interface", "-loop", "-reuse", "-source", "-ttl", NULL
+	"-interface", "-loop", "-rcvbuf", "-reuse", "-source", "-ttl", NULL
     };
-    enum { OPT_INTERFACE, OPT_LOOP, OPT_REUSE, OPT_SOURCE, OPT_TTL };
+    enum {
+	OPT_INTERFACE, OPT_LOOP, OPT_RCVBUF, OPT_REUSE, OPT_SOURCE, OPT_TTL
+    };
     MpDgramOpts opts;
     Groupsock *gs;
     MpLoop *loop;
@@ -138,7 +140,8 @@ MpGroupsockObjCmd(
     }
     if (objc < 4 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 2, objv, "group port ?-ttl n? "
-		"?-interface addr? ?-loop bool? ?-source addr? ?-reuse bool?");
+		"?-interface addr? ?-loop bool? ?-source addr? ?-reuse bool? "
+		"?-rcvbuf bytes?");
     }
     groupText = Tcl_GetString(objv[2]);
     if (!MpDgramIsMulticast(groupText)) {
@@ -157,6 +160,7 @@ MpGroupsockObjCmd(
     opts.iface = NULL;
     opts.source = NULL;
     opts.reuse = 1;
+    opts.rcvbuf = 0;
     for (i = 4; i < objc; i += 2) {
 	if (Tcl_GetIndexFromObj(interp, objv[i], options, "option", 0,
 		&index) != TCL_OK) {
@@ -180,6 +184,14 @@ MpGroupsockObjCmd(
 		return MpError(interp, "GROUPSOCK", "OPTION",
 			"%s must be a boolean, not \"%.100s\"",
 			options[index], Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
+	case OPT_RCVBUF:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &opts.rcvbuf) != TCL_OK
+		    || opts.rcvbuf < 0) {
+		return MpError(interp, "GROUPSOCK", "OPTION",
+			"-rcvbuf must be a byte count (0: the system's), not "
+			"\"%.100s\"", Tcl_GetString(objv[i + 1]));
 	    }
 	    break;
 	case OPT_INTERFACE:

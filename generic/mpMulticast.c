@@ -63,6 +63,7 @@ MpMulticastStart(
     opts.iface = iface;
     opts.source = NULL;
     opts.reuse = 1;
+    opts.rcvbuf = mc->rcvbuf;
     if (MpDgramOpen(group, mc->port, &opts, &fd, &mc->group, &err) != 0) {
 	return MpError(interp, "MULTICAST", MpSockErrorId(err),
 		"cannot join group %s port %d%s%s: %s", group, mc->port,
@@ -242,6 +243,9 @@ SendDatagram(
     rc = MpDgramSend(mc->watch.fd, &mc->group, iov, n, &err);
     if (rc < 0) {
 	mc->stats.dropped++;
+	snprintf(mc->lastError, sizeof(mc->lastError), "%s",
+		rc == MP_IO_AGAIN ? "the socket's send buffer is full"
+		: MpSockErrorText(err));
     } else if (route == MP_CMSG_HEARTBEAT) {
 	mc->stats.heartbeats++;
     } else {
@@ -500,7 +504,16 @@ MpMcastProcess(
 	    return 0;
 	}
 	if (msg.incarnation > s->incarnation) {
-	    s->incarnation = msg.incarnation;	/* Restarted. */
+	    /*
+	     * Restarted: its numbers start at 1 again, so those before this
+	     * one were lost.
+	     */
+
+	    unsigned long long before = msg.seq
+		    - (msg.route == MP_CMSG_HEARTBEAT ? 0 : 1);
+
+	    mc->stats.gaps += before;
+	    s->incarnation = msg.incarnation;
 	    s->lastSeq = msg.seq;
 	} else if (msg.seq <= s->lastSeq) {
 	    if (msg.route != MP_CMSG_HEARTBEAT && how != MP_MCAST_REPAIR) {

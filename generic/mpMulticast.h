@@ -69,7 +69,7 @@ typedef struct MpMulticast {
     MpWatch watch;		/* The socket on the loop. */
     MpAddr group;		/* Group and port sent to. */
     Tcl_Obj *groupObj;		/* As given, for status. */
-    int port, ttl, loop;
+    int port, ttl, loop, rcvbuf;
     Tcl_Obj *ifaceObj;		/* Or NULL. */
     char *node;
     size_t nodeLen;
@@ -81,6 +81,7 @@ typedef struct MpMulticast {
     int senderCount;
     char *buf;			/* One datagram: MP_DGRAM_MAX + 1. */
     MpMcastStats stats;
+    char lastError[200];	/* Why the last send failed, or "". */
 
     /*
      * -retransmit COUNT: the last COUNT datagrams sent are kept and

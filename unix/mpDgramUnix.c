@@ -219,6 +219,33 @@ MpDgramOpen(
     if (bind(fd, (struct sockaddr *) &ss, len) == -1) {
 	goto fail;
     }
+
+    /*
+     * Linux gives a socket bound to a group every datagram the host
+     * takes for that group, whichever socket joined it on whichever
+     * interface; only the memberships of this socket count with this off.
+     */
+
+#ifdef IP_MULTICAST_ALL
+    if (family == AF_INET) {
+	int off = 0;
+
+	(void) setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off,
+		sizeof(off));
+    }
+#endif
+#ifdef IPV6_MULTICAST_ALL
+    if (family == AF_INET6) {
+	int off = 0;
+
+	(void) setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off,
+		sizeof(off));
+    }
+#endif
+    if (opts->rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF,
+	    &opts->rcvbuf, sizeof(opts->rcvbuf)) == -1) {
+	goto fail;
+    }
     if (opts->source != NULL) {
 	struct group_source_req gsr;
 

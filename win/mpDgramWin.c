@@ -176,6 +176,10 @@ MpDgramOpen(
     if (bind(s, (struct sockaddr *) &any, len) != 0) {
 	goto fail;
     }
+    if (opts->rcvbuf > 0 && setsockopt(s, SOL_SOCKET, SO_RCVBUF,
+	    (const char *) &opts->rcvbuf, sizeof(opts->rcvbuf)) != 0) {
+	goto fail;
+    }
     if (opts->source != NULL) {
 	GROUP_SOURCE_REQ gsr;
 
