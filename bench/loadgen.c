@@ -155,6 +155,7 @@ static const char *opt_channel = "mpbench";	/* --redis: the channel */
 static int opt_quiet = 0;
 static size_t opt_sendbuf = 65536;	/* saturated: bytes per write() */
 static int opt_rt_light = 0;		/* SCHED_FIFO during the light phase */
+static int opt_rt_policy = SCHED_FIFO;	/* --rt-policy fifo|rr */
 static int opt_sat_spin = 1;		/* saturated: poll, never sleep */
 enum { P_TCP, P_WS, P_SIO, P_REDIS };
 static int opt_proto = P_TCP;		/* --ws, --socketio, --redis */
@@ -827,7 +828,7 @@ set_rt(int on)
     struct dirent *e;
     memset(&sp, 0, sizeof sp);
     sp.sched_priority = on ? 1 : 0;
-    if (sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+    if (sched_setscheduler(0, on ? opt_rt_policy : SCHED_OTHER, &sp) < 0) {
 	ok = 0;
     }
     for (i = 0; i <= npids; i++) {
@@ -844,7 +845,7 @@ set_rt(int on)
 	while ((e = readdir(d)) != NULL) {
 	    if (e->d_name[0] != '.'
 		    && sched_setscheduler((pid_t) atoi(e->d_name),
-			on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+			on ? opt_rt_policy : SCHED_OTHER, &sp) < 0) {
 		ok = 0;
 	    }
 	}
@@ -2554,7 +2555,7 @@ usage(void)
 	"         [--light secs] [--rate n] [--sat secs] [--sat-max n] [--sat-reps n]\n"
 	"         [--window n] [--capacity --limit n] [--batch n] [--pid pid]\n"
 	"         [--timeout secs] [--drain secs] [--sendbuf bytes] [--rt-light]\n"
-	"         [--sat-spin 0|1] [--light-reps n]\n"
+	"         [--sat-spin 0|1] [--light-reps n] [--rt-policy fifo|rr]\n"
 	"         [--ws PATH | --socketio | --redis [--channel NAME]] [--tls]\n"
 	"         [--ports p1,p2,... [--pids pid1,pid2,...]] [--redis-pid pid]\n"
 	"         [--quiet]\n");
@@ -2630,6 +2631,11 @@ main(int argc, char **argv)
 	else if (ARG("--drain")) opt_drain = atof(v);
 	else if (ARG("--sendbuf")) opt_sendbuf = (size_t) atol(v);
 	else if (strcmp(a, "--rt-light") == 0) opt_rt_light = 1;
+	else if (ARG("--rt-policy")) {
+	    if (strcmp(v, "fifo") == 0) opt_rt_policy = SCHED_FIFO;
+	    else if (strcmp(v, "rr") == 0) opt_rt_policy = SCHED_RR;
+	    else usage();
+	}
 	else if (ARG("--sat-spin")) opt_sat_spin = atoi(v) != 0;
 	else if (ARG("--sat-reps")) opt_sat_reps = atoi(v);
 	else if (ARG("--light-reps")) opt_light_reps = atoi(v);
@@ -3141,6 +3147,9 @@ main(int argc, char **argv)
 	kv("light_rate", "%.1f", (double) msgs / (opt_light));
 	kv("light_lag_max_ms", "%.3f", (double) light_lag_max / 1e6);
 	kv("light_rt", "%d", rt_used > 0);
+	if (rt_used > 0 && opt_rt_policy == SCHED_RR) {
+	    kv("light_rt_policy", "rr");
+	}
 	kv("light_p50_us", "%.1f", (double) hpct(&hist_light, 0.50) / 1e3);
 	kv("light_p99_us", "%.1f", (double) hpct(&hist_light, 0.99) / 1e3);
 	kv("light_max_us", "%.1f", (double) hist_light.max / 1e3);
