@@ -85,6 +85,32 @@
  * retried with the same bytes and the same length.  The RESULT line then
  * has tls=1.
  *
+ * Several servers (--ports p1,p2,... with --pids, one process each): the
+ * nodes of a cluster that relay to each other.  The sender connects to
+ * the first, the receivers round-robin to all of them (receiver i to
+ * server i mod N); each server is watched for accepting its own
+ * connections, and the CPU figures are the servers' sum.  A receiver on
+ * another server than the sender's is "remote": the RESULT line adds
+ * the cross-node figures sat_dps_x (deliveries at remote receivers per
+ * second, best repetition) and the light phase's latency apart for the
+ * remote (light_p50_x_us, light_p99_x_us, light_p99_x_best_us) and the
+ * local receivers (..._l_...).
+ *
+ * --redis: no relay server at all, Redis pub/sub alone (RESP2 over TCP):
+ * every receiver SUBSCRIBEs to one channel (--channel, default mpbench)
+ * and its handshake is the subscribe confirmation; the sender PUBLISHes
+ * each raw record, pipelined as the records are written (up to --sendbuf
+ * bytes per write()), and reads the integer replies; a receiver checks
+ * that Redis sends it nothing but messages of that channel carrying one
+ * B-byte record each, and the records as everywhere else.  Every receiver
+ * counts as remote (each delivery crossed Redis).
+ *
+ * --redis-pid PID: Redis's CPU time is sampled around the saturated
+ * repetitions as the server's is (redis_cpu_s, redis_cpu_per_M), and the
+ * light phase's real-time policy (--rt-light) covers it too.
+ * --rt-policy rr: that policy is SCHED_RR instead of SCHED_FIFO (several
+ * multi-threaded servers sharing one core: see run.sh).
+ *
  * The result is one line on stdout: "RESULT key=value ...".  Progress and
  * diagnostics go to stderr.
  *
@@ -3251,7 +3277,7 @@ main(int argc, char **argv)
 	    }
 	    if (rok && dl > 0 && secs > 0) {
 		kv("redis_cpu_s", "%.2f", rc_s);
-		kv("redis_cpu_per_M", "%.3f", rc_s / ((double) dl / 1e6));
+		kv("redis_cpu_per_M", "%.5f", rc_s / ((double) dl / 1e6));
 		kv("redis_util", "%.2f", rc_s / secs);
 	    }
 	}

@@ -1059,7 +1059,7 @@ if {[llength $clServers]} {
 	    "cross-node deliveries/s, saturated (higher is better)" dpsx si \
 	    "light-load latency p99 of cross-node deliveries (one node: of all its deliveries; lower is better)" p99x us \
 	    "server CPU seconds per million deliveries: the nodes together (Redis alone: Redis; lower is better)" sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
-	    "Redis CPU seconds per million deliveries, saturated (lower is better)" redis_cpu_per_M {apply {{v} {num $v %.3f}}}] {
+	    "Redis CPU milliseconds per million deliveries, saturated (lower is better)" redis_cpu_per_M {apply {{v} {if {$v eq ""} {return -}; format %.2f [expr {$v * 1000.0}]}}}] {
 	emit "#### Cluster: $title"
 	emit ""
 	set h "| R × B |"
@@ -1092,7 +1092,12 @@ if {[llength $clServers]} {
 		set t [trouble $d]
 		set key [clKey $kind $s]
 		if {$t eq ""} {
-		    set t [expr {$key eq "" || ($kind eq "redis_cpu_per_M" && $s eq "mp") ? "-" : [{*}$fmt [get $d $key]]}]
+		    # (not in expr, which would turn "0.390" into 0.39)
+		    if {$key eq "" || ($kind eq "redis_cpu_per_M" && $s eq "mp")} {
+			set t -
+		    } else {
+			set t [{*}$fmt [get $d $key]]
+		    }
 		    if {$kind eq "p99x" && [get $d light_rate] ne "" && [get $d light_rate] < 95} {
 			append t " †"
 		    }
@@ -1246,13 +1251,13 @@ if {[llength $clServers]} {
 	set meds {}
 	foreach cell $clCells {
 	    set v [get [find cluster $s {*}$cell] redis_cpu_per_M]
-	    if {$v ne ""} {lappend meds [list "[join $cell " × "]" $v]}
+	    if {$v ne ""} {lappend meds [list "[join $cell " × "]" [expr {$v * 1000.0}]]}
 	}
 	if {[llength $meds]} {
-	    lappend parts "$clHead($s): [join [lmap m $meds {format "%s %.3f" {*}$m}] {, }]"
+	    lappend parts "$clHead($s): [join [lmap m $meds {format "%s %.2f" {*}$m}] {, }]"
 	}
     }
-    emit "| Redis CPU seconds per million deliveries (reported; a message published once per node, not once per recipient) | | | | [join $parts {; }] |"
+    emit "| Redis CPU milliseconds per million deliveries (reported; our nodes publish a message once, Redis sends it to each node once, not once per recipient) | | | | [join $parts {; }] |"
     emit ""
 }
 
