@@ -29,6 +29,7 @@ array set label {
     mptls  "multiplexer 0.4 TLS"
     creftls "C ref TLS"
     mpcluster "multiplexer 0.4, 3 nodes"
+    mpclusterline "multiplexer 0.4, 3 nodes, line framing"
     sioredis "Socket.IO 4 + redis-adapter, 3 nodes"
     redisonly "Redis pub/sub alone"
 }
@@ -980,7 +981,7 @@ proc clKey {kind server} {
     switch -- $kind {
 	dpsx {expr {$server eq "mp" ? "" : "sat_dps_x"}}
 	p99x {expr {$server eq "mp" ? $::lightKey : [string map {light_p99 light_p99_x} $::lightKey]}}
-	p99l {expr {$server eq "mpcluster" ? [string map {light_p99 light_p99_l} $::lightKey] : ""}}
+	p99l {expr {$server in {mpcluster mpclusterline} ? [string map {light_p99 light_p99_l} $::lightKey] : ""}}
 	default {return $kind}
     }
 }
@@ -1011,7 +1012,7 @@ proc clPaired {keyA server keyB against R B {op ratio}} {
     return $q
 }
 set clServers {}
-foreach s {mp mpcluster sioredis redisonly} {
+foreach s {mp mpcluster mpclusterline sioredis redisonly} {
     foreach d $runs {
 	if {[dict get $d workload] eq "cluster" && [dict get $d server] eq $s} {
 	    lappend clServers $s
@@ -1038,21 +1039,25 @@ if {[llength $clServers]} {
     array set clHead {
 	mp "multiplexer 0.4, one node"
 	mpcluster "multiplexer 0.4, 3 nodes"
+	mpclusterline "multiplexer 0.4, 3 nodes, line framing"
 	sioredis "Socket.IO 4 + redis-adapter"
 	redisonly "Redis alone"
     }
     # Ratio (or difference) columns: {kind server against heading op}.
     set clRatios {}
-    if {"mpcluster" in $clServers} {
-	if {"sioredis" in $clServers} {lappend clRatios {dpsx mpcluster sioredis "ours ÷ Socket.IO" ratio}}
-	if {"redisonly" in $clServers} {lappend clRatios {dpsx mpcluster redisonly "ours ÷ Redis alone" ratio}}
-	if {"mp" in $clServers} {lappend clRatios {p99x mpcluster mp "ours − one node" diff}}
+    set clOurs {}
+    foreach {ours tag} {mpcluster "ours" mpclusterline "ours, line"} {
+	if {$ours ni $clServers} continue
+	lappend clOurs $ours
+	if {"sioredis" in $clServers} {lappend clRatios [list dpsx $ours sioredis "$tag ÷ Socket.IO" ratio]}
+	if {"redisonly" in $clServers} {lappend clRatios [list dpsx $ours redisonly "$tag ÷ Redis alone" ratio]}
+	if {"mp" in $clServers} {lappend clRatios [list p99x $ours mp "$tag − one node" diff]}
     }
     set note "[expr {$passes > 1 ? "  $passes passes: every figure is the median of its $passes values, every ratio or difference the median of the $passes per-pass ones." : ""}]"
 
     emit "### Cluster: $clNodes nodes through Redis (issue #18)"
     emit ""
-    emit "One sender on the first node, R receivers spread round-robin over the $clNodes nodes (R/$clNodes on each), B-byte messages, every message checked delivered exactly once and in order at every receiver.  *Cross-node* deliveries are those at the receivers of the other nodes (for Redis alone: every delivery, each crossed Redis).  multiplexer, 3 nodes: \`mp_server.tcl -cluster redis://...\` three times (\`Cluster join URL -channel bench\`, default configuration, raw framing); Socket.IO: \`socketio_cluster_server.js\` three times (Socket.IO 4, websocket transport, \`@socket.io/redis-adapter\` with node-redis 4, \`socket.broadcast.emit\`); Redis alone: the load generator's R receivers SUBSCRIBE and its sender PUBLISHes each record, no server of ours; one node: this package alone with all R receivers (\`mp_server.tcl\`, no Redis), the within-one-node yardstick.  Each run starts a fresh redis-server (nothing saved) and fresh nodes, all pinned with the server's pinning (the whole cell under test on one core, the load generator on the other).  Every server of a cell runs at the same window (at most 100,000 deliveries in flight, W ≤ 100000 / R, as the WebSocket cells).$note"
+    emit "One sender on the first node, R receivers spread round-robin over the $clNodes nodes (R/$clNodes on each), B-byte messages, every message checked delivered exactly once and in order at every receiver.  *Cross-node* deliveries are those at the receivers of the other nodes (for Redis alone: every delivery, each crossed Redis).  multiplexer, 3 nodes: \`mp_server.tcl -cluster redis://...\` three times (\`Cluster join URL -channel bench\`, default configuration, raw framing: a message is what one read returns, so under saturation a node publishes many records at once); the same in line framing (\`-framing line\`, the load generator's line records: one publish per record, as Socket.IO and Redis alone do); Socket.IO: \`socketio_cluster_server.js\` three times (Socket.IO 4, websocket transport, \`@socket.io/redis-adapter\` with node-redis 4, \`socket.broadcast.emit\`); Redis alone: the load generator's R receivers SUBSCRIBE and its sender PUBLISHes each record, no server of ours; one node: this package alone with all R receivers (\`mp_server.tcl\`, no Redis), the within-one-node yardstick.  Each run starts a fresh redis-server (nothing saved) and fresh nodes, all pinned with the server's pinning (the whole cell under test on one core, the load generator on the other).  Every server of a cell runs at the same window (at most 100,000 deliveries in flight, W ≤ 100000 / R, as the WebSocket cells).$note"
     emit ""
     foreach {title kind fmt} [list \
 	    "deliveries/s, saturated, all receivers (higher is better)" sat_dps si \
@@ -1068,9 +1073,11 @@ if {[llength $clServers]} {
 	    append h " $clHead($s) |"
 	    append u "---:|"
 	}
-	if {$kind eq "p99x" && "mpcluster" in $clServers} {
-	    append h " 3 nodes, receivers on the sender's node |"
-	    append u "---:|"
+	if {$kind eq "p99x"} {
+	    foreach s $clOurs {
+		append h " $clHead($s), receivers on the sender's node |"
+		append u "---:|"
+	    }
 	}
 	set cols {}
 	foreach r $clRatios {
@@ -1103,8 +1110,8 @@ if {[llength $clServers]} {
 		    }
 		}
 		append row " $t |"
-		if {$kind eq "p99x" && $s eq "mpcluster"} {
-		    set extra " [expr {[trouble $d] eq "" ? [us [get $d [clKey p99l mpcluster]]] : "-"}] |"
+		if {$kind eq "p99x" && $s in $clOurs} {
+		    append extra " [expr {[trouble $d] eq "" ? [us [get $d [clKey p99l $s]]] : "-"}] |"
 		}
 	    }
 	    append row $extra
@@ -1128,24 +1135,26 @@ if {[llength $clServers]} {
     # Redis's work: messages published per record sent (a node publishes
     # each message it fans out once; in raw framing a message is one read
     # chunk, up to 64 KiB), and Redis's share of the whole run.
-    if {"mpcluster" in $clServers} {
+    if {[llength $clOurs]} {
 	emit "Messages our nodes published to Redis per record the sender sent (raw framing: a message is one read chunk, so under saturation one publish carries many records; at light load one record each), and what each node did (Cluster status, summed over the nodes; a nonzero dropped, gaps or duplicates would be a fault even where the load generator's check passed):"
 	emit ""
-	emit "| R × B | publishes per record | published | received (other nodes) | delivered from Redis | dropped | gaps | duplicates | reconnects |"
-	emit "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	emit "| R × B | framing | publishes per record | published | received (other nodes) | delivered from Redis | dropped | gaps | duplicates | reconnects |"
+	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	foreach cell $clCells {
-	    lassign $cell R B
+	  lassign $cell R B
+	  foreach ours $clOurs {
+	    set fr [expr {$ours eq "mpcluster" ? "raw" : "line"}]
 	    # The first pass's run, as it is (these are counts, not speeds).
 	    set d {}
 	    foreach x $runs {
-		if {[dict get $x workload] eq "cluster" && [dict get $x server] eq "mpcluster"
+		if {[dict get $x workload] eq "cluster" && [dict get $x server] eq $ours
 			&& [get $x cellR] == $R && [get $x cellB] == $B} {
 		    set d $x
 		    break
 		}
 	    }
 	    if {$d eq "" || [get $d srv_cluster_published] eq ""} {
-		emit "| $R × $B | - | - | - | - | - | - | - | - |"
+		emit "| $R × $B | $fr | - | - | - | - | - | - | - | - |"
 		continue
 	    }
 	    set recs 0
@@ -1153,7 +1162,8 @@ if {[llength $clServers]} {
 		if {[get $d $k] ne ""} {incr recs [get $d $k]}
 	    }
 	    set ppr [expr {$recs > 0 ? [format %.4f [expr {double([get $d srv_cluster_published]) / $recs}]] : "-"}]
-	    emit "| $R × $B | $ppr | [get $d srv_cluster_published] | [get $d srv_cluster_received] | [get $d srv_cluster_delivered] | [get $d srv_cluster_dropped] | [get $d srv_cluster_gaps] | [get $d srv_cluster_duplicates] | [get $d srv_cluster_reconnects] |"
+	    emit "| $R × $B | $fr | $ppr | [get $d srv_cluster_published] | [get $d srv_cluster_received] | [get $d srv_cluster_delivered] | [get $d srv_cluster_dropped] | [get $d srv_cluster_gaps] | [get $d srv_cluster_duplicates] | [get $d srv_cluster_reconnects] |"
+	  }
 	}
 	emit ""
     }
@@ -1164,11 +1174,14 @@ if {[llength $clServers]} {
     emit ""
     emit "| target | result | worst cell (R × B) | | all cells pooled |"
     emit "|---|---|---|---|---|"
+    foreach ours [expr {[llength $clOurs] ? $clOurs : "mpcluster"}] {
+    set fw [expr {$ours eq "mpclusterline" ? " (line framing)" : " (raw framing)"}]
     foreach {against cmp limit text} {
 	sioredis >= 5 "cross-node deliveries/s ≥ 5× Socket.IO's in every cell"
 	redisonly >= 0.8 "cross-node deliveries/s ≥ 0.8× Redis alone in every cell"
     } {
-	if {"mpcluster" ni $clServers || $against ni $clServers} {
+	append text $fw
+	if {$ours ni $clServers || $against ni $clServers} {
 	    emit "| $text | not run | | | |"
 	    continue
 	}
@@ -1178,13 +1191,13 @@ if {[llength $clServers]} {
 	set all {}
 	foreach cell $clCells {
 	    lassign $cell R B
-	    if {[get [find cluster mpcluster $R $B] status] ne "ok"} {
+	    if {[get [find cluster $ours $R $B] status] ne "ok"} {
 		set ok 0
 		set w FAIL
 		set wc "$R × $B"
 		continue
 	    }
-	    set q [clPaired sat_dps_x mpcluster sat_dps_x $against $R $B]
+	    set q [clPaired sat_dps_x $ours sat_dps_x $against $R $B]
 	    lappend all {*}$q
 	    set m [median $q]
 	    if {$m eq ""} continue
@@ -1209,20 +1222,21 @@ if {[llength $clServers]} {
 	}
 	emit "| $text | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
     }
-    if {"mpcluster" in $clServers && "mp" in $clServers} {
+    set text "light-load p99 crossing nodes ≤ 1 ms more than within one node$fw"
+    if {$ours in $clServers && "mp" in $clServers} {
 	set w {}
 	set wc {}
 	set ok 1
 	set all {}
 	foreach cell $clCells {
 	    lassign $cell R B
-	    if {[get [find cluster mpcluster $R $B] status] ne "ok"} {
+	    if {[get [find cluster $ours $R $B] status] ne "ok"} {
 		set ok 0
 		set w FAIL
 		set wc "$R × $B"
 		continue
 	    }
-	    set q [clPaired [clKey p99x mpcluster] mpcluster [clKey p99x mp] mp $R $B diff]
+	    set q [clPaired [clKey p99x $ours] $ours [clKey p99x mp] mp $R $B diff]
 	    lappend all {*}$q
 	    set m [median $q]
 	    if {$m eq ""} continue
@@ -1232,21 +1246,22 @@ if {[llength $clServers]} {
 	    }
 	}
 	if {$w eq ""} {
-	    emit "| light-load p99 crossing nodes ≤ 1 ms more than within one node | **MISS** | | no data | |"
+	    emit "| $text | **MISS** | | no data | |"
 	} else {
 	    if {$w ne "FAIL"} {
 		set ok [expr {$ok && $w <= 1000}]
 		set w [format "%+.0f µs" $w]
 	    }
 	    set g [expr {[llength $all] ? [format "mean %+.0f µs (%d differences)" [expr {[tcl::mathop::+ {*}$all] / [llength $all]}] [llength $all]] : "-"}]
-	    emit "| light-load p99 crossing nodes ≤ 1 ms more than within one node | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
+	    emit "| $text | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
 	}
     } else {
-	emit "| light-load p99 crossing nodes ≤ 1 ms more than within one node | not run | | | |"
+	emit "| $text | not run | | | |"
+    }
     }
     # Redis CPU per million deliveries: reported, no limit.
     set parts {}
-    foreach s {mpcluster sioredis redisonly} {
+    foreach s {mpcluster mpclusterline sioredis redisonly} {
 	if {$s ni $clServers} continue
 	set meds {}
 	foreach cell $clCells {

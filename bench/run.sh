@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [--quick] [--out DIR]
 #                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio
-#                            mptls creftls mpcluster sioredis redisonly"]
+#                            mptls creftls mpcluster mpclusterline sioredis
+#                            redisonly"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -51,7 +52,9 @@
 #                 1024} (quick: 30 x 64 only), each server started fresh
 #                 with a fresh redis-server (a free port of 127.0.0.1,
 #                 nothing saved): "mpcluster" (three mp_server.tcl -cluster
-#                 nodes), "sioredis" (three Node processes running Socket.IO
+#                 nodes, raw framing), "mpclusterline" (the same in line
+#                 framing: one publish per message, as the two below
+#                 do), "sioredis" (three Node processes running Socket.IO
 #                 4 with @socket.io/redis-adapter, socketio_cluster_server.js)
 #                 and "redisonly" (the load generator publishing and
 #                 subscribing on Redis itself, the ceiling); with mpcluster,
@@ -100,13 +103,13 @@ if [ -z "$SERVERS" ]; then
     [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
     [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws mpw nodews socketio"
     [ "${BENCH_TLS:-1}" != 0 ] && SERVERS="$SERVERS mptls creftls"
-    [ "${BENCH_CLUSTER:-1}" != 0 ] && SERVERS="$SERVERS mpcluster sioredis redisonly"
+    [ "${BENCH_CLUSTER:-1}" != 0 ] && SERVERS="$SERVERS mpcluster mpclusterline sioredis redisonly"
 else
     EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls|mpcluster|sioredis|redisonly) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls mpcluster sioredis redisonly)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls|mpcluster|mpclusterline|sioredis|redisonly) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls mpcluster mpclusterline sioredis redisonly)" >&2; exit 2 ;;
     esac
 done
 
@@ -202,12 +205,12 @@ drop_server() {
 }
 # The cluster cells need redis-server (Debian: redis-server 7); without
 # it all three cluster servers are dropped, as the Node ones without node.
-is_cluster() { case $1 in mpcluster|sioredis|redisonly) return 0 ;; esac; return 1; }
+is_cluster() { case $1 in mpcluster|mpclusterline|sioredis|redisonly) return 0 ;; esac; return 1; }
 REDIS_INFO=""
 case " $SERVERS " in
-    *" mpcluster "*|*" sioredis "*|*" redisonly "*)
+    *" mpcluster "*|*" mpclusterline "*|*" sioredis "*|*" redisonly "*)
 	if ! command -v redis-server >/dev/null; then
-	    for s in mpcluster sioredis redisonly; do
+	    for s in mpcluster mpclusterline sioredis redisonly; do
 		case " $SERVERS " in *" $s "*) drop_server $s "redis-server not found (Debian: apt-get install redis-server)" ;; esac
 	    done
 	else
@@ -355,11 +358,11 @@ CL_SERVERS=""
 for s in $SERVERS; do
     is_cluster "$s" && CL_SERVERS="$CL_SERVERS $s"
 done
-case " $SERVERS " in *" mpcluster "*) CL_SERVERS="mp$CL_SERVERS" ;; esac
+case " $SERVERS " in *" mpcluster "*|*" mpclusterline "*) CL_SERVERS="mp$CL_SERVERS" ;; esac
 CL_SERVERS=${CL_SERVERS# }
 if [ -n "$CL_SERVERS" ] && ! REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mp-bench-redis.XXXXXX"); then
     REDIS_DIR=""
-    for s in mpcluster sioredis redisonly; do
+    for s in mpcluster mpclusterline sioredis redisonly; do
 	case " $SERVERS " in *" $s "*) drop_server $s "cannot make a temporary directory for Redis" ;; esac
     done
     CL_SERVERS=""
@@ -557,9 +560,10 @@ start_cluster() {
 	out=$OUT/logs/$tag.n$i.port; err=$OUT/logs/$tag.n$i.server.log
 	rm -f "$out"
 	case $name in
-	    mpcluster)
+	    mpcluster|mpclusterline)
 		env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
 		    $PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" \
+		    -framing "$([ "$name" = mpcluster ] && echo raw || echo line)" \
 		    -cluster "redis://127.0.0.1:$REDIS_PORT" -node "n$i" \
 		    -statsfile "$OUT/logs/$tag.n$i.stats" >"$out" 2>"$err" & ;;
 	    sioredis)
@@ -611,6 +615,7 @@ run_cell() {
 	socketio|sioredis) lgargs+=(--socketio) ;;
 	mptls|creftls) lgargs+=(--tls) ;;
 	redisonly) lgargs+=(--redis) ;;
+	mpclusterline) lgargs+=(--line) ;;
     esac
     local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i started
     local target=() rcpu0=-1 rcpu1=-1 sfiles=()
@@ -625,9 +630,9 @@ run_cell() {
 	# Redis's CPU sampled around the saturated repetitions too.
 	target=(--ports "$(IFS=,; echo "${SRV_PORTS[*]}")"
 	    --pids "$(IFS=,; echo "${SRV_PIDS[*]}")" --redis-pid "$REDIS_PID")
-	[ "$name" = mpcluster ] && for ((i = 1; i <= CL_NODES; i++)); do
+	case $name in mpcluster|mpclusterline) for ((i = 1; i <= CL_NODES; i++)); do
 	    sfiles+=("$OUT/logs/$tag.n$i.stats")
-	done
+	done ;; esac
     else
 	start_server "$name" "$tag" "${srvargs[@]}" && started=1 || started=0
 	target=(--port "$SRV_PORT" --pid "$SRV_PID")
@@ -648,7 +653,7 @@ run_cell() {
 	    extra=" redis_run_cpu_s=$(awk -v t=$((rcpu1 - rcpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')"
 	fi
 	case $name in
-	    mp|mpws|mpw|mptls|mpcluster) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	    mp|mpws|mpw|mptls|mpcluster|mpclusterline) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
 	esac
 	# Our Stats (summed over the nodes of a cluster), with the Cluster
 	# counters of mpcluster.
