@@ -8,7 +8,7 @@
 # Builds the driver (CC, default cc) into a temporary directory, starts a
 # fresh redis-server on a free port of 127.0.0.1 (nothing saved; pinned
 # to core 1 and the driver to core 0 when there are two cores), runs both
-# modes at interest 1.0, 0.1 and 0.01 (the fraction of the groups each of
+# modes at interest 1.0, 0.3, 0.1 and 0.01 (the fraction of the groups each of
 # the 3 nodes has members in), each mode on a fresh Redis, and prints one
 # RESULT line per run.  Every run is bounded (60 s), and everything stops
 # at exit.
@@ -61,7 +61,7 @@ start_redis() {
 }
 
 status=0
-for interest in 1.0 0.1 0.01; do
+for interest in 1.0 0.3 0.1 0.01; do
     for mode in channels tag; do
 	start_redis
 	$PIN_LG "$DIR/groups_experiment" --port "$RPORT" --redis-pid "$RPID" \
