@@ -85,6 +85,32 @@
  * retried with the same bytes and the same length.  The RESULT line then
  * has tls=1.
  *
+ * Several servers (--ports p1,p2,... with --pids, one process each): the
+ * nodes of a cluster that relay to each other.  The sender connects to
+ * the first, the receivers round-robin to all of them (receiver i to
+ * server i mod N); each server is watched for accepting its own
+ * connections, and the CPU figures are the servers' sum.  A receiver on
+ * another server than the sender's is "remote": the RESULT line adds
+ * the cross-node figures sat_dps_x (deliveries at remote receivers per
+ * second, best repetition) and the light phase's latency apart for the
+ * remote (light_p50_x_us, light_p99_x_us, light_p99_x_best_us) and the
+ * local receivers (..._l_...).
+ *
+ * --redis: no relay server at all, Redis pub/sub alone (RESP2 over TCP):
+ * every receiver SUBSCRIBEs to one channel (--channel, default mpbench)
+ * and its handshake is the subscribe confirmation; the sender PUBLISHes
+ * each raw record, pipelined as the records are written (up to --sendbuf
+ * bytes per write()), and reads the integer replies; a receiver checks
+ * that Redis sends it nothing but messages of that channel carrying one
+ * B-byte record each, and the records as everywhere else.  Every receiver
+ * counts as remote (each delivery crossed Redis).
+ *
+ * --redis-pid PID: Redis's CPU time is sampled around the saturated
+ * repetitions as the server's is (redis_cpu_s, redis_cpu_per_M), and the
+ * light phase's real-time policy (--rt-light) covers it too.
+ * --rt-policy rr: that policy is SCHED_RR instead of SCHED_FIFO (several
+ * multi-threaded servers sharing one core: see run.sh).
+ *
  * The result is one line on stdout: "RESULT key=value ...".  Progress and
  * diagnostics go to stderr.
  *
@@ -140,13 +166,25 @@ static int opt_limit = 0;		/* capacity: max receivers */
 static int opt_batch = 100;		/* connects per acceptance check */
 static double opt_timeout = 120;	/* overall bound, seconds */
 static double opt_drain = 30;		/* drain bound, seconds */
-static int opt_pid = 0;			/* server pid */
+static int opt_pid = 0;			/* server pid (the first one) */
+/*
+ * --ports, --pids: several servers (the nodes of a cluster); the sender
+ * connects to the first, the receivers round-robin to all of them.
+ */
+#define MAXSRV	16
+static int nsrv = 1;			/* servers connected to */
+static int srv_ports[MAXSRV];
+static int npids = 0;			/* servers watched in /proc */
+static int srv_pids[MAXSRV];
+static int opt_redis_pid = 0;		/* --redis-pid: CPU sampled too */
+static const char *opt_channel = "mpbench";	/* --redis: the channel */
 static int opt_quiet = 0;
 static size_t opt_sendbuf = 65536;	/* saturated: bytes per write() */
 static int opt_rt_light = 0;		/* SCHED_FIFO during the light phase */
+static int opt_rt_policy = SCHED_FIFO;	/* --rt-policy fifo|rr */
 static int opt_sat_spin = 1;		/* saturated: poll, never sleep */
-enum { P_TCP, P_WS, P_SIO };
-static int opt_proto = P_TCP;		/* --ws, --socketio */
+enum { P_TCP, P_WS, P_SIO, P_REDIS };
+static int opt_proto = P_TCP;		/* --ws, --socketio, --redis */
 static const char *opt_ws_path = "/";	/* request target of the upgrade */
 static int opt_tls = 0;			/* --tls */
 static SSL_CTX *tls_ctx;
@@ -290,15 +328,12 @@ logf_(const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 
 static int
-server_alive(void)
+pid_alive(int pid)
 {
     char path[64], buf[512], *p;
     FILE *f;
     size_t n;
-    if (!opt_pid) {
-	return 1;
-    }
-    snprintf(path, sizeof path, "/proc/%d/stat", opt_pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
     f = fopen(path, "r");
     if (!f) {
 	return 0;
@@ -313,19 +348,32 @@ server_alive(void)
     return !(p[2] == 'Z' || p[2] == 'X' || p[2] == 'x');
 }
 
-/* utime+stime of the server, in clock ticks; -1 if unknown. */
+/* Whether every server watched is running (1 if none is watched). */
+static int
+server_alive(void)
+{
+    int i;
+    for (i = 0; i < npids; i++) {
+	if (!pid_alive(srv_pids[i])) {
+	    return 0;
+	}
+    }
+    return 1;
+}
+
+/* utime+stime of process pid, in clock ticks; -1 if unknown. */
 static long
-server_cpu_ticks(void)
+pid_cpu_ticks(int pid)
 {
     char path[64], buf[1024], *p;
     FILE *f;
     size_t n;
     unsigned long ut = 0, st = 0;
     int field;
-    if (!opt_pid) {
+    if (!pid) {
 	return -1;
     }
-    snprintf(path, sizeof path, "/proc/%d/stat", opt_pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
     f = fopen(path, "r");
     if (!f) {
 	return -1;
@@ -352,48 +400,75 @@ server_cpu_ticks(void)
     return (long) (ut + st);
 }
 
-/* A line "Key:   N kB" of /proc/PID/status, in kB; -1 if unknown. */
+/* utime+stime of the servers together, in clock ticks; -1 if unknown. */
+static long
+server_cpu_ticks(void)
+{
+    long sum = 0, t;
+    int i;
+    if (npids == 0) {
+	return -1;
+    }
+    for (i = 0; i < npids; i++) {
+	if ((t = pid_cpu_ticks(srv_pids[i])) < 0) {
+	    return -1;
+	}
+	sum += t;
+    }
+    return sum;
+}
+
+/*
+ * A line "Key:   N kB" of /proc/PID/status, in kB, summed over the
+ * servers; -1 if unknown.
+ */
 static long
 server_status_kb(const char *key)
 {
     char path[64], line[256];
     FILE *f;
-    long v = -1;
+    long v, sum = 0;
     size_t kl = strlen(key);
-    if (!opt_pid) {
+    int i;
+    if (npids == 0) {
 	return -1;
     }
-    snprintf(path, sizeof path, "/proc/%d/status", opt_pid);
-    f = fopen(path, "r");
-    if (!f) {
-	return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-	if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-	    v = strtol(line + kl + 1, NULL, 10);
-	    break;
+    for (i = 0; i < npids; i++) {
+	snprintf(path, sizeof path, "/proc/%d/status", srv_pids[i]);
+	f = fopen(path, "r");
+	if (!f) {
+	    return -1;
 	}
+	v = -1;
+	while (fgets(line, sizeof line, f)) {
+	    if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+		v = strtol(line + kl + 1, NULL, 10);
+		break;
+	    }
+	}
+	fclose(f);
+	if (v < 0) {
+	    return -1;
+	}
+	sum += v;
     }
-    fclose(f);
-    return v;
+    return sum;
 }
 
 /*
- * Number of open descriptors of the server (-1 if unknown); *maxfd gets the
- * highest descriptor number.  Reading /proc/PID/fd costs time linear in the
- * number of descriptors, so it is not used for polling (see fd_exists).
+ * Number of open descriptors of process pid (-1 if unknown); *maxfd gets
+ * the highest descriptor number.  Reading /proc/PID/fd costs time linear
+ * in the number of descriptors, so it is not used for polling (see
+ * fd_exists).
  */
 static long
-server_fds(long *maxfd)
+pid_fds(int pid, long *maxfd)
 {
     char path[64];
     DIR *d;
     struct dirent *e;
     long n = 0, m = -1;
-    if (!opt_pid) {
-	return -1;
-    }
-    snprintf(path, sizeof path, "/proc/%d/fd", opt_pid);
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
     d = opendir(path);
     if (!d) {
 	return -1;
@@ -414,13 +489,13 @@ server_fds(long *maxfd)
     return n;
 }
 
-/* Does the server have descriptor number fd open?  Constant time. */
+/* Does process pid have descriptor number fd open?  Constant time. */
 static int
-fd_exists(long fd)
+fd_exists(int pid, long fd)
 {
     char path[64];
     struct stat st;
-    snprintf(path, sizeof path, "/proc/%d/fd/%ld", opt_pid, fd);
+    snprintf(path, sizeof path, "/proc/%d/fd/%ld", pid, fd);
     return lstat(path, &st) == 0;
 }
 
@@ -433,6 +508,8 @@ typedef struct {
     int is_sender;
     int dead;
     int started;
+    unsigned char srv;		/* index of the server it is connected to */
+    unsigned char remote;	/* receiver: a delivery crosses nodes (or Redis) */
     uint32_t off;		/* offset within the current record */
     int probes;
     uint64_t last_probe;
@@ -461,7 +538,7 @@ typedef struct {
 } conn_t;
 
 /* Handshake states (conn_t.hs). */
-enum { HS_READY, HS_HTTP, HS_EIO_OPEN, HS_SIO_CONNECT, HS_TLS };
+enum { HS_READY, HS_HTTP, HS_EIO_OPEN, HS_SIO_CONNECT, HS_TLS, HS_REDIS_SUB };
 
 static conn_t *conns;		/* conns[0] is the sender */
 static int nconn;		/* connected so far (sender included) */
@@ -477,6 +554,8 @@ static uint32_t ring_cnt[RING];	/* per data seq: receivers that have it */
 static uint64_t sent;		/* data records sent */
 static uint64_t min_done;	/* all seq < min_done delivered everywhere */
 static uint64_t deliveries;	/* data records delivered, total */
+static uint64_t deliveries_x;	/* of which to remote receivers */
+static int nremote;		/* receivers that are remote */
 static uint64_t last_delivery_ns;
 static uint64_t stray_bytes;	/* bytes the sender received */
 
@@ -489,6 +568,14 @@ static hist_t hist_light, hist_sat;
 #define MAXLIGHTREPS 16
 static int opt_light_reps = 1;		/* light phase parts (own p99 each) */
 static hist_t hist_light_rep[MAXLIGHTREPS];
+/*
+ * Several servers (--ports) or --redis: the light phase's latency also
+ * apart for the remote receivers (on another node than the sender, or
+ * every receiver of Redis alone: the delivery crossed Redis) and the
+ * local ones (on the sender's node).
+ */
+static hist_t hist_light_x, hist_light_x_rep[MAXLIGHTREPS];
+static hist_t hist_light_l, hist_light_l_rep[MAXLIGHTREPS];
 
 /*
  * The part of the light phase a data record belongs to: the records the
@@ -690,10 +777,22 @@ record(conn_t *c, const unsigned char *h, const unsigned char *t, uint64_t now)
 	}
 	c->next_seq++;
 	deliveries++;
+	if (c->remote) {
+	    deliveries_x++;
+	}
 	last_delivery_ns = now;
 	if (seq < light_end_seq) {
-	    hadd(&hist_light, now > ts ? now - ts : 0);
-	    hadd(&hist_light_rep[light_part(seq)], now > ts ? now - ts : 0);
+	    uint64_t lat = now > ts ? now - ts : 0;
+	    int part = light_part(seq);
+	    hadd(&hist_light, lat);
+	    hadd(&hist_light_rep[part], lat);
+	    if (c->remote) {
+		hadd(&hist_light_x, lat);
+		hadd(&hist_light_x_rep[part], lat);
+	    } else {
+		hadd(&hist_light_l, lat);
+		hadd(&hist_light_l_rep[part], lat);
+	    }
 	} else {
 	    hadd(&hist_sat, now > ts ? now - ts : 0);
 	}
@@ -739,7 +838,7 @@ parse(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
 
 /*
  * --rt-light: during the light-load phase only, run this process and every
- * thread of the server under SCHED_FIFO priority 1, so that latency is not
+ * thread of the servers (and of --redis-pid) under SCHED_FIFO priority 1, so that latency is not
  * set by whatever else the machine is running (on a shared box, CFS wakeup
  * delays of milliseconds otherwise dominate p99).  Both processes mostly
  * sleep in that phase, so nothing else is starved; the saturated phase runs
@@ -749,25 +848,30 @@ static int
 set_rt(int on)
 {
     struct sched_param sp;
-    int ok = 1;
+    int ok = 1, i;
     char path[64];
     DIR *d;
     struct dirent *e;
     memset(&sp, 0, sizeof sp);
     sp.sched_priority = on ? 1 : 0;
-    if (sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+    if (sched_setscheduler(0, on ? opt_rt_policy : SCHED_OTHER, &sp) < 0) {
 	ok = 0;
     }
-    if (opt_pid) {
-	snprintf(path, sizeof path, "/proc/%d/task", opt_pid);
+    for (i = 0; i <= npids; i++) {
+	int pid = i < npids ? srv_pids[i] : opt_redis_pid;
+	if (!pid || (i == npids && npids > 0 && pid == srv_pids[0])) {
+	    continue;
+	}
+	snprintf(path, sizeof path, "/proc/%d/task", pid);
 	d = opendir(path);
 	if (!d) {
-	    return 0;
+	    ok = 0;
+	    continue;
 	}
 	while ((e = readdir(d)) != NULL) {
 	    if (e->d_name[0] != '.'
 		    && sched_setscheduler((pid_t) atoi(e->d_name),
-			on ? SCHED_FIFO : SCHED_OTHER, &sp) < 0) {
+			on ? opt_rt_policy : SCHED_OTHER, &sp) < 0) {
 		ok = 0;
 	    }
 	}
@@ -992,9 +1096,39 @@ ws_header_len(uint64_t plen)
 }
 
 /*
+ * --redis: the fixed parts of what goes over a connection to Redis (RESP2),
+ * made once the channel and B are known (redis_init):
+ *   the sender's command   *3 $7 PUBLISH $n <channel> $B <record>
+ *   a receiver's command   *2 $9 SUBSCRIBE $n <channel>
+ *   its answer             *3 $9 subscribe $n <channel> :1
+ *   a message pushed to it *3 $7 message $n <channel> $B <record>
+ * (each element ending in CRLF); the sender's answer to each PUBLISH is
+ * an integer reply ":<receivers>".
+ */
+static char redis_pub[256], redis_subcmd[256], redis_subok[256], redis_msg[256];
+static size_t redis_pub_len, redis_subcmd_len, redis_subok_len, redis_msg_len;
+
+static void
+redis_init(void)
+{
+    size_t cl = strlen(opt_channel);
+    redis_pub_len = (size_t) snprintf(redis_pub, sizeof redis_pub,
+	    "*3\r\n$7\r\nPUBLISH\r\n$%zu\r\n%s\r\n$%d\r\n", cl, opt_channel,
+	    opt_B);
+    redis_subcmd_len = (size_t) snprintf(redis_subcmd, sizeof redis_subcmd,
+	    "*2\r\n$9\r\nSUBSCRIBE\r\n$%zu\r\n%s\r\n", cl, opt_channel);
+    redis_subok_len = (size_t) snprintf(redis_subok, sizeof redis_subok,
+	    "*3\r\n$9\r\nsubscribe\r\n$%zu\r\n%s\r\n:1\r\n", cl, opt_channel);
+    redis_msg_len = (size_t) snprintf(redis_msg, sizeof redis_msg,
+	    "*3\r\n$7\r\nmessage\r\n$%zu\r\n%s\r\n$%d\r\n", cl, opt_channel,
+	    opt_B);
+}
+
+/*
  * One record as the sender puts it on the wire: the bare record (TCP), or
  * a masked WebSocket message carrying it (--ws), or the Socket.IO event
- * carrying it (--socketio).  Returns its length (msg_size).
+ * carrying it (--socketio), or a PUBLISH of it (--redis).  Returns its
+ * length (msg_size).
  */
 static size_t
 make_msg(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
@@ -1004,6 +1138,12 @@ make_msg(unsigned char *buf, int type, uint64_t seq, uint64_t ts)
     if (opt_proto == P_TCP) {
 	make_record(buf, type, seq, ts);
 	return (size_t) opt_B;
+    }
+    if (opt_proto == P_REDIS) {
+	memcpy(buf, redis_pub, redis_pub_len);
+	make_record(buf + redis_pub_len, type, seq, ts);
+	memcpy(buf + redis_pub_len + opt_B, "\r\n", 2);
+	return redis_pub_len + (size_t) opt_B + 2;
     }
     plen = (size_t) opt_B + (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
     hl = ws_header(buf, opt_line ? 1 : 2, plen);
@@ -1188,7 +1328,8 @@ sender_queue(int type, uint64_t seq, uint64_t ts)
 
 /* Phase timing (ns) and measurement snapshots. */
 static uint64_t t_light0, t_light_end, t_sat0, t_sat_end;
-static uint64_t sat_deliv0;
+static uint64_t sat_deliv0, sat_deliv_x0;
+static long redis_sat0 = -1, redis_sat1 = -1;
 static long cpu_light0 = -1, cpu_light1 = -1, cpu_sat0 = -1, cpu_sat1 = -1;
 static uint64_t light_t_first, light_t_last, sat_t_first, sat_t_last;
 static uint64_t light_lag_max;
@@ -1206,6 +1347,8 @@ static int opt_sat_reps = 1;
 static int sat_rep;			/* repetitions done */
 static double rep_secs[MAXREPS], rep_cpu[MAXREPS];
 static uint64_t rep_deliv[MAXREPS], rep_msgs[MAXREPS];
+static uint64_t rep_deliv_x[MAXREPS];
+static double rep_redis_cpu[MAXREPS];
 
 static void
 sat_begin(uint64_t now)
@@ -1214,8 +1357,10 @@ sat_begin(uint64_t now)
     t_sat0 = now;
     t_sat_end = now + (uint64_t) (opt_sat / opt_sat_reps * 1e9);
     cpu_sat0 = server_cpu_ticks();
+    redis_sat0 = pid_cpu_ticks(opt_redis_pid);
     sat_first_seq = sent;
     sat_deliv0 = deliveries;
+    sat_deliv_x0 = deliveries_x;
 }
 
 /* The current repetition is drained: record it.  1 if another follows. */
@@ -1225,9 +1370,13 @@ sat_done(void)
     long clk = sysconf(_SC_CLK_TCK);
     sat_t_last = last_delivery_ns;
     cpu_sat1 = server_cpu_ticks();
+    redis_sat1 = pid_cpu_ticks(opt_redis_pid);
     if (sat_rep < MAXREPS) {
 	rep_secs[sat_rep] = (double) (sat_t_last - sat_t_first) / 1e9;
 	rep_deliv[sat_rep] = deliveries - sat_deliv0;
+	rep_deliv_x[sat_rep] = deliveries_x - sat_deliv_x0;
+	rep_redis_cpu[sat_rep] = (redis_sat0 >= 0 && redis_sat1 >= 0)
+	    ? (double) (redis_sat1 - redis_sat0) / (double) clk : -1;
 	rep_msgs[sat_rep] = sent - sat_first_seq;
 	rep_cpu[sat_rep] = (cpu_sat0 >= 0 && cpu_sat1 >= 0)
 	    ? (double) (cpu_sat1 - cpu_sat0) / (double) clk : -1;
@@ -1375,7 +1524,7 @@ sender_pump(uint64_t now)
 /* Connecting                                                          */
 /* ------------------------------------------------------------------ */
 
-static struct sockaddr_in srv_addr;
+static struct sockaddr_in srv_addrs[MAXSRV];
 
 /*
  * Blocking connect (bounded), then non-blocking; -errno on failure.
@@ -1387,8 +1536,9 @@ static struct sockaddr_in srv_addr;
  * clients would take seconds of system time.
  */
 static int
-connect_one(void)
+connect_one(int srv)
 {
+    const struct sockaddr_in *sa = &srv_addrs[srv];
     static unsigned k;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct timeval tv = { 5, 0 };
@@ -1397,7 +1547,7 @@ connect_one(void)
 	return -errno;
     }
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if ((ntohl(srv_addr.sin_addr.s_addr) >> 24) == 127) {
+    if ((ntohl(sa->sin_addr.s_addr) >> 24) == 127) {
 	struct sockaddr_in src;
 	memset(&src, 0, sizeof src);
 	src.sin_family = AF_INET;
@@ -1409,7 +1559,7 @@ connect_one(void)
 	    return -e;
 	}
     }
-    if (connect(fd, (struct sockaddr *) &srv_addr, sizeof srv_addr) < 0) {
+    if (connect(fd, (const struct sockaddr *) sa, sizeof *sa) < 0) {
 	int e = errno;
 	close(fd);
 	return -(e == EINPROGRESS ? ETIMEDOUT : e);
@@ -1419,14 +1569,17 @@ connect_one(void)
     return fd;
 }
 
-static long srv_fd_base = -1;	/* server descriptors before our clients */
-static long srv_fd_top = -1;	/* its highest descriptor number then */
-static long accepted_max = 0;
+/* Per server watched (--pid, --pids). */
+static long srv_fd_base[MAXSRV];	/* descriptors before our clients */
+static long srv_fd_top[MAXSRV];		/* highest descriptor number then */
+static long srv_acc_max[MAXSRV];	/* our connections seen accepted */
+static long srv_nconn[MAXSRV];		/* our connections made to it */
+static long accepted_max = 0;		/* srv_acc_max, summed */
 
 /*
- * Wait until the server holds `want` of our connections (the sender
- * included).  Returns 1 when it does, 0 if it stopped accepting (timeout),
- * -1 if it died.
+ * Wait until every server watched holds all the connections made to it
+ * (the sender included).  Returns 1 when they do, 0 if one stopped
+ * accepting (timeout), -1 if one died.
  *
  * Descriptors are allocated lowest-first, so once the holes below the
  * highest descriptor number of the idle server are filled, the server holds
@@ -1434,28 +1587,40 @@ static long accepted_max = 0;
  * time test, confirmed by one full count of /proc/PID/fd.
  */
 static int
-wait_accepted(long want, double secs)
+wait_accepted(double secs)
 {
     uint64_t until = now_ns() + (uint64_t) (secs * 1e9);
-    long holes = srv_fd_top + 1 - srv_fd_base;
-    long probe_fd = srv_fd_top + want - holes;
     long sleep_us = 200;
-    if (!opt_pid) {
+    int i;
+    if (npids == 0) {
 	return 1;
     }
     for (;;) {
-	long n;
+	int all = 1, waiting = 0;
 	if (!server_alive()) {
 	    return -1;
 	}
-	if (want <= holes || fd_exists(probe_fd) || sleep_us >= 20000) {
-	    n = server_fds(NULL);
-	    if (n >= 0 && n - srv_fd_base > accepted_max) {
-		accepted_max = n - srv_fd_base;
+	accepted_max = 0;
+	for (i = 0; i < npids; i++) {
+	    long want = srv_nconn[i], n;
+	    long holes = srv_fd_top[i] + 1 - srv_fd_base[i];
+	    long probe_fd = srv_fd_top[i] + want - holes;
+	    int have = 0;
+	    if (want <= holes || fd_exists(srv_pids[i], probe_fd)
+		    || sleep_us >= 20000) {
+		n = pid_fds(srv_pids[i], NULL);
+		if (n >= 0 && n - srv_fd_base[i] > srv_acc_max[i]) {
+		    srv_acc_max[i] = n - srv_fd_base[i];
+		}
+		have = n >= 0 && n - srv_fd_base[i] >= want;
+	    } else {
+		waiting = 1;
 	    }
-	    if (n >= 0 && n - srv_fd_base >= want) {
-		return 1;
-	    }
+	    all &= have;
+	    accepted_max += srv_acc_max[i];
+	}
+	if (all) {
+	    return 1;
 	}
 	if (now_ns() > until) {
 	    return 0;
@@ -1466,7 +1631,7 @@ wait_accepted(long want, double secs)
 	}
 	if (now_ns() + 1000000000ULL > until && sleep_us < 20000) {
 	    sleep_us = 20000;	/* last second: full counts only */
-	} else if (sleep_us < 20000 && !fd_exists(probe_fd)) {
+	} else if (sleep_us < 20000 && waiting) {
 	    sleep_us = sleep_us * 3 / 2;
 	    if (sleep_us > 5000) {
 		sleep_us = 5000;
@@ -1500,13 +1665,19 @@ count_accepted_by_eof(void)
 }
 
 static void
-add_conn(int fd, int is_sender)
+add_conn(int fd, int is_sender, int srv)
 {
     struct epoll_event ev;
     conn_t *c = &conns[nconn];
     memset(c, 0, sizeof *c);
     c->fd = fd;
     c->is_sender = is_sender;
+    c->srv = (unsigned char) srv;
+    c->remote = !is_sender && (srv != 0 || opt_proto == P_REDIS);
+    nremote += c->remote;
+    if (srv < npids) {
+	srv_nconn[srv]++;
+    }
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.u32 = (uint32_t) nconn;
@@ -1877,7 +2048,8 @@ ws_request(conn_t *c)
 	    "Sec-WebSocket-Key: %s\r\n"
 	    "Sec-WebSocket-Version: 13\r\n"
 	    "Origin: http://%s:%d\r\n"
-	    "\r\n", opt_ws_path, opt_host, opt_port, key, opt_host, opt_port);
+	    "\r\n", opt_ws_path, opt_host, srv_ports[c->srv], key, opt_host,
+	    srv_ports[c->srv]);
     c->hs = HS_HTTP;
     w = conn_write(c, req, (size_t) n);
     if (w != n) {
@@ -1985,11 +2157,119 @@ ws_response(conn_t *c)
     return 1;
 }
 
+/*
+ * --redis, a receiver: n bytes from Redis, the answer to SUBSCRIBE, then
+ * only messages of the channel, each of which must carry one record
+ * (anything else fails the run).  c->mpos is the position within the
+ * element being read.
+ */
+static void
+redis_input(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
+{
+    size_t B = (size_t) opt_B, L = redis_msg_len + B + 2;
+    int idx = (int) (c - conns);
+    while (n > 0 && !c->dead) {
+	size_t pos = (size_t) c->mpos, k;
+	if (c->hs == HS_REDIS_SUB) {
+	    k = redis_subok_len - pos < n ? redis_subok_len - pos : n;
+	    if (memcmp(p, redis_subok + pos, k) != 0) {
+		failf("receiver %d: unexpected answer to SUBSCRIBE", idx);
+		c->dead = 1;
+		return;
+	    }
+	    c->mpos += k;
+	    p += k;
+	    n -= k;
+	    if (c->mpos == redis_subok_len) {
+		c->mpos = 0;
+		hs_done(c);
+	    }
+	    continue;
+	}
+	/* Fast path: one whole message at hand. */
+	if (pos == 0 && n >= L && c->off == 0
+		&& memcmp(p, redis_msg, redis_msg_len) == 0
+		&& p[L - 2] == '\r' && p[L - 1] == '\n') {
+	    record(c, p + redis_msg_len, p + redis_msg_len + B - T, now);
+	    p += L;
+	    n -= L;
+	    continue;
+	}
+	if (pos < redis_msg_len) {
+	    k = redis_msg_len - pos < n ? redis_msg_len - pos : n;
+	    if (memcmp(p, redis_msg + pos, k) != 0) {
+		failf("receiver %d: Redis sent something other than a %d-byte"
+			" message of the channel", idx, opt_B);
+		c->dead = 1;
+		return;
+	    }
+	} else if (pos < redis_msg_len + B) {
+	    k = redis_msg_len + B - pos < n ? redis_msg_len + B - pos : n;
+	    parse(c, p, k, now);
+	} else {
+	    k = L - pos < n ? L - pos : n;
+	    if (memcmp(p, "\r\n" + (pos - redis_msg_len - B), k) != 0) {
+		failf("receiver %d: Redis message longer than one record", idx);
+		c->dead = 1;
+		return;
+	    }
+	}
+	c->mpos += k;
+	if (c->mpos == L) {
+	    c->mpos = 0;
+	}
+	p += k;
+	n -= k;
+    }
+}
+
+/*
+ * --redis, the sender: the answers to its PUBLISH commands, one integer
+ * reply ":<subscribers reached>" each; an error reply fails the run.
+ */
+static uint64_t redis_replies;		/* answers to PUBLISH so far */
+static uint64_t redis_replies_short;	/* that reached fewer than R */
+static uint64_t redis_reply_val;
+static int redis_reply_mid;		/* inside a reply line */
+
+static void
+redis_sender_input(const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+	unsigned char b = p[i];
+	if (!redis_reply_mid) {
+	    if (b != ':') {
+		failf("sender: PUBLISH answered with something other than an"
+			" integer (%c...)", b);
+		conns[0].dead = 1;
+		return;
+	    }
+	    redis_reply_mid = 1;
+	    redis_reply_val = 0;
+	} else if (b >= '0' && b <= '9') {
+	    redis_reply_val = redis_reply_val * 10 + (uint64_t) (b - '0');
+	} else if (b == '\n') {
+	    redis_replies++;
+	    if (redis_reply_val < (uint64_t) nrecv) {
+		redis_replies_short++;
+	    }
+	    redis_reply_mid = 0;
+	}
+    }
+}
+
 /* n bytes received on c, past the handshakes (TCP or TLS). */
 static void
 conn_input(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
 {
-    if (opt_proto != P_TCP) {
+    if (opt_proto == P_REDIS) {
+	if (c->is_sender) {
+	    redis_sender_input(p, n);
+	} else {
+	    redis_input(c, p, n, now);
+	}
+    } else if (opt_proto != P_TCP) {
 	ws_input(c, p, n, now);
     } else if (c->is_sender) {
 	stray_bytes += (uint64_t) n;
@@ -2094,7 +2374,7 @@ tls_handshake(conn_t *c)
     int r = SSL_connect(c->ssl), e;
     if (r == 1) {
 	tls_want_out(c, 0);
-	if (opt_proto != P_TCP) {
+	if (opt_proto == P_WS || opt_proto == P_SIO) {
 	    ws_request(c);
 	} else {
 	    hs_done(c);
@@ -2134,7 +2414,18 @@ tls_start(conn_t *c)
 static void
 conn_start(conn_t *c)
 {
-    if (opt_tls) {
+    if (opt_proto == P_REDIS) {
+	ssize_t w;
+	if (c->is_sender) {
+	    hs_done(c);
+	    return;
+	}
+	c->hs = HS_REDIS_SUB;
+	w = write(c->fd, redis_subcmd, redis_subcmd_len);
+	if (w != (ssize_t) redis_subcmd_len) {
+	    conn_lost(c, w < 0 ? strerror(errno) : "short write of SUBSCRIBE");
+	}
+    } else if (opt_tls) {
 	tls_start(c);
     } else if (opt_proto != P_TCP) {
 	ws_request(c);
@@ -2243,6 +2534,45 @@ kv(const char *key, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * The light phase's latency of one kind of receiver (tag x: remote, l:
+ * local): light_p50_<tag>_us, light_p99_<tag>_us, and with several parts
+ * the best part's p99, light_p99_<tag>_best_us.  Nothing if none.
+ */
+static void
+light_split(const char *tag, const hist_t *h, const hist_t *parts)
+{
+    char key[64];
+    uint64_t best = 0;
+    int r, have = 0;
+    if (h->n == 0) {
+	return;
+    }
+    snprintf(key, sizeof key, "light_p50_%s_us", tag);
+    kv(key, "%.1f", (double) hpct(h, 0.50) / 1e3);
+    snprintf(key, sizeof key, "light_p99_%s_us", tag);
+    kv(key, "%.1f", (double) hpct(h, 0.99) / 1e3);
+    snprintf(key, sizeof key, "light_max_%s_us", tag);
+    kv(key, "%.1f", (double) h->max / 1e3);
+    if (opt_light_reps > 1) {
+	for (r = 0; r < opt_light_reps; r++) {
+	    uint64_t p99;
+	    if (parts[r].n == 0) {
+		continue;
+	    }
+	    p99 = hpct(&parts[r], 0.99);
+	    if (!have || p99 < best) {
+		best = p99;
+	    }
+	    have = 1;
+	}
+	if (have) {
+	    snprintf(key, sizeof key, "light_p99_%s_best_us", tag);
+	    kv(key, "%.1f", (double) best / 1e3);
+	}
+    }
+}
+
 static void
 usage(void)
 {
@@ -2251,9 +2581,29 @@ usage(void)
 	"         [--light secs] [--rate n] [--sat secs] [--sat-max n] [--sat-reps n]\n"
 	"         [--window n] [--capacity --limit n] [--batch n] [--pid pid]\n"
 	"         [--timeout secs] [--drain secs] [--sendbuf bytes] [--rt-light]\n"
-	"         [--sat-spin 0|1] [--light-reps n]\n"
-	"         [--ws PATH | --socketio] [--tls] [--quiet]\n");
+	"         [--sat-spin 0|1] [--light-reps n] [--rt-policy fifo|rr]\n"
+	"         [--ws PATH | --socketio | --redis [--channel NAME]] [--tls]\n"
+	"         [--ports p1,p2,... [--pids pid1,pid2,...]] [--redis-pid pid]\n"
+	"         [--quiet]\n");
     exit(2);
+}
+
+/* A comma-separated list of at most max positive integers; its length. */
+static int
+int_list(const char *v, int *out, int max)
+{
+    int n = 0;
+    while (*v) {
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (end == v || x <= 0 || x > INT_MAX || n == max
+		|| (*end != ',' && *end != '\0')) {
+	    return -1;
+	}
+	out[n++] = (int) x;
+	v = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 int
@@ -2292,10 +2642,26 @@ main(int argc, char **argv)
 	else if (ARG("--limit")) opt_limit = atoi(v);
 	else if (ARG("--batch")) opt_batch = atoi(v);
 	else if (ARG("--pid")) opt_pid = atoi(v);
+	else if (ARG("--ports")) {
+	    if ((nsrv = int_list(v, srv_ports, MAXSRV)) < 1) usage();
+	    opt_port = srv_ports[0];
+	}
+	else if (ARG("--pids")) {
+	    if ((npids = int_list(v, srv_pids, MAXSRV)) < 1) usage();
+	    opt_pid = srv_pids[0];
+	}
+	else if (ARG("--redis-pid")) opt_redis_pid = atoi(v);
+	else if (strcmp(a, "--redis") == 0) opt_proto = P_REDIS;
+	else if (ARG("--channel")) opt_channel = v;
 	else if (ARG("--timeout")) opt_timeout = atof(v);
 	else if (ARG("--drain")) opt_drain = atof(v);
 	else if (ARG("--sendbuf")) opt_sendbuf = (size_t) atol(v);
 	else if (strcmp(a, "--rt-light") == 0) opt_rt_light = 1;
+	else if (ARG("--rt-policy")) {
+	    if (strcmp(v, "fifo") == 0) opt_rt_policy = SCHED_FIFO;
+	    else if (strcmp(v, "rr") == 0) opt_rt_policy = SCHED_RR;
+	    else usage();
+	}
 	else if (ARG("--sat-spin")) opt_sat_spin = atoi(v) != 0;
 	else if (ARG("--sat-reps")) opt_sat_reps = atoi(v);
 	else if (ARG("--light-reps")) opt_light_reps = atoi(v);
@@ -2311,6 +2677,22 @@ main(int argc, char **argv)
     }
     if (opt_port <= 0 || opt_R < 0 || opt_rate <= 0 || opt_batch < 1) {
 	usage();
+    }
+    srv_ports[0] = opt_port;
+    if (npids == 0 && opt_pid > 0) {
+	srv_pids[0] = opt_pid;
+	npids = 1;
+    }
+    if (npids > 0 && npids != nsrv) {
+	fprintf(stderr, "loadgen: --pids must name one process per port\n");
+	return 2;
+    }
+    if (opt_proto == P_REDIS && (opt_tls || opt_line || opt_capacity
+	    || strlen(opt_channel) > 100 || strpbrk(opt_channel, " \r\n"))) {
+	fprintf(stderr, "loadgen: --redis takes raw records, no --tls,"
+		" --line or --capacity, and a channel name of at most 100"
+		" bytes without spaces\n");
+	return 2;
     }
     if (opt_B < 64 || opt_B > 1048576) {
 	fprintf(stderr, "loadgen: -B must be 64..1048576\n");
@@ -2341,7 +2723,7 @@ main(int argc, char **argv)
     if (opt_proto == P_SIO) {
 	opt_line = 1;		/* a JSON string carries text records */
     }
-    if (opt_proto != P_TCP) {
+    if (opt_proto == P_WS || opt_proto == P_SIO) {
 	unsigned char seed[8];
 	char acc[29];
 	line_end = '.';
@@ -2357,6 +2739,9 @@ main(int argc, char **argv)
 	msg_size = ws_header_len((uint64_t) opt_B
 		+ (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0))
 	    + (size_t) opt_B + (opt_proto == P_SIO ? SIO_PRE + SIO_POST : 0);
+    } else if (opt_proto == P_REDIS) {
+	redis_init();
+	msg_size = redis_pub_len + (size_t) opt_B + 2;
     } else {
 	msg_size = (size_t) opt_B;
     }
@@ -2410,12 +2795,14 @@ main(int argc, char **argv)
 	pat_raw[i] = (unsigned char) i;
 	pat_line[i] = (unsigned char) ('a' + i % 26);
     }
-    memset(&srv_addr, 0, sizeof srv_addr);
-    srv_addr.sin_family = AF_INET;
-    srv_addr.sin_port = htons((uint16_t) opt_port);
-    if (inet_pton(AF_INET, opt_host, &srv_addr.sin_addr) != 1) {
-	fprintf(stderr, "loadgen: bad --host %s\n", opt_host);
-	return 2;
+    for (i = 0; i < nsrv; i++) {
+	memset(&srv_addrs[i], 0, sizeof srv_addrs[i]);
+	srv_addrs[i].sin_family = AF_INET;
+	srv_addrs[i].sin_port = htons((uint16_t) srv_ports[i]);
+	if (inet_pton(AF_INET, opt_host, &srv_addrs[i].sin_addr) != 1) {
+	    fprintf(stderr, "loadgen: bad --host %s\n", opt_host);
+	    return 2;
+	}
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
 
@@ -2424,24 +2811,26 @@ main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru0);
 
     /* ---- connect: sender first, then the receivers in batches ---- */
-    if (opt_pid) {
+    if (npids) {
 	if (!server_alive()) {
 	    failf("server pid %d not running", opt_pid);
 	    goto report;
 	}
-	srv_fd_base = server_fds(&srv_fd_top);
+	for (i = 0; i < npids; i++) {
+	    srv_fd_base[i] = pid_fds(srv_pids[i], &srv_fd_top[i]);
+	}
 	rss_base = server_status_kb("VmRSS");
     }
     t_conn0 = now_ns();
-    rc = connect_one();
+    rc = connect_one(0);
     if (rc < 0) {
 	failf("sender: connect: %s", strerror(-rc));
 	goto report;
     }
-    add_conn(rc, 1);
+    add_conn(rc, 1, 0);
     conn_start(&conns[0]);
-    if (opt_pid) {
-	rc = wait_accepted(1, 10);
+    if (npids) {
+	rc = wait_accepted(10);
 	if (rc < 0) {
 	    aborted = 1;
 	    goto report;
@@ -2455,22 +2844,23 @@ main(int argc, char **argv)
 	}
 	goto report;
     }
-    if (opt_pid) {
+    if (npids) {
 	rss_base = server_status_kb("VmRSS");
     }
     while (nrecv < target) {
 	int nb = 0, first = nconn;
 	while (nb < opt_batch && nrecv < target) {
-	    rc = connect_one();
+	    int srv = nrecv % nsrv;	/* receivers round-robin */
+	    rc = connect_one(srv);
 	    if (rc < 0) {
 		cap_stop_errno = -rc;
 		break;
 	    }
-	    add_conn(rc, 0);
+	    add_conn(rc, 0, srv);
 	    conn_start(&conns[nconn - 1]);
 	    nb++;
 	}
-	rc = wait_accepted(nrecv + 1, 10);
+	rc = wait_accepted(10);
 	if (rc < 0) {
 	    aborted = 1;
 	    break;
@@ -2556,7 +2946,7 @@ main(int argc, char **argv)
     }
     logf_("%d receivers + 1 sender connected in %.2f s", nrecv,
 	    (double) (t_conn1 - t_conn0) / 1e9);
-    if (opt_pid) {
+    if (npids) {
 	struct timespec ts = { 0, 200000000 };
 	nanosleep(&ts, NULL);
 	rss_conn = server_status_kb("VmRSS");
@@ -2694,7 +3084,8 @@ main(int argc, char **argv)
     if (!fail_reason[0]) {
 	for (i = 1; i < nconn; i++) {
 	    if (conns[i].next_seq != sent || conns[i].off != 0
-		    || conns[i].mop != 0 || conns[i].in_frame) {
+		    || conns[i].mop != 0 || conns[i].in_frame
+		    || (opt_proto == P_REDIS && conns[i].mpos != 0)) {
 		failf("receiver %d has %" PRIu64 " of %" PRIu64 " records"
 			" (+%u stray bytes)", i, conns[i].next_seq, sent,
 			conns[i].off);
@@ -2716,7 +3107,7 @@ main(int argc, char **argv)
 	set_rt(0);
     }
     getrusage(RUSAGE_SELF, &ru1);
-    if (opt_pid && server_alive()) {
+    if (npids && server_alive()) {
 	rss_end = server_status_kb("VmRSS");
 	hwm_end = server_status_kb("VmHWM");
     }
@@ -2732,8 +3123,13 @@ main(int argc, char **argv)
     kv("W", "%d", W);
     kv("framing", "%s", opt_line ? "line" : "raw");
     if (opt_proto != P_TCP) {
-	kv("proto", "%s", opt_proto == P_WS ? "ws" : "socketio");
+	kv("proto", "%s", opt_proto == P_WS ? "ws" : opt_proto == P_SIO
+		? "socketio" : "redis");
 	kv("wire_bytes", "%zu", msg_size);
+    }
+    if (nsrv > 1 || opt_proto == P_REDIS) {
+	kv("nodes", "%d", nsrv);
+	kv("recv_remote", "%d", nremote);
     }
     if (opt_tls) {
 	kv("tls", "1");
@@ -2777,6 +3173,9 @@ main(int argc, char **argv)
 	kv("light_rate", "%.1f", (double) msgs / (opt_light));
 	kv("light_lag_max_ms", "%.3f", (double) light_lag_max / 1e6);
 	kv("light_rt", "%d", rt_used > 0);
+	if (rt_used > 0 && opt_rt_policy == SCHED_RR) {
+	    kv("light_rt_policy", "rr");
+	}
 	kv("light_p50_us", "%.1f", (double) hpct(&hist_light, 0.50) / 1e3);
 	kv("light_p99_us", "%.1f", (double) hpct(&hist_light, 0.99) / 1e3);
 	kv("light_max_us", "%.1f", (double) hist_light.max / 1e3);
@@ -2806,6 +3205,10 @@ main(int argc, char **argv)
 		kv("light_p99_reps_us", "%s", list);
 		kv("light_p99_best_us", "%.1f", (double) best / 1e3);
 	    }
+	}
+	if (nsrv > 1 || opt_proto == P_REDIS) {
+	    light_split("x", &hist_light_x, hist_light_x_rep);
+	    light_split("l", &hist_light_l, hist_light_l_rep);
 	}
 	if (cpu_light0 >= 0 && cpu_light1 >= 0) {
 	    kv("light_cpu_s", "%.2f", (double) (cpu_light1 - cpu_light0) / clk);
@@ -2850,6 +3253,9 @@ main(int argc, char **argv)
 	    kv("sat_dps", "%.0f", (double) rep_deliv[best] / bsecs);
 	    kv("sat_mbps", "%.2f", (double) rep_deliv[best] * opt_B / bsecs / 1e6);
 	}
+	if (bsecs > 0 && (nsrv > 1 || opt_proto == P_REDIS)) {
+	    kv("sat_dps_x", "%.0f", (double) rep_deliv_x[best] / bsecs);
+	}
 	kv("sat_dps_reps", "%s", list);
 	kv("sat_dps_mean", "%.0f", secs > 0 ? (double) dl / secs : 0);
 	kv("sat_p50_us", "%.1f", (double) hpct(&hist_sat, 0.50) / 1e3);
@@ -2859,6 +3265,21 @@ main(int argc, char **argv)
 	    kv("sat_cpu_s", "%.2f", cs);
 	    kv("sat_cpu_per_M", "%.3f", cs / ((double) dl / 1e6));
 	    kv("sat_srv_util", "%.2f", cs / secs);
+	}
+	if (opt_redis_pid) {
+	    double rc_s = 0;
+	    int rok = 1;
+	    for (r = 0; r < nrep; r++) {
+		if (rep_redis_cpu[r] < 0) {
+		    rok = 0;
+		}
+		rc_s += rep_redis_cpu[r];
+	    }
+	    if (rok && dl > 0 && secs > 0) {
+		kv("redis_cpu_s", "%.2f", rc_s);
+		kv("redis_cpu_per_M", "%.5f", rc_s / ((double) dl / 1e6));
+		kv("redis_util", "%.2f", rc_s / secs);
+	    }
 	}
     }
     {
@@ -2871,6 +3292,12 @@ main(int argc, char **argv)
     }
     if (stray_bytes) {
 	kv("sender_rx_bytes", "%" PRIu64, stray_bytes);
+    }
+    if (opt_proto == P_REDIS) {
+	kv("redis_pub_replies", "%" PRIu64, redis_replies);
+	if (redis_replies_short) {
+	    kv("redis_pub_short", "%" PRIu64, redis_replies_short);
+	}
     }
     if (fail_reason[0]) {
 	char *p;

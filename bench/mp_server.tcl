@@ -3,6 +3,7 @@
 #   tclsh mp_server.tcl ?-framing raw|line? ?-filter 0|1? ?-statsfile file?
 #                       ?-protocol tcp|websocket? ?-path /p?
 #                       ?-tls {certfile keyfile}?
+#                       ?-cluster redis://host:port? ?-node id?
 #
 # Loads this package (the build directory in $env(MP_BUILD_DIR) goes first
 # on auto_path), keeps the default configuration apart from the options
@@ -17,12 +18,19 @@
 # other client (the "mpws" column of run.sh).  With -tls the listener takes
 # TLS connections (`Init 0 -tls [list -certfile F -keyfile F]`, default TLS
 # settings otherwise), raw framing unless told (the "mptls" column).
+# With -cluster the instance joins the cluster "bench" through the Redis
+# server at that URL (`Cluster join URL -channel bench -node ID`, default
+# options otherwise) and prints its port only once the node is connected
+# (at most 10 s, else it exits 1): three of these make the "mpcluster"
+# cell of run.sh.  Its Stats file then also has the Cluster status, each
+# key prefixed "cluster_", and is written once neither client messages
+# nor messages from Redis have arrived for 200 ms.
 
 if {[info exists env(MP_BUILD_DIR)] && $env(MP_BUILD_DIR) ne ""} {
     set auto_path [linsert $auto_path 0 [file normalize $env(MP_BUILD_DIR)]]
 }
 set opts [dict merge {-framing raw -filter 0 -statsfile {} -protocol tcp \
-	-path {} -tls {}} $argv]
+	-path {} -tls {} -cluster {} -node {}} $argv]
 
 set version [package require multiplexer]
 if {[info commands ::multiplexer::build-info] eq ""} {
@@ -47,9 +55,16 @@ if {[dict get $opts -filter]} {
 # no message has arrived for 200 ms (the load generator has finished; it
 # never pauses that long while measuring), and only if they changed.
 proc dumpstats {file {last -1} {dumped -1}} {
-    global mp
+    global mp opts
     set stats [${mp}::Stats]
     set n [dict get $stats messages_in]
+    if {[dict get $opts -cluster] ne ""} {
+	set cs [${mp}::Cluster status]
+	incr n [dict get $cs received]
+	dict for {k v} $cs {
+	    if {$k ni {url lasterror}} {dict set stats cluster_$k $v}
+	}
+    }
     if {$n > 0 && $n == $last && $n != $dumped} {
 	set fd [open $file.tmp w]
 	puts $fd $stats
@@ -74,6 +89,22 @@ if {[dict get $opts -tls] ne ""} {
     lappend initArgs -tls [list -certfile $certfile -keyfile $keyfile]
 }
 set listener [${mp}::Init 0 {*}$initArgs]
+if {[dict get $opts -cluster] ne ""} {
+    set node [dict get $opts -node]
+    if {$node eq ""} {set node [pid]}
+    ${mp}::Cluster join [dict get $opts -cluster] -channel bench -node $node
+    set until [expr {[clock milliseconds] + 10000}]
+    while {![dict get [${mp}::Cluster status] connected]} {
+	if {[clock milliseconds] > $until} {
+	    puts stderr "mp_server: not connected to Redis within 10 s:\
+		    [dict get [${mp}::Cluster status] lasterror]"
+	    exit 1
+	}
+	after 20 {set ::tick 1}
+	vwait ::tick
+    }
+    puts stderr "mp_server: node $node joined [dict get [${mp}::Cluster status] channel]"
+}
 puts [${mp}::Port]
 flush stdout
 vwait forever

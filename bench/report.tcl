@@ -28,6 +28,10 @@ array set label {
     socketio "Socket.IO 4"
     mptls  "multiplexer 0.4 TLS"
     creftls "C ref TLS"
+    mpcluster "multiplexer 0.4, 3 nodes"
+    mpclusterline "multiplexer 0.4, 3 nodes, line framing"
+    sioredis "Socket.IO 4 + redis-adapter, 3 nodes"
+    redisonly "Redis pub/sub alone"
 }
 
 # ---------------------------------------------------------------------------
@@ -76,6 +80,9 @@ proc find {workload server {R {}} {B {}} {how median}} {
 	sat_p99_us -increasing light_p50_us -increasing
 	light_p99_us -increasing light_p99_best_us -increasing
 	sat_cpu_per_M -increasing
+	sat_dps_x -decreasing light_p50_x_us -increasing
+	light_p99_x_best_us -increasing light_p99_l_best_us -increasing
+	redis_cpu_per_M -increasing
     } {
 	set vals {}
 	foreach d $found {
@@ -958,6 +965,317 @@ if {[llength $tlsServers]} {
     }
     emit ""
 }
+# ---------------------------------------------------------------------------
+# Cluster (issue #18): three nodes joined through Redis, messages entering
+# at the first, receivers spread over all three; Socket.IO with the Redis
+# adapter on three Node processes; Redis pub/sub alone; our single node
+# as the within-one-node yardstick.
+# ---------------------------------------------------------------------------
+
+# The figure of a cluster cell's run for a "kind" of figure: what crossed
+# nodes (x: cross-node deliveries/s, light-load p99 of the receivers on
+# another node than the sender, for Redis alone every receiver) or all
+# deliveries.  The single node (mp) has no crossing: its x figures are
+# those of all its receivers, the within-one-node yardstick.
+proc clKey {kind server} {
+    switch -- $kind {
+	dpsx {expr {$server eq "mp" ? "" : "sat_dps_x"}}
+	p99x {expr {$server eq "mp" ? $::lightKey : [string map {light_p99 light_p99_x} $::lightKey]}}
+	p99l {expr {$server in {mpcluster mpclusterline} ? [string map {light_p99 light_p99_l} $::lightKey] : ""}}
+	default {return $kind}
+    }
+}
+# Per-pass values of cluster cell (R, B): a ÷ b (op ratio) or a − b (op
+# diff) of server's figure keyA and against's keyB, in pass order; passes
+# where either run failed or lacks the figure are left out.
+proc clPaired {keyA server keyB against R B {op ratio}} {
+    set q {}
+    for {set p 1} {$p <= $::passes} {incr p} {
+	set a {}
+	set b {}
+	foreach d $::runs {
+	    if {[dict get $d workload] ne "cluster"} continue
+	    if {[get $d cellR] != $R || [get $d cellB] != $B} continue
+	    if {[get $d pass] ne "" && [get $d pass] != $p} continue
+	    if {[get $d status] ne "ok"} continue
+	    set s [dict get $d server]
+	    if {$s eq $server} {set a [get $d $keyA]}
+	    if {$s eq $against} {set b [get $d $keyB]}
+	}
+	if {$a eq "" || $b eq ""} continue
+	if {$op eq "diff"} {
+	    lappend q [expr {double($a) - $b}]
+	} elseif {$b != 0} {
+	    lappend q [expr {double($a) / $b}]
+	}
+    }
+    return $q
+}
+set clServers {}
+foreach s {mp mpcluster mpclusterline sioredis redisonly} {
+    foreach d $runs {
+	if {[dict get $d workload] eq "cluster" && [dict get $d server] eq $s} {
+	    lappend clServers $s
+	    break
+	}
+    }
+}
+if {[llength $clServers]} {
+    set clCells {}
+    foreach d $runs {
+	if {[dict get $d workload] ne "cluster"} continue
+	set c [list [get $d cellR] [get $d cellB]]
+	if {$c ni $clCells} {lappend clCells $c}
+    }
+    set clCells [lsort -index 0 -integer [lsort -index 1 -integer $clCells]]
+    set clNodes 3
+    foreach d $runs {
+	if {[dict get $d workload] eq "cluster" && [get $d nodes] ne ""
+		&& [dict get $d server] ne "redisonly"} {
+	    set clNodes [get $d nodes]
+	    break
+	}
+    }
+    array set clHead {
+	mp "multiplexer 0.4, one node"
+	mpcluster "multiplexer 0.4, 3 nodes"
+	mpclusterline "multiplexer 0.4, 3 nodes, line framing"
+	sioredis "Socket.IO 4 + redis-adapter"
+	redisonly "Redis alone"
+    }
+    # Ratio (or difference) columns: {kind server against heading op}.
+    set clRatios {}
+    set clOurs {}
+    foreach {ours tag} {mpcluster "ours" mpclusterline "ours, line"} {
+	if {$ours ni $clServers} continue
+	lappend clOurs $ours
+	if {"sioredis" in $clServers} {lappend clRatios [list dpsx $ours sioredis "$tag ÷ Socket.IO" ratio]}
+	if {"redisonly" in $clServers} {lappend clRatios [list dpsx $ours redisonly "$tag ÷ Redis alone" ratio]}
+	if {"mp" in $clServers} {lappend clRatios [list p99x $ours mp "$tag − one node" diff]}
+    }
+    set note "[expr {$passes > 1 ? "  $passes passes: every figure is the median of its $passes values, every ratio or difference the median of the $passes per-pass ones." : ""}]"
+
+    emit "### Cluster: $clNodes nodes through Redis (issue #18)"
+    emit ""
+    emit "One sender on the first node, R receivers spread round-robin over the $clNodes nodes (R/$clNodes on each), B-byte messages, every message checked delivered exactly once and in order at every receiver.  *Cross-node* deliveries are those at the receivers of the other nodes (for Redis alone: every delivery, each crossed Redis).  multiplexer, 3 nodes: \`mp_server.tcl -cluster redis://...\` three times (\`Cluster join URL -channel bench\`, default configuration, raw framing: a message is what one read returns, so under saturation a node publishes many records at once); the same in line framing (\`-framing line\`, the load generator's line records: one publish per record, as Socket.IO and Redis alone do); Socket.IO: \`socketio_cluster_server.js\` three times (Socket.IO 4, websocket transport, \`@socket.io/redis-adapter\` with node-redis 4, \`socket.broadcast.emit\`); Redis alone: the load generator's R receivers SUBSCRIBE and its sender PUBLISHes each record, no server of ours; one node: this package alone with all R receivers (\`mp_server.tcl\`, no Redis), the within-one-node yardstick.  Each run starts a fresh redis-server (nothing saved) and fresh nodes, all pinned with the server's pinning (the whole cell under test on one core, the load generator on the other).  Every server of a cell runs at the same window W (W in raw.txt: the load generator's own, capped at 100,000 deliveries in flight, W ≤ 100000 / R, as the WebSocket cells; in the quick run at 20,000).$note"
+    emit ""
+    foreach {title kind fmt} [list \
+	    "deliveries/s, saturated, all receivers (higher is better)" sat_dps si \
+	    "cross-node deliveries/s, saturated (higher is better)" dpsx si \
+	    "light-load latency p99 of cross-node deliveries (one node: of all its deliveries; lower is better)" p99x us \
+	    "server CPU seconds per million deliveries: the nodes together (Redis alone: Redis; lower is better)" sat_cpu_per_M {apply {{v} {num $v %.3f}}} \
+	    "Redis CPU milliseconds per million deliveries, saturated (lower is better)" redis_cpu_per_M {apply {{v} {if {$v eq ""} {return -}; format %.2f [expr {$v * 1000.0}]}}}] {
+	emit "#### Cluster: $title"
+	emit ""
+	set h "| R × B |"
+	set u "|---|"
+	foreach s $clServers {
+	    append h " $clHead($s) |"
+	    append u "---:|"
+	}
+	if {$kind eq "p99x"} {
+	    foreach s $clOurs {
+		append h " $clHead($s), receivers on the sender's node |"
+		append u "---:|"
+	    }
+	}
+	set cols {}
+	foreach r $clRatios {
+	    lassign $r k s a head
+	    if {$k eq $kind} {
+		lappend cols $r
+		append h " $head |"
+		append u "---:|"
+	    }
+	}
+	emit $h
+	emit $u
+	foreach cell $clCells {
+	    lassign $cell R B
+	    set row "| $R × $B |"
+	    set extra {}
+	    foreach s $clServers {
+		set d [find cluster $s $R $B]
+		set t [trouble $d]
+		set key [clKey $kind $s]
+		if {$t eq ""} {
+		    # (not in expr, which would turn "0.390" into 0.39)
+		    if {$key eq "" || ($kind eq "redis_cpu_per_M" && $s eq "mp")} {
+			set t -
+		    } else {
+			set t [{*}$fmt [get $d $key]]
+		    }
+		    if {$kind eq "p99x" && [get $d light_rate] ne "" && [get $d light_rate] < 95} {
+			append t " †"
+		    }
+		}
+		append row " $t |"
+		if {$kind eq "p99x" && $s in $clOurs} {
+		    append extra " [expr {[trouble $d] eq "" ? [us [get $d [clKey p99l $s]]] : "-"}] |"
+		}
+	    }
+	    append row $extra
+	    foreach r $cols {
+		lassign $r k s a head op
+		set m [median [clPaired [clKey $k $s] $s [clKey $k $a] $a $R $B $op]]
+		if {$m eq ""} {
+		    append row " - |"
+		} elseif {$op eq "diff"} {
+		    append row " [format %+.0f $m] µs |"
+		} else {
+		    append row " [format ×%.2f $m] |"
+		}
+	    }
+	    emit $row
+	}
+	emit ""
+    }
+    emit "† the cell could not sustain 100 messages/s in the light phase."
+    emit ""
+    # Redis's work: messages published per record sent (a node publishes
+    # each message it fans out once; in raw framing a message is one read
+    # chunk, up to 64 KiB), and Redis's share of the whole run.
+    if {[llength $clOurs]} {
+	emit "Messages our nodes published to Redis per record the sender sent (raw framing: a message is one read chunk, so under saturation one publish carries many records; at light load one record each), and what each node did (Cluster status, summed over the nodes; a nonzero dropped, gaps or duplicates would be a fault even where the load generator's check passed):"
+	emit ""
+	emit "| R × B | framing | publishes per record | published | received (other nodes) | delivered from Redis | dropped | gaps | duplicates | reconnects |"
+	emit "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	foreach cell $clCells {
+	  lassign $cell R B
+	  foreach ours $clOurs {
+	    set fr [expr {$ours eq "mpcluster" ? "raw" : "line"}]
+	    # The first pass's run, as it is (these are counts, not speeds).
+	    set d {}
+	    foreach x $runs {
+		if {[dict get $x workload] eq "cluster" && [dict get $x server] eq $ours
+			&& [get $x cellR] == $R && [get $x cellB] == $B} {
+		    set d $x
+		    break
+		}
+	    }
+	    if {$d eq "" || [get $d srv_cluster_published] eq ""} {
+		emit "| $R × $B | $fr | - | - | - | - | - | - | - | - |"
+		continue
+	    }
+	    set recs 0
+	    foreach k {light_msgs sat_msgs} {
+		if {[get $d $k] ne ""} {incr recs [get $d $k]}
+	    }
+	    set ppr [expr {$recs > 0 ? [format %.4f [expr {double([get $d srv_cluster_published]) / $recs}]] : "-"}]
+	    emit "| $R × $B | $fr | $ppr | [get $d srv_cluster_published] | [get $d srv_cluster_received] | [get $d srv_cluster_delivered] | [get $d srv_cluster_dropped] | [get $d srv_cluster_gaps] | [get $d srv_cluster_duplicates] | [get $d srv_cluster_reconnects] |"
+	  }
+	}
+	emit ""
+    }
+
+    emit "#### Targets (issue #18) for the cluster"
+    emit ""
+    emit "Checked on each cell's median of the per-pass ratios (or differences), as the targets of issue #4; the pooled geometric mean over the cells is shown beside."
+    emit ""
+    emit "| target | result | worst cell (R × B) | | all cells pooled |"
+    emit "|---|---|---|---|---|"
+    foreach ours [expr {[llength $clOurs] ? $clOurs : "mpcluster"}] {
+    set fw [expr {$ours eq "mpclusterline" ? " (line framing)" : " (raw framing)"}]
+    foreach {against cmp limit text} {
+	sioredis >= 5 "cross-node deliveries/s ≥ 5× Socket.IO's in every cell"
+	redisonly >= 0.8 "cross-node deliveries/s ≥ 0.8× Redis alone in every cell"
+    } {
+	append text $fw
+	if {$ours ni $clServers || $against ni $clServers} {
+	    emit "| $text | not run | | | |"
+	    continue
+	}
+	set w {}
+	set wc {}
+	set ok 1
+	set all {}
+	foreach cell $clCells {
+	    lassign $cell R B
+	    if {[get [find cluster $ours $R $B] status] ne "ok"} {
+		set ok 0
+		set w FAIL
+		set wc "$R × $B"
+		continue
+	    }
+	    set q [clPaired sat_dps_x $ours sat_dps_x $against $R $B]
+	    lappend all {*}$q
+	    set m [median $q]
+	    if {$m eq ""} continue
+	    if {$w eq "" || ($w ne "FAIL" && [worse $cmp $m $w])} {
+		set w $m
+		set wc "$R × $B"
+	    }
+	}
+	if {$w eq ""} {
+	    emit "| $text | **MISS** | | no data | |"
+	    continue
+	}
+	if {$w ne "FAIL"} {
+	    set ok [expr {$ok && [meets $cmp $w $limit]}]
+	    set w [format ×%.2f $w]
+	}
+	set g -
+	if {[llength $all]} {
+	    set sum 0.0
+	    foreach x $all {set sum [expr {$sum + log($x)}]}
+	    set g [format "×%.2f (%d ratios)" [expr {exp($sum / [llength $all])}] [llength $all]]
+	}
+	emit "| $text | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
+    }
+    set text "light-load p99 crossing nodes ≤ 1 ms more than within one node$fw"
+    if {$ours in $clServers && "mp" in $clServers} {
+	set w {}
+	set wc {}
+	set ok 1
+	set all {}
+	foreach cell $clCells {
+	    lassign $cell R B
+	    if {[get [find cluster $ours $R $B] status] ne "ok"} {
+		set ok 0
+		set w FAIL
+		set wc "$R × $B"
+		continue
+	    }
+	    set q [clPaired [clKey p99x $ours] $ours [clKey p99x mp] mp $R $B diff]
+	    lappend all {*}$q
+	    set m [median $q]
+	    if {$m eq ""} continue
+	    if {$w eq "" || ($w ne "FAIL" && $m > $w)} {
+		set w $m
+		set wc "$R × $B"
+	    }
+	}
+	if {$w eq ""} {
+	    emit "| $text | **MISS** | | no data | |"
+	} else {
+	    if {$w ne "FAIL"} {
+		set ok [expr {$ok && $w <= 1000}]
+		set w [format "%+.0f µs" $w]
+	    }
+	    set g [expr {[llength $all] ? [format "mean %+.0f µs (%d differences)" [expr {[tcl::mathop::+ {*}$all] / [llength $all]}] [llength $all]] : "-"}]
+	    emit "| $text | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
+	}
+    } else {
+	emit "| $text | not run | | | |"
+    }
+    }
+    # Redis CPU per million deliveries: reported, no limit.
+    set parts {}
+    foreach s {mpcluster mpclusterline sioredis redisonly} {
+	if {$s ni $clServers} continue
+	set meds {}
+	foreach cell $clCells {
+	    set v [get [find cluster $s {*}$cell] redis_cpu_per_M]
+	    if {$v ne ""} {lappend meds [list "[join $cell " × "]" [expr {$v * 1000.0}]]}
+	}
+	if {[llength $meds]} {
+	    lappend parts "$clHead($s): [join [lmap m $meds {format "%s %.2f" {*}$m}] {, }]"
+	}
+    }
+    emit "| Redis CPU milliseconds per million deliveries (reported; our nodes publish a message once, Redis sends it to each node once, not once per recipient) | | | | [join $parts {; }] |"
+    emit ""
+}
+
 emit "Raw per-run figures (latency max, light-load achieved rate, load-generator CPU, load average, ...): raw.txt.  Plots: deliveries.png, latency.png."
 
 set f [open [file join $dir results.md] w]

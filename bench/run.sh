@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [--quick] [--out DIR]
 #                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio
-#                            mptls creftls"]
+#                            mptls creftls mpcluster mpclusterline sioredis
+#                            redisonly"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -46,6 +47,25 @@
 #                 exit), and both hold 10,000 idle TLS clients in the
 #                 capacity run (quick: 1,500); skipped with a message if
 #                 openssl is missing; 0: not run
+#   BENCH_CLUSTER 1 (default): the cluster cells (issue #18) also run, a
+#                 3-node cell per (R, B), R in {30, 300, 3000}, B in {64,
+#                 1024} (quick: 30 x 64 only), each server started fresh
+#                 with a fresh redis-server (a free port of 127.0.0.1,
+#                 nothing saved): "mpcluster" (three mp_server.tcl -cluster
+#                 nodes, raw framing), "mpclusterline" (the same in line
+#                 framing: one publish per message, as the two below
+#                 do), "sioredis" (three Node processes running Socket.IO
+#                 4 with @socket.io/redis-adapter, socketio_cluster_server.js)
+#                 and "redisonly" (the load generator publishing and
+#                 subscribing on Redis itself, the ceiling); with mpcluster,
+#                 "mp" (one node, no Redis) runs in the same cells as the
+#                 within-one-node yardstick; skipped with a message if
+#                 redis-server (or, for sioredis, node and its modules) is
+#                 missing; 0: not run
+#   BENCH_CLUSTER_RS, BENCH_CLUSTER_BS
+#                 the cluster cells' R and B lists instead of the defaults
+#                 (e.g. all six cells at the quick run's durations:
+#                 BENCH_CLUSTER_RS="30 300 3000" BENCH_CLUSTER_BS="64 1024")
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -71,7 +91,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--servers) SERVERS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,48p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,67p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -83,12 +103,13 @@ if [ -z "$SERVERS" ]; then
     [ "${BENCH_CONTROL:-$((1 - QUICK))}" != 0 ] && SERVERS="$SERVERS cref2"
     [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws mpw nodews socketio"
     [ "${BENCH_TLS:-1}" != 0 ] && SERVERS="$SERVERS mptls creftls"
+    [ "${BENCH_CLUSTER:-1}" != 0 ] && SERVERS="$SERVERS mpcluster mpclusterline sioredis redisonly"
 else
     EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls|mpcluster|mpclusterline|sioredis|redisonly) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls mpcluster mpclusterline sioredis redisonly)" >&2; exit 2 ;;
     esac
 done
 
@@ -131,6 +152,16 @@ case $PASSES in ''|*[!0-9]*|0) echo "run.sh: BENCH_PASSES must be a positive int
 PASS=1
 RT_ARGS=()
 [ "${BENCH_RT:-1}" != 0 ] && RT_ARGS=(--rt-light)
+# The cluster cells' light phase: SCHED_RR rather than SCHED_FIFO.  Every
+# process of a cluster cell shares one core; under SCHED_FIFO, Socket.IO's
+# busy node (3000 receivers) never gave its own V8 worker threads, which
+# are runnable at the same priority on that core, a turn, and delivered
+# nothing in 30 s (0 of 33 records; under SCHED_OTHER or SCHED_RR the
+# same light phase takes 3.5 s).  Round-robin at one priority lets a
+# thread that runs a whole time slice (100 ms) yield; ours and Redis never
+# run that long at light load, so for them the two policies are the same.
+CL_RT_ARGS=()
+[ "${BENCH_RT:-1}" != 0 ] && CL_RT_ARGS=(--rt-light --rt-policy rr)
 
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     PIN_SRV="taskset -c 1"; PIN_LG="taskset -c 0"
@@ -172,11 +203,26 @@ drop_server() {
     for x in $SERVERS; do [ "$x" = "$s" ] || keep="$keep $x"; done
     SERVERS=${keep# }
 }
+# The cluster cells need redis-server (Debian: redis-server 7); without
+# it all three cluster servers are dropped, as the Node ones without node.
+is_cluster() { case $1 in mpcluster|mpclusterline|sioredis|redisonly) return 0 ;; esac; return 1; }
+REDIS_INFO=""
 case " $SERVERS " in
-    *" nodews "*|*" socketio "*)
+    *" mpcluster "*|*" mpclusterline "*|*" sioredis "*|*" redisonly "*)
+	if ! command -v redis-server >/dev/null; then
+	    for s in mpcluster mpclusterline sioredis redisonly; do
+		case " $SERVERS " in *" $s "*) drop_server $s "redis-server not found (Debian: apt-get install redis-server)" ;; esac
+	    done
+	else
+	    REDIS_INFO=$(redis-server --version 2>&1 | head -1)
+	fi ;;
+esac
+case " $SERVERS " in
+    *" nodews "*|*" socketio "*|*" sioredis "*)
 	if ! command -v node >/dev/null; then
-	    drop_server nodews "node not found (Debian: apt-get install nodejs npm)"
-	    drop_server socketio "node not found (Debian: apt-get install nodejs npm)"
+	    for s in nodews socketio sioredis; do
+		case " $SERVERS " in *" $s "*) drop_server $s "node not found (Debian: apt-get install nodejs npm)" ;; esac
+	    done
 	else
 	    if [ ! -f "$NODE_DIR/package-lock.json" ] \
 		    || ! cmp -s "$BENCH/package-lock.json" "$NODE_DIR/package-lock.json" \
@@ -185,7 +231,7 @@ case " $SERVERS " in
 		    rm -rf "$NODE_DIR"
 		    mkdir -p "$NODE_DIR"
 		    cp "$BENCH/package.json" "$BENCH/package-lock.json" "$NODE_DIR/"
-		    echo "run.sh: npm ci (ws, socket.io) into $NODE_DIR" >&2
+		    echo "run.sh: npm ci (ws, socket.io, @socket.io/redis-adapter, redis) into $NODE_DIR" >&2
 		    (cd "$NODE_DIR" && timeout 150 npm ci --no-audit --no-fund \
 			--ignore-scripts --fetch-timeout=30000 --fetch-retries=1 \
 			>"$OUT/logs/npm.log" 2>&1) \
@@ -194,15 +240,21 @@ case " $SERVERS " in
 		    echo "run.sh: npm not found (Debian: apt-get install npm)" >&2
 		fi
 	    fi
-	    for s in nodews socketio; do
+	    for s in nodews socketio sioredis; do
 		case " $SERVERS " in *" $s "*) ;; *) continue ;; esac
-		m=$([ $s = nodews ] && echo ws || echo socket.io)
-		if ! v=$(cd / && NODE_PATH=$NODE_PATH_BENCH node -e \
-			"process.stdout.write(require('$m/package.json').version)" 2>/dev/null); then
-		    drop_server $s "node cannot load $m (npm ci failed or npm missing)"
-		else
-		    NODE_INFO="$NODE_INFO $m $v"
-		fi
+		case $s in
+		    nodews) mods="ws" ;;
+		    socketio) mods="socket.io" ;;
+		    sioredis) mods="socket.io @socket.io/redis-adapter redis" ;;
+		esac
+		for m in $mods; do
+		    if ! v=$(cd / && NODE_PATH=$NODE_PATH_BENCH node -e \
+			    "process.stdout.write(require('$m/package.json').version)" 2>/dev/null); then
+			drop_server $s "node cannot load $m (npm ci failed or npm missing)"
+			break
+		    fi
+		    case " $NODE_INFO " in *" $m $v "*) ;; *) NODE_INFO="$NODE_INFO $m $v" ;; esac
+		done
 	    done
 	    NODE_INFO="node $(node --version),$NODE_INFO"
 	fi ;;
@@ -249,7 +301,8 @@ ws_window() {
 # for the capacity run's 10,000 handshakes.  Without openssl both TLS
 # servers are dropped with a message, as the Node servers are.
 TLS_DIR=""; TLS_CERT=""; TLS_KEY=""; TLS_INFO=""
-trap '[ -n "$TLS_DIR" ] && rm -rf -- "$TLS_DIR"' EXIT
+REDIS_DIR=""
+trap '[ -n "$TLS_DIR" ] && rm -rf -- "$TLS_DIR"; [ -n "$REDIS_DIR" ] && rm -rf -- "$REDIS_DIR"' EXIT
 drop_tls() {
     local s
     for s in mptls creftls; do
@@ -282,6 +335,51 @@ TLS_BS="64 1024"
 if [ $QUICK = 1 ]; then TLS_RS="10"; else TLS_RS="10 100 1000"; fi
 is_tls() { case $1 in mptls|creftls) return 0 ;; esac; return 1; }
 
+# The cluster cells (issue #18): CL_NODES nodes, receivers spread
+# round-robin over them, the sender on the first; quick: one small cell,
+# so that bench-quick still checks a cluster's delivery end to end.  Every
+# server of a cell runs at one window, the load generator's own capped at
+# CL_INFLIGHT deliveries in flight (cl_window; as the WebSocket cells',
+# Socket.IO needs it, and the others get the same: 100,000, or 20,000 in
+# the quick run, where Socket.IO's drains of 100,000 deliveries took
+# most of the cluster cell's 45 s), and "mp", the within-one-node
+# yardstick, runs in these cells too when mpcluster or mpclusterline
+# does.  Redis gets a working directory of its own
+# (nothing is saved in it), removed at exit.
+CL_NODES=3
+CL_INFLIGHT=$([ $QUICK = 1 ] && echo 20000 || echo "$WS_INFLIGHT")
+cl_window() {
+    local R=$1 B=$2 w cap
+    w=$(own_window "$R" "$B")
+    cap=$((CL_INFLIGHT / R))
+    [ $cap -lt 4 ] && cap=4
+    [ $w -gt $cap ] && w=$cap
+    echo $w
+}
+CL_BS="64 1024"
+if [ $QUICK = 1 ]; then CL_RS="30"; CL_BS="64"; else CL_RS="30 300 3000"; fi
+CL_RS=${BENCH_CLUSTER_RS:-$CL_RS}; CL_BS=${BENCH_CLUSTER_BS:-$CL_BS}
+for x in $CL_RS; do
+    case $x in ''|*[!0-9]*|0) echo "run.sh: BENCH_CLUSTER_RS: positive integers" >&2; exit 2 ;; esac
+done
+for x in $CL_BS; do
+    case $x in ''|*[!0-9]*) echo "run.sh: BENCH_CLUSTER_BS: integers from 64" >&2; exit 2 ;; esac
+    [ "$x" -ge 64 ] || { echo "run.sh: BENCH_CLUSTER_BS: integers from 64" >&2; exit 2; }
+done
+CL_SERVERS=""
+for s in $SERVERS; do
+    is_cluster "$s" && CL_SERVERS="$CL_SERVERS $s"
+done
+case " $SERVERS " in *" mpcluster "*|*" mpclusterline "*) CL_SERVERS="mp$CL_SERVERS" ;; esac
+CL_SERVERS=${CL_SERVERS# }
+if [ -n "$CL_SERVERS" ] && ! REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mp-bench-redis.XXXXXX"); then
+    REDIS_DIR=""
+    for s in mpcluster mpclusterline sioredis redisonly; do
+	case " $SERVERS " in *" $s "*) drop_server $s "cannot make a temporary directory for Redis" ;; esac
+    done
+    CL_SERVERS=""
+fi
+
 # ---------------------------------------------------------------------------
 # Machine.
 # ---------------------------------------------------------------------------
@@ -307,10 +405,11 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     echo "- tcllib multiplexer: $tcllib_mp"
     [ -n "$NODE_INFO" ] && echo "- Node servers: $NODE_INFO (from $NODE_DIR, then /usr/share/nodejs)"
     [ -n "$TLS_INFO" ] && echo "- TLS servers: $TLS_INFO"
+    [ -n "$CL_SERVERS" ] && echo "- cluster cells: $CL_NODES nodes, ${REDIS_INFO:-no redis-server} (a fresh one per run, nothing saved, default configuration otherwise)"
     echo "- C compiler: $($CC --version | head -1)"
     echo "- descriptors: hard limit $FDHARD"
-    echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}"
-    echo "- light-load phase under SCHED_FIFO: $([ "${BENCH_RT:-1}" != 0 ] && echo "yes if permitted (light_rt in raw.txt)" || echo no)"
+    echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}$([ -n "$CL_SERVERS" ] && echo "; cluster cells: every node and redis-server ${PIN_SRV:-unpinned}")"
+    echo "- light-load phase under SCHED_FIFO: $([ "${BENCH_RT:-1}" != 0 ] && echo "yes if permitted (light_rt in raw.txt)$([ -n "$CL_SERVERS" ] && echo "; cluster cells: SCHED_RR")" || echo no)"
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/machine.md"
 
@@ -376,18 +475,136 @@ start_server() {
 }
 
 stop_server() {
-    local i
-    [ -n "$SRV_PID" ] || return 0
-    if kill -0 "$SRV_PID" 2>/dev/null; then
-	kill -TERM "$SRV_PID" 2>/dev/null
-	for i in $(seq 40); do
-	    kill -0 "$SRV_PID" 2>/dev/null || break
+    local i p pids=()
+    # The nodes of a cluster cell first, then their Redis.
+    for p in "${SRV_PIDS[@]}" "$SRV_PID" "$REDIS_PID"; do
+	[ -n "$p" ] || continue
+	case " ${pids[*]} " in *" $p "*) continue ;; esac
+	pids+=("$p")
+    done
+    for p in "${pids[@]}"; do
+	if kill -0 "$p" 2>/dev/null; then
+	    kill -TERM "$p" 2>/dev/null
+	    for i in $(seq 40); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.05
+	    done
+	    kill -KILL "$p" 2>/dev/null
+	fi
+	wait "$p" 2>/dev/null
+    done
+    SRV_PID=""; SRV_PIDS=(); SRV_PORTS=(); REDIS_PID=""; REDIS_PORT=""
+}
+
+# ---------------------------------------------------------------------------
+# Cluster cells: a fresh redis-server, then the nodes.
+# ---------------------------------------------------------------------------
+
+SRV_PIDS=(); SRV_PORTS=(); REDIS_PID=""; REDIS_PORT=""
+
+# free_port: a port of 127.0.0.1 the kernel chose, released at once
+# (redis-server cannot be told to take port 0; start_redis retries if
+# another process takes it meanwhile).
+free_port() {
+    echo 'set s [socket -server x -myaddr 127.0.0.1 0]
+	puts [lindex [fconfigure $s -sockname] 2]; close $s' | "$TCLSH"
+}
+
+# redis_ping port: whether a Redis answers PING there (at most 1 s).
+redis_ping() {
+    local line=""
+    { exec 7<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+    printf 'PING\r\n' >&7
+    read -r -t 1 line <&7
+    exec 7>&- 7<&-
+    [ "${line%$'\r'}" = "+PONG" ]
+}
+
+# pid_cpu pid: utime + stime of a process, in clock ticks (-1 if gone).
+pid_cpu() {
+    local f
+    f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }
+    f=${f##*) }
+    awk '{ print $12 + $13 }' <<<"$f"
+}
+
+# start_redis tag: a fresh redis-server on a free port of 127.0.0.1,
+# nothing saved, otherwise Redis's default configuration; protected mode
+# off, as the load generator connects from 127.0.2.x (a loopback address
+# that protected mode refuses) and Redis listens on 127.0.0.1 only.
+start_redis() {
+    local tag=$1 try i log=$OUT/logs/$1.redis.log
+    : > "$log"
+    for try in 1 2 3; do
+	REDIS_PORT=$(free_port)
+	$PIN_SRV redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+	    --protected-mode no --save "" --appendonly no --dir "$REDIS_DIR" \
+	    >>"$log" 2>&1 &
+	REDIS_PID=$!
+	for i in $(seq 100); do
+	    redis_ping "$REDIS_PORT" && return 0
+	    kill -0 "$REDIS_PID" 2>/dev/null || break
 	    sleep 0.05
 	done
-	kill -KILL "$SRV_PID" 2>/dev/null
+	kill -KILL "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	REDIS_PID=""
+    done
+    echo "run.sh: redis-server did not start; see $log" >&2
+    return 1
+}
+
+# start_cluster name tag: Redis, then (but for redisonly, where Redis is
+# the server) CL_NODES nodes, all started at once, each printing its port
+# once joined (mp_server.tcl: Cluster connected; the Socket.IO node: both
+# Redis connections up).  SRV_PIDS / SRV_PORTS: the nodes, the first one
+# the sender's; SRV_PID / SRV_PORT: the first.
+start_cluster() {
+    local name=$1 tag=$2 i j out err port
+    SRV_PIDS=(); SRV_PORTS=()
+    start_redis "$tag" || return 1
+    if [ "$name" = redisonly ]; then
+	SRV_PIDS=("$REDIS_PID"); SRV_PORTS=("$REDIS_PORT")
+	SRV_PID=$REDIS_PID; SRV_PORT=$REDIS_PORT
+	return 0
     fi
-    wait "$SRV_PID" 2>/dev/null
-    SRV_PID=""
+    for ((i = 1; i <= CL_NODES; i++)); do
+	out=$OUT/logs/$tag.n$i.port; err=$OUT/logs/$tag.n$i.server.log
+	rm -f "$out"
+	case $name in
+	    mpcluster|mpclusterline)
+		env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		    $PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" \
+		    -framing "$([ "$name" = mpcluster ] && echo raw || echo line)" \
+		    -cluster "redis://127.0.0.1:$REDIS_PORT" -node "n$i" \
+		    -statsfile "$OUT/logs/$tag.n$i.stats" >"$out" 2>"$err" & ;;
+	    sioredis)
+		env NODE_PATH="$NODE_PATH_BENCH" $PIN_SRV node \
+		    "$BENCH/socketio_cluster_server.js" "redis://127.0.0.1:$REDIS_PORT" \
+		    >"$out" 2>"$err" & ;;
+	esac
+	SRV_PIDS+=("$!")
+    done
+    for ((i = 1; i <= CL_NODES; i++)); do
+	out=$OUT/logs/$tag.n$i.port
+	port=""
+	for j in $(seq 400); do
+	    if [ -s "$out" ]; then
+		port=$(head -1 "$out")
+		case $port in ''|*[!0-9]*) port="" ;; *) break ;; esac
+	    fi
+	    kill -0 "${SRV_PIDS[i-1]}" 2>/dev/null || break
+	    sleep 0.05
+	done
+	if [ -z "$port" ]; then
+	    echo "run.sh: $name node $i did not print its port; see $OUT/logs/$tag.n$i.server.log" >&2
+	    stop_server
+	    return 1
+	fi
+	SRV_PORTS+=("$port")
+    done
+    SRV_PID=${SRV_PIDS[0]}; SRV_PORT=${SRV_PORTS[0]}
+    return 0
 }
 trap 'stop_server; exit 130' INT TERM
 
@@ -407,28 +624,58 @@ run_cell() {
     esac
     case $name in
 	mpws|nodews) lgargs+=(--ws /) ;;
-	socketio) lgargs+=(--socketio) ;;
+	socketio|sioredis) lgargs+=(--socketio) ;;
 	mptls|creftls) lgargs+=(--tls) ;;
+	redisonly) lgargs+=(--redis) ;;
+	mpclusterline) lgargs+=(--line) ;;
     esac
-    local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i
+    local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i started
+    local target=() rcpu0=-1 rcpu1=-1 sfiles=()
     for ((i = 0; i < ${#lgargs[@]} - 1; i++)); do
 	[ "${lgargs[i]}" = -R ] && cellR=${lgargs[i+1]}
 	[ "${lgargs[i]}" = -B ] && cellB=${lgargs[i+1]}
     done
-    if ! start_server "$name" "$tag" "${srvargs[@]}"; then
+    if is_cluster "$name"; then
+	rm -f "$OUT/logs/$tag".n*.stats
+	start_cluster "$name" "$tag" && started=1 || started=0
+	# Receivers round-robin over the nodes, the sender on the first;
+	# Redis's CPU sampled around the saturated repetitions too.
+	target=(--ports "$(IFS=,; echo "${SRV_PORTS[*]}")"
+	    --pids "$(IFS=,; echo "${SRV_PIDS[*]}")" --redis-pid "$REDIS_PID")
+	case $name in mpcluster|mpclusterline) for ((i = 1; i <= CL_NODES; i++)); do
+	    sfiles+=("$OUT/logs/$tag.n$i.stats")
+	done ;; esac
+    else
+	start_server "$name" "$tag" "${srvargs[@]}" && started=1 || started=0
+	target=(--port "$SRV_PORT" --pid "$SRV_PID")
+	sfiles=("$statsfile")
+    fi
+    if [ $started = 0 ]; then
 	line="RESULT status=ERROR reason=server_did_not_start"
     else
+	[ -n "$REDIS_PID" ] && rcpu0=$(pid_cpu "$REDIS_PID")
 	line=$(timeout $((LG_TIMEOUT + 30)) $PIN_LG "$BIN/loadgen" \
-		--port "$SRV_PORT" --pid "$SRV_PID" --timeout "$LG_TIMEOUT" \
+		"${target[@]}" --timeout "$LG_TIMEOUT" \
 		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
 	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
+	[ -n "$REDIS_PID" ] && rcpu1=$(pid_cpu "$REDIS_PID")
+	if [ "$rcpu0" -ge 0 ] && [ "$rcpu1" -ge 0 ]; then
+	    # Redis's CPU over the whole run (connections, probes, both
+	    # phases), in seconds.
+	    extra=" redis_run_cpu_s=$(awk -v t=$((rcpu1 - rcpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')"
+	fi
 	case $name in
-	    mp|mpws|mpw|mptls) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	    mp|mpws|mpw|mptls|mpcluster|mpclusterline) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
 	esac
-	if [ -s "$statsfile" ]; then
-	    extra=$(tr -s ' \n' ' ' < "$statsfile" | awk '{
-		for (i = 1; i < NF; i += 2) if ($i == "messages_in" || $i == "bytes_in" || $i == "drops" || $i == "overflows" || $i == "tls_handshake_failures")
-		    printf " srv_%s=%s", $i, $(i+1) }')
+	# Our Stats (summed over the nodes of a cluster), with the Cluster
+	# counters of mpcluster.
+	local have=()
+	for i in "${sfiles[@]}"; do [ -s "$i" ] && have+=("$i"); done
+	if [ ${#have[@]} -gt 0 ]; then
+	    extra="$extra$(cat "${have[@]}" | tr -s ' \n' ' ' | awk -v nf=${#have[@]} '{
+		for (i = 1; i < NF; i += 2) if ($i ~ /^(messages_in|bytes_in|drops|overflows|tls_handshake_failures|cluster_(published|received|delivered|echoes|dropped|gaps|duplicates|malformed|reconnects|redis_errors|input_refused))$/) sum[$i] += $(i+1)
+		for (k in sum) printf " srv_%s=%s", k, sum[k]
+		if (nf > 1) printf " srv_stats_files=%d", nf }')"
 	fi
 	stop_server
     fi
@@ -442,7 +689,7 @@ run_cell() {
 	*) FAILED=1 ;;
     esac
     printf 'run.sh: %-8s %-7s %-28s %s\n' "$workload" "$name" "${lgargs[*]:0:4}" \
-	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_cpu_per_M|light_p99_us|light_p99_best_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
+	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_dps_x|sat_cpu_per_M|redis_cpu_per_M|light_p99_us|light_p99_best_us|light_p99_x_best_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
 }
 
 # settle: waits (at most 3 s) until the TCP sockets in use are back near
@@ -505,6 +752,7 @@ t0=$(date +%s)
 # in_cell s R B: whether server s runs in the matrix cell (R, B).
 in_cell() {
     local s=$1 R=$2 B=$3
+    is_cluster "$s" && return 1	# the cluster cells only
     if is_ws "$s" || [ "$s" = mpw ]; then
 	case " $WS_BS " in *" $B "*) ;; *) return 1 ;; esac
 	case " $WS_RS " in *" $R "*) ;; *) return 1 ;; esac
@@ -546,6 +794,33 @@ for ((PASS = 1; PASS <= PASSES; PASS++)); do
 done
 PASS=1
 
+# (a') the cluster cells (issue #18): one sender on the first node, R
+# receivers round-robin over the CL_NODES nodes (Redis alone: every
+# receiver subscribed to Redis itself), every server at the same window,
+# the servers of a cell in the order of the balanced Latin square, as in
+# the matrix; a fresh Redis and fresh nodes for every run.
+if [ -n "$CL_SERVERS" ]; then
+    # Connecting 3,000 Socket.IO clients takes 6 to 13 s here: the
+    # overall bound of the quick run's runs (30 s) is too short for it.
+    LG_TIMEOUT_MATRIX=$LG_TIMEOUT
+    [ "$LG_TIMEOUT" -lt 180 ] && LG_TIMEOUT=180
+    for ((PASS = 1; PASS <= PASSES; PASS++)); do
+	for R in $CL_RS; do
+	    for B in $CL_BS; do
+		for s in $(ordered $((PASS - 1)) $CL_SERVERS); do
+		    settle
+		    run_cell cluster "$s" "cluster-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
+			--light "$LIGHT" --light-reps "$LIGHTREPS" --rate "$RATE" \
+			"${CL_RT_ARGS[@]}" --window "$(cl_window "$R" "$B")" \
+			--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
+		done
+	    done
+	done
+    done
+    PASS=1
+    LG_TIMEOUT=$LG_TIMEOUT_MATRIX
+fi
+
 # (c) capacity: idle clients up to the descriptor limit, one broadcast
 # (the control copy of the C reference runs the matrix only).
 # The WebSocket servers: 10,000 idle clients (the target of issue #16),
@@ -557,6 +832,7 @@ WS_CAP_LIMIT=$([ $QUICK = 1 ] && echo "$CAP_LIMIT" || echo 10000)
 [ "$WS_CAP_LIMIT" -gt $((FDHARD - 50)) ] && WS_CAP_LIMIT=$((FDHARD - 50))
 for s in $SERVERS; do
     [ "$s" = cref2 ] || [ "$s" = mpw ] && continue
+    is_cluster "$s" && continue
     [ $QUICK = 1 ] && [ "$s" = nodews -o "$s" = socketio ] && continue
     limit=$CAP_LIMIT
     is_ws "$s" && limit=$WS_CAP_LIMIT
