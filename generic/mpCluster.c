@@ -188,6 +188,12 @@ MpClusterUnref(
 	cl->unackedFirst = cmd->next;
 	MpFree(cmd);
     }
+    while (cl->retainedFirst != NULL) {
+	MpClusterCmd *cmd = cl->retainedFirst;
+
+	cl->retainedFirst = cmd->next;
+	MpFree(cmd);
+    }
     while (cl->heldFirst != NULL) {
 	MpClusterHeld *h = cl->heldFirst;
 
@@ -631,8 +637,22 @@ PubReady(
     if (cl->recover > 0) {
 	/*
 	 * What was never answered goes again, in order, before anything
-	 * newer.
+	 * newer; and, first, the last messages Redis did answer: a Redis
+	 * killed may have answered them without passing them on, and one
+	 * restarted without persistence has lost its stream. Receivers drop
+	 * the copies they had by their sequence numbers.
 	 */
+
+	if (MpRedisLinkConnects(link) > 1 && cl->retainedFirst != NULL) {
+	    cl->retainedLast->next = cl->unackedFirst;
+	    if (cl->unackedFirst == NULL) {
+		cl->unackedLast = cl->retainedLast;
+	    }
+	    cl->unackedFirst = cl->retainedFirst;
+	    cl->unackedBytes += cl->retainedBytes;
+	    cl->retainedFirst = cl->retainedLast = NULL;
+	    cl->retainedCount = cl->retainedBytes = 0;
+	}
 
 	for (cmd = cl->unackedFirst; cmd != NULL; cmd = cmd->next) {
 	    if (SendCmd(cl, cmd) != 0) {
@@ -662,9 +682,37 @@ PubReply(
 	    cl->unackedLast = NULL;
 	}
 	cl->unackedBytes -= cmd->len;
-	MpFree(cmd);
 	if (reply->type == MP_RESP_ERROR) {
 	    cl->stats.dropped++;
+	    MpFree(cmd);
+	} else {
+	    /*
+	     * Answered: kept among the last MP_CLUSTER_RETAIN (and within
+	     * -maxpending), for a Redis that dies before passing it on.
+	     */
+
+	    cmd->next = NULL;
+	    if (cl->retainedLast != NULL) {
+		cl->retainedLast->next = cmd;
+	    } else {
+		cl->retainedFirst = cmd;
+	    }
+	    cl->retainedLast = cmd;
+	    cl->retainedCount++;
+	    cl->retainedBytes += cmd->len;
+	    while (cl->retainedFirst != NULL
+		    && (cl->retainedCount > MP_CLUSTER_RETAIN
+		    || cl->retainedBytes > cl->maxPending)) {
+		MpClusterCmd *old = cl->retainedFirst;
+
+		cl->retainedFirst = old->next;
+		if (cl->retainedFirst == NULL) {
+		    cl->retainedLast = NULL;
+		}
+		cl->retainedCount--;
+		cl->retainedBytes -= old->len;
+		MpFree(old);
+	    }
 	}
     }
     if (reply->type == MP_RESP_ERROR && cl->sharded

@@ -20,6 +20,13 @@
 #define MP_CLUSTER_MAX_SENDERS 65536
 
 /*
+ * With -recover, the messages Redis answered last that a publisher keeps
+ * and sends again after a lost connection (within -maxpending too).
+ */
+
+#define MP_CLUSTER_RETAIN 1024
+
+/*
  * What a node knows of another node's messages.
  */
 
@@ -149,6 +156,10 @@ struct MpCluster {
     MpRedisLink *query;		/* Connection for XRANGE. */
     MpClusterCmd *unackedFirst, *unackedLast; /* Sent, not answered. */
     size_t unackedBytes;
+    MpClusterCmd *retainedFirst, *retainedLast; /* Answered, kept: a Redis
+				 * killed may have answered messages it had
+				 * not yet passed on (MP_CLUSTER_RETAIN). */
+    size_t retainedCount, retainedBytes;
     int haveLastId;		/* The stream id of the last message seen: */
     unsigned long long lastIdMs, lastIdSeq;
     int recovering;		/* 0; 1 an XRANGE runs; 2 one is wanted
