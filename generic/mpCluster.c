@@ -42,6 +42,9 @@ static void		Receive(MpCluster *cl, const char *bytes, size_t len,
 static void		StartRecovery(MpCluster *cl);
 static void		Query(MpCluster *cl);
 static void		EndRecovery(MpCluster *cl);
+static void		FlushBatch(MpCluster *cl);
+static void		SubReadDone(void *clientData, MpRedisLink *link);
+static void		QueryReadDone(void *clientData, MpRedisLink *link);
 static int		SendCmd(MpCluster *cl, const MpClusterCmd *cmd);
 
 /*
@@ -71,10 +74,12 @@ static const char recoverScript[] =
 
 #define RECOVER_PAGE 1000
 
-static const MpRedisLinkProcs pubProcs = {PubReady, PubReply, PubLost};
-static const MpRedisLinkProcs subProcs = {SubReady, SubReply, SubLost};
+static const MpRedisLinkProcs pubProcs = {PubReady, PubReply, PubLost,
+	NULL};
+static const MpRedisLinkProcs subProcs = {SubReady, SubReply, SubLost,
+	SubReadDone};
 static const MpRedisLinkProcs queryProcs = {QueryReady, QueryReply,
-	QueryLost};
+	QueryLost, QueryReadDone};
 
 /*
  * The subscribing link queues only SUBSCRIBE.
@@ -155,6 +160,7 @@ MpClusterLeave(
     if (cl == NULL) {
 	return;
     }
+    FlushBatch(cl);
     mp->cluster = NULL;
     cl->left = 1;
     MpClusterShardStop(cl);
@@ -182,6 +188,7 @@ MpClusterUnref(
 	MpFree(Tcl_GetHashValue(hPtr));
     }
     Tcl_DeleteHashTable(&cl->senders);
+    MpBatchRelease(&cl->batch);
     while (cl->unackedFirst != NULL) {
 	MpClusterCmd *cmd = cl->unackedFirst;
 
@@ -279,6 +286,7 @@ MpClusterFreeLinks(
 {
     int i;
 
+    FlushBatch(cl);		/* What the links brought goes first. */
     MpRedisLinkFree(cl->pub);
     cl->pub = NULL;
     for (i = 0; i < cl->subCount; i++) {
@@ -1088,7 +1096,7 @@ Receive(
     MpCmsg msg;
     MpClusterSender *s;
     unsigned long long idMs = 0, idSeq = 0;
-    int idLen, isNew, n;
+    int idLen, isNew;
 
     if (how == RECV_LIVE && cl->recovering) {
 	Hold(cl, bytes, len);
@@ -1161,9 +1169,52 @@ Receive(
 	return;
     }
     cl->refCount++;
-    n = MpFanoutEnvelope(mp, &msg);
-    cl->stats.delivered += (Tcl_WideUInt) n;
+    cl->stats.delivered += MpRemoteDeliver(mp, &cl->batch, &msg);
     MpClusterUnref(cl);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * FlushBatch, SubReadDone, QueryReadDone --
+ *
+ *	Fan out the messages of other nodes that Receive batched (see
+ *	MpRemoteDeliver): at the end of each read of a subscribed or the
+ *	query link, and before the links are closed or the node leaves.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Fans out (no Tcl code runs: nothing is batched with output
+ *	filters); counts the deliveries.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+FlushBatch(
+    MpCluster *cl)
+{
+    cl->stats.delivered += MpRemoteBatchFlush(&cl->batch);
+}
+
+static void
+SubReadDone(
+    void *clientData,
+    MpRedisLink *link)
+{
+    (void) link;
+    FlushBatch(((MpClusterSub *) clientData)->cl);
+}
+
+static void
+QueryReadDone(
+    void *clientData,
+    MpRedisLink *link)
+{
+    (void) link;
+    FlushBatch((MpCluster *) clientData);
 }
 
 /*

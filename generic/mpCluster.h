@@ -143,6 +143,8 @@ struct MpCluster {
     int senderCount;
     MpClusterStats stats;
     char lastError[256];
+    MpBatch batch;		/* Messages of other nodes from one read,
+				 * fanned out together (MpRemoteDeliver). */
 
     /*
      * -recover: messages are also appended to a capped stream, by the

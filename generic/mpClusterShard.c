@@ -23,7 +23,7 @@ static void		ControlLost(void *clientData, MpRedisLink *link,
 static void		RefreshProc(ClientData clientData);
 
 static const MpRedisLinkProcs controlProcs = {
-    ControlReady, ControlReply, ControlLost
+    ControlReady, ControlReply, ControlLost, NULL
 };
 
 /*

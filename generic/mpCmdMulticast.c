@@ -230,6 +230,7 @@ Status(
     Put(d, "stale", Tcl_NewWideIntObj((Tcl_WideInt) st->stale));
     Put(d, "malformed", Tcl_NewWideIntObj((Tcl_WideInt) st->malformed));
     Put(d, "toobig", Tcl_NewWideIntObj((Tcl_WideInt) st->toobig));
+    Put(d, "split", Tcl_NewWideIntObj((Tcl_WideInt) st->split));
     Put(d, "dropped", Tcl_NewWideIntObj((Tcl_WideInt) st->dropped));
     Put(d, "untracked", Tcl_NewWideIntObj((Tcl_WideInt) st->untracked));
     Put(d, "senders", Tcl_NewIntObj(mc != NULL ? mc->senderCount : 0));

@@ -1149,7 +1149,8 @@ MpFanoutFrom(
 /*
  *----------------------------------------------------------------------
  *
- * MpBatchBegin, MpBatchAdd, MpBatchFlush, MpBatchEnd, MpBatchFree --
+ * MpBatchBegin, MpBatchAdd, MpBatchFlush, MpBatchEnd, MpBatchFree,
+ * MpBatchRelease --
  *
  *	Batches of messages from one client (see MpBatch): begun for a read
  *	when no data or output filter is registered (they see each message)
@@ -1157,7 +1158,9 @@ MpFanoutFrom(
  *	is encoded for every codec in use; a batch is fanned out as the
  *	client's messages are routed (MpFanoutFrom) when a buffer reaches
  *	its bound, when the caller flushes it (before anything that may run
- *	Tcl code), and at its end. MpBatchFree releases the loop's buffers.
+ *	Tcl code), and at its end. MpBatchFree releases the loop's buffers,
+ *	MpBatchRelease those of any batch. Messages of other nodes are
+ *	batched the same way, with no sender (MpRemoteBatchAdd).
  *
  * Results:
  *	MpBatchBegin: the batch, or NULL when messages must go one by one.
@@ -1189,6 +1192,7 @@ MpBatchBegin(
     }
     b->count = 0;
     b->from = from;
+    b->mp = mp;
 
     /*
      * No Tcl code runs while the batch fills (the caller flushes first),
@@ -1210,7 +1214,7 @@ MpBatchAdd(
     int text)			/* Known to be valid UTF-8 (a WebSocket
 				 * text message), or 0. */
 {
-    MpInstance *mp = b->from->mp;
+    MpInstance *mp = b->mp;
     int k;
 
     if (b->count == b->endsCap) {
@@ -1254,9 +1258,11 @@ MpBatchAdd(
 	b->ends[k][b->count] = b->len[k];
     }
     b->count++;
-    mp->stats.messagesIn++;
-    Publish(mp, b->from, data, len, NULL,
-	    mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
+    if (b->from != NULL) {
+	mp->stats.messagesIn++;
+	Publish(mp, b->from, data, len, NULL,
+		mp->config.route == MP_ROUTE_GROUPS ? b->from : NULL);
+    }
     for (k = 0; k < MP_CODECS; k++) {
 	if (b->len[k] >= b->bound) {
 	    MpBatchFlush(b);
@@ -1271,13 +1277,22 @@ MpBatchFlush(
     MpBatch *b)
 {
     MpClient *from = b->from;
-    MpInstance *mp = from->mp;
+    MpInstance *mp = b->mp;
     int k;
 
-    if (b->count > 0 && from->state == MP_CLIENT_OPEN && !mp->destroyed) {
-	FanoutTo(mp, from, NULL, 0, b->count,
-		mp->config.sendToOrigin ? NULL : from, NULL,
-		mp->config.route == MP_ROUTE_GROUPS ? from : NULL, NULL, b);
+    if (b->count > 0 && !mp->destroyed
+	    && (from == NULL || from->state == MP_CLIENT_OPEN)) {
+	int n;
+
+	if (from == NULL) {
+	    n = FanoutTo(mp, NULL, NULL, 0, b->count, NULL, NULL, NULL, NULL,
+		    b);
+	} else {
+	    n = FanoutTo(mp, from, NULL, 0, b->count,
+		    mp->config.sendToOrigin ? NULL : from, NULL,
+		    mp->config.route == MP_ROUTE_GROUPS ? from : NULL, NULL, b);
+	}
+	b->delivered += (Tcl_WideUInt) n * b->count;
     }
     for (k = 0; k < MP_CODECS; k++) {
 	b->len[k] = 0;
@@ -1298,15 +1313,92 @@ void
 MpBatchFree(
     MpLoop *loop)
 {
+    MpBatchRelease(&loop->batch);
+}
+
+void
+MpBatchRelease(
+    MpBatch *b)
+{
     int k;
 
     for (k = 0; k < MP_CODECS; k++) {
-	if (loop->batch.data[k] != NULL) {
-	    MpFree(loop->batch.data[k]);
+	if (b->data[k] != NULL) {
+	    MpFree(b->data[k]);
 	}
-	if (loop->batch.ends[k] != NULL) {
-	    MpFree(loop->batch.ends[k]);
+	if (b->ends[k] != NULL) {
+	    MpFree(b->ends[k]);
 	}
     }
-    memset(&loop->batch, 0, sizeof(MpBatch));
+    memset(b, 0, sizeof(MpBatch));
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRemoteBatchAdd, MpRemoteBatchFlush --
+ *
+ *	Batches of messages from other nodes (a cluster's or a multicast
+ *	group's member owns one, outside the loop's): the messages that one
+ *	read of a Redis connection or a socket of datagrams brings, when
+ *	they go to every client, are fanned out together as a batch from
+ *	the server (each recipient gets them in one write or one queued
+ *	buffer, not one per message). The owner flushes before anything that
+ *	may run Tcl code and at the end of the read; no Tcl code runs while
+ *	a batch holds messages, so no client or filter can come meanwhile.
+ *
+ * Results:
+ *	MpRemoteBatchAdd: 0 if the message was added; -1 if it must go on
+ *	its own (output filters see each message; an empty message), after
+ *	the caller flushed. MpRemoteBatchFlush: the deliveries (recipients
+ *	times messages) since the last flush.
+ *
+ * Side effects:
+ *	Allocates; fans out when a buffer reaches its bound and at a flush.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpRemoteBatchAdd(
+    MpBatch *b,
+    MpInstance *mp,
+    const char *data,
+    size_t len)
+{
+    if (len == 0 || mp->destroyed
+	    || mp->filters[MP_FILTER_OUTPUT].count > 0) {
+	return -1;
+    }
+    if (b->count > 0 && b->mp != mp) {
+	(void) MpRemoteBatchFlush(b);
+    }
+    if (b->count == 0) {
+	int k;
+
+	for (k = 0; k < MP_CODECS; k++) {
+	    b->len[k] = 0;
+	}
+	b->from = NULL;
+	b->mp = mp;
+	b->want[MP_CODEC_WS] = (mp->wsAdmitted > 0);
+	b->want[MP_CODEC_STREAM] = (mp->clientCount > mp->wsAdmitted);
+	b->bound = mp->config.maxQueue < 262144 ? mp->config.maxQueue
+		: 262144;
+    }
+    return MpBatchAdd(b, data, len, 0);
+}
+
+Tcl_WideUInt
+MpRemoteBatchFlush(
+    MpBatch *b)
+{
+    Tcl_WideUInt n;
+
+    if (b->count > 0) {
+	MpBatchFlush(b);
+    }
+    n = b->delivered;
+    b->delivered = 0;
+    return n;
 }

@@ -474,7 +474,11 @@ typedef struct MpBatch {
     size_t endsCap;
     int want[MP_CODECS];	/* Codecs encoded (recipients may exist). */
     size_t bound;		/* Fan out once a buffer holds this much. */
-    MpClient *from;		/* The sender. */
+    MpClient *from;		/* The sender, or NULL: messages from other
+				 * nodes (MpRemoteBatchAdd). */
+    MpInstance *mp;		/* Whose clients get them. */
+    Tcl_WideUInt delivered;	/* Recipients times messages fanned out
+				 * (MpRemoteBatchFlush). */
 } MpBatch;
 
 /*
@@ -750,6 +754,12 @@ MODULE_SCOPE int	MpBatchAdd(MpBatch *b, const char *data, size_t len,
 MODULE_SCOPE void	MpBatchFlush(MpBatch *b);
 MODULE_SCOPE void	MpBatchEnd(MpBatch *b);
 MODULE_SCOPE void	MpBatchFree(MpLoop *loop);
+MODULE_SCOPE void	MpBatchRelease(MpBatch *b);
+MODULE_SCOPE int	MpRemoteBatchAdd(MpBatch *b, MpInstance *mp,
+			    const char *data, size_t len);
+MODULE_SCOPE Tcl_WideUInt MpRemoteBatchFlush(MpBatch *b);
+MODULE_SCOPE Tcl_WideUInt MpRemoteDeliver(MpInstance *mp, MpBatch *b,
+			    const struct MpCmsg *msg);
 
 /*
  * mpFilter.c

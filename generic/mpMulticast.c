@@ -127,6 +127,7 @@ MpMulticastLeave(
     if (mc == NULL) {
 	return;
     }
+    mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
     mp->multicast = NULL;
     mc->left = 1;
     if (mc->heartbeatTimer != NULL) {
@@ -173,6 +174,7 @@ MpMulticastUnref(
 	MpFree(mc->history);
     }
     Tcl_DeleteHashTable(&mc->senders);
+    MpBatchRelease(&mc->batch);
     Tcl_DecrRefCount(mc->groupObj);
     if (mc->ifaceObj != NULL) {
 	Tcl_DecrRefCount(mc->ifaceObj);
@@ -323,6 +325,27 @@ MpMulticastPublish(
 	sender = Tcl_GetStringFromObj(MpClientName(from), &slen);
 	senderLen = (size_t) slen;
     }
+    if (mp->config.framing == MP_FRAME_RAW) {
+	/*
+	 * Raw framing keeps no boundaries: a read chunk longer than one
+	 * datagram goes as several, each with its own sequence number.
+	 */
+
+	size_t hlen = MpCmsgHeaderSize(mc->nodeLen, senderLen, list, count);
+
+	if (hlen > 0 && hlen < MP_DGRAM_MAX) {
+	    size_t room = MP_DGRAM_MAX - hlen;
+
+	    while (len > room) {
+		mc->seq++;
+		mc->stats.split++;
+		SendDatagram(mc, route, sender, senderLen, list, count, data,
+			room);
+		data += room;
+		len -= room;
+	    }
+	}
+    }
     mc->seq++;
     SendDatagram(mc, route, sender, senderLen, list, count, data, len);
     if (list != names) {
@@ -387,6 +410,7 @@ Readable(
 	}
 	(void) MpMcastProcess(mc, mc->buf, (size_t) n, &from, MP_MCAST_LIVE);
     }
+    mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
     MpMulticastUnref(mc);
 }
 
@@ -464,7 +488,7 @@ MpMcastProcess(
     MpMcastSender *s = NULL;
     char key[256];
     Tcl_HashEntry *hPtr;
-    int isNew = 0, n;
+    int isNew = 0;
 
     if (MpCmsgParse((const unsigned char *) bytes, len, &msg) != 0) {
 	mc->stats.malformed++;
@@ -562,8 +586,16 @@ MpMcastProcess(
 	return 1;
     }
     mc->refCount++;
-    n = MpFanoutEnvelope(mp, &msg);
-    mc->stats.delivered += (Tcl_WideUInt) n;
+    if (how == MP_MCAST_LIVE) {
+	/*
+	 * Readable fans out the batch after its last datagram.
+	 */
+
+	mc->stats.delivered += MpRemoteDeliver(mp, &mc->batch, &msg);
+    } else {
+	mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
+	mc->stats.delivered += (Tcl_WideUInt) MpFanoutEnvelope(mp, &msg);
+    }
     MpMulticastUnref(mc);
     return 1;
 }

@@ -54,6 +54,9 @@ typedef struct MpMcastStats {
     Tcl_WideUInt stale;		/* From an older incarnation, dropped. */
     Tcl_WideUInt malformed;	/* No valid envelope, or truncated. */
     Tcl_WideUInt toobig;	/* Messages too large for one datagram. */
+    Tcl_WideUInt split;		/* Raw framing: datagrams sent for the
+				 * first parts of messages longer than one
+				 * datagram (all parts count in sent). */
     Tcl_WideUInt dropped;	/* Messages the socket refused. */
     Tcl_WideUInt untracked;	/* From senders beyond the table's bound. */
     Tcl_WideUInt repairs;	/* Retransmissions asked for ... */
@@ -82,6 +85,8 @@ typedef struct MpMulticast {
     char *buf;			/* One datagram: MP_DGRAM_MAX + 1. */
     MpMcastStats stats;
     char lastError[200];	/* Why the last send failed, or "". */
+    MpBatch batch;		/* Messages of the datagrams of one read,
+				 * fanned out together (MpRemoteDeliver). */
 
     /*
      * -retransmit COUNT: the last COUNT datagrams sent are kept and

@@ -561,6 +561,9 @@ Ready(
     if ((mask & MP_EV_READ) && !link->freed
 	    && link->conn.watch.fd != MP_INVALID_SOCKET) {
 	ReadInput(link);
+	if (!link->freed && link->procs.readDoneProc != NULL) {
+	    link->procs.readDoneProc(link->clientData, link);
+	}
     }
     Release(link);
 }

@@ -37,7 +37,9 @@ typedef struct MpRedisLink MpRedisLink;
  * answered; replyProc: each later reply, in order (the link frees it
  * afterwards); lostProc: the connection failed or ended (why says how),
  * with the number of messages still queued that were dropped with it;
- * the link tries again by itself. A callback may free the link.
+ * the link tries again by itself; readDoneProc (or NULL): the replies of
+ * one readiness of the socket were all handed on (called unless the link
+ * was freed meanwhile). A callback may free the link.
  */
 
 typedef struct MpRedisLinkProcs {
@@ -46,6 +48,7 @@ typedef struct MpRedisLinkProcs {
 	    MpRespReply *reply);
     void (*lostProc)(void *clientData, MpRedisLink *link, const char *why,
 	    size_t droppedMessages);
+    void (*readDoneProc)(void *clientData, MpRedisLink *link);
 } MpRedisLinkProcs;
 
 MODULE_SCOPE MpRedisLink *MpRedisLinkNew(MpLoop *loop,

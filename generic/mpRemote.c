@@ -85,6 +85,44 @@ MpFanoutEnvelope(
 /*
  *----------------------------------------------------------------------
  *
+ * MpRemoteDeliver --
+ *
+ *	Delivers the message of a parsed envelope as MpFanoutEnvelope does,
+ *	but a message to every client goes into the member's batch b (see
+ *	MpRemoteBatchAdd), to be fanned out with the others of the same
+ *	read when the member flushes it; anything else first flushes the
+ *	batch, so that the messages keep their order.
+ *
+ * Results:
+ *	The deliveries made now (recipients times messages): a message
+ *	batched is counted when the batch is flushed (MpRemoteBatchFlush).
+ *
+ * Side effects:
+ *	Fans out; output filters may run Tcl code (never while the batch
+ *	holds messages: with output filters nothing is batched).
+ *
+ *----------------------------------------------------------------------
+ */
+
+Tcl_WideUInt
+MpRemoteDeliver(
+    MpInstance *mp,
+    MpBatch *b,
+    const MpCmsg *msg)
+{
+    Tcl_WideUInt n;
+
+    if (msg->route == MP_CMSG_ALL
+	    && MpRemoteBatchAdd(b, mp, msg->data, msg->dataLen) == 0) {
+	return 0;
+    }
+    n = MpRemoteBatchFlush(b);
+    return n + (Tcl_WideUInt) MpFanoutEnvelope(mp, msg);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpNodeIdentity --
  *
  *	A new incarnation for a node joining a cluster or a multicast group
