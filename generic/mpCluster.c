@@ -122,7 +122,7 @@ MpClusterStart(
 	sub->chans = (int *) MpAlloc(sizeof(int));
 	sub->chans[0] = 0;
 	sub->chanCount = 1;
-	MpClusterSetLinks(cl, &cl->target, sub, 1);
+	MpClusterSetLinks(cl, &cl->target, 0, sub, 1);
     }
     if (cl->recover > 0) {
 	cl->query = MpRedisLinkNew(mp->loop, &cl->target, "query",
@@ -267,9 +267,13 @@ MpClusterConnected(
  *
  * MpClusterSetLinks, MpClusterFreeLinks --
  *
- *	Replace the publish link and the subscribed links (the cluster
- *	takes subs, an array of subCount; a sharded cluster's subs own their
- *	targets), or close and free them.
+ *	Replace the publish link (unless keepPub: its master is the same)
+ *	and the subscribed links (the cluster takes subs, an array of
+ *	subCount; a sharded cluster's subs own their targets), or close and
+ *	free them. A subscribed link whose master and channels are the same
+ *	in subs and whose subscriptions are all confirmed is kept, moved to
+ *	its new place: a slot map change closes only the links it touches,
+ *	and the messages of the other channels flow on.
  *
  * Results:
  *	None.
@@ -305,29 +309,80 @@ MpClusterFreeLinks(
     cl->subCount = 0;
 }
 
+static int
+SameSub(
+    const MpClusterSub *a,
+    const MpClusterSub *b)
+{
+    return a->target.host != NULL && b->target.host != NULL
+	    && a->target.port == b->target.port
+	    && strcmp(a->target.host, b->target.host) == 0
+	    && a->chanCount == b->chanCount
+	    && memcmp(a->chans, b->chans, sizeof(int) * (size_t) a->chanCount)
+		== 0;
+}
+
 void
 MpClusterSetLinks(
     MpCluster *cl,
     const MpRedisTarget *pubTarget,
+    int keepPub,
     MpClusterSub *subs,
     int subCount)
 {
     MpLoop *loop = cl->mp->loop;
-    int i;
+    int i, j;
 
-    MpClusterFreeLinks(cl);
-    cl->pub = MpRedisLinkNew(loop, pubTarget, "publish", &pubProcs, cl,
-	    cl->maxPending);
-    cl->subs = subs;
-    cl->subCount = subCount;
+    FlushBatch(cl);		/* What the links brought goes first. */
+    if (!keepPub || cl->pub == NULL) {
+	MpRedisLinkFree(cl->pub);
+	cl->pub = MpRedisLinkNew(loop, pubTarget, "publish", &pubProcs, cl,
+		cl->maxPending);
+    }
     for (i = 0; i < subCount; i++) {
 	MpClusterSub *sub = &subs[i];
 
 	sub->cl = cl;
 	sub->confirmed = 0;
-	sub->link = MpRedisLinkNew(loop, sub->target.host != NULL
-		? &sub->target : &cl->target, "subscribe", &subProcs, sub,
-		SUB_MAX_PENDING);
+	sub->link = NULL;
+	for (j = 0; j < cl->subCount; j++) {
+	    MpClusterSub *old = &cl->subs[j];
+
+	    if (old->link != NULL && MpRedisLinkReady(old->link)
+		    && old->confirmed >= old->chanCount && SameSub(old, sub)) {
+		sub->link = old->link;
+		sub->confirmed = old->confirmed;
+		sub->subscribedOnce = old->subscribedOnce;
+		sub->subscribedAt = old->subscribedAt;
+		old->link = NULL;
+		MpRedisLinkRebind(sub->link, &sub->target, sub);
+		cl->stats.linksKept++;
+		break;
+	    }
+	}
+    }
+    for (j = 0; j < cl->subCount; j++) {
+	MpClusterSub *old = &cl->subs[j];
+
+	MpRedisLinkFree(old->link);
+	if (old->target.host != NULL) {
+	    MpFree(old->target.host);
+	}
+	MpFree(old->chans);
+    }
+    if (cl->subs != NULL) {
+	MpFree(cl->subs);
+    }
+    cl->subs = subs;
+    cl->subCount = subCount;
+    for (i = 0; i < subCount; i++) {
+	MpClusterSub *sub = &subs[i];
+
+	if (sub->link == NULL) {
+	    sub->link = MpRedisLinkNew(loop, sub->target.host != NULL
+		    ? &sub->target : &cl->target, "subscribe", &subProcs, sub,
+		    SUB_MAX_PENDING);
+	}
     }
 }
 

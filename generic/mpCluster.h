@@ -80,6 +80,9 @@ typedef struct MpClusterStats {
 				 * connection (-recover). */
     Tcl_WideUInt mapRefreshes;	/* Slot maps read (-sharded). */
     Tcl_WideUInt moved;		/* MOVED/ASK replies and slot moves seen. */
+    Tcl_WideUInt linksKept;	/* Subscribed links kept across a slot map
+				 * change (their master and channels the
+				 * same). */
 } MpClusterStats;
 
 /*
@@ -175,7 +178,7 @@ struct MpCluster {
 
 MODULE_SCOPE int	MpClusterStart(MpInstance *mp, MpCluster *cl);
 MODULE_SCOPE void	MpClusterSetLinks(MpCluster *cl,
-			    const MpRedisTarget *pubTarget,
+			    const MpRedisTarget *pubTarget, int keepPub,
 			    MpClusterSub *subs, int subCount);
 MODULE_SCOPE void	MpClusterFreeLinks(MpCluster *cl);
 MODULE_SCOPE void	MpClusterNoteLost(MpCluster *cl, MpRedisLink *link,

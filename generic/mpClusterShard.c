@@ -240,7 +240,7 @@ SameTarget(
  *	None.
  *
  * Side effects:
- *	May replace every connection but the control one.
+ *	May replace the connections whose master changed.
  *
  *----------------------------------------------------------------------
  */
@@ -253,7 +253,7 @@ ControlReply(
 {
     MpCluster *cl = (MpCluster *) clientData;
     SlotRange *ranges;
-    int nRanges = 0, *owner, i, k, changed, masters;
+    int nRanges = 0, *owner, i, k, changed, masters, keepPub;
     MpClusterSub *subs;
     MpRedisTarget pubTarget;
     size_t r;
@@ -413,15 +413,22 @@ ControlReply(
 	    pubTarget.host, pubTarget.port);
 
     /*
-     * The old links go first (they point at the old targets).
+     * The publish link stays where its master is the same (it points at
+     * cl->pubTarget, whose contents are then the same); so do the
+     * subscribed links whose master and channels are (MpClusterSetLinks).
      */
 
-    MpClusterFreeLinks(cl);
+    keepPub = (cl->pub != NULL && SameTarget(&cl->pubTarget,
+	    pubTarget.host, pubTarget.port));
+    if (!keepPub) {
+	MpRedisLinkFree(cl->pub);	/* It points at the old target. */
+	cl->pub = NULL;
+    }
     if (cl->pubTarget.host != NULL) {
 	MpFree(cl->pubTarget.host);
     }
     cl->pubTarget = pubTarget;
-    MpClusterSetLinks(cl, &cl->pubTarget, subs, masters);
+    MpClusterSetLinks(cl, &cl->pubTarget, keepPub, subs, masters);
     MpFree(owner);
     MpFree(ranges);
 }

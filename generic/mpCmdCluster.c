@@ -455,6 +455,7 @@ Status(
     }
     PutWide(d, "sharded", cl != NULL ? (Tcl_WideUInt) cl->sharded : 0);
     PutWide(d, "map_refreshes", st->mapRefreshes);
+    PutWide(d, "links_kept", st->linksKept);
     PutWide(d, "moved", st->moved);
     PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
     PutWide(d, "recoveries", st->recoveries);

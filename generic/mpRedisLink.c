@@ -67,6 +67,8 @@ struct MpRedisLink {
     int openingLeft;		/* Opening replies still awaited. */
     char *inBuf;		/* MP_REDIS_READ_SIZE bytes. */
     MpFlushHook hook;		/* Writes the output at the round's end. */
+    Tcl_WideUInt directCycle;	/* The loop's flush cycle in which the link
+				 * last wrote at once (see Commit). */
     int refCount;		/* The owner's, and callbacks' in progress. */
     int freed;			/* The owner let go. */
     Tcl_WideUInt connects;	/* Times READY was reached. */
@@ -93,6 +95,7 @@ static void		Release(MpRedisLink *link);
 static int		Append(MpRedisLink *link, const char *bytes,
 			    size_t len);
 static void		PushEnd(MpRedisLink *link, Tcl_WideUInt end);
+static void		Advance(MpRedisLink *link, size_t done);
 
 /*
  *----------------------------------------------------------------------
@@ -215,6 +218,33 @@ MpRedisLinkReady(
     const MpRedisLink *link)
 {
     return link->state == LINK_READY;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpRedisLinkRebind --
+ *
+ *	The owner moved the target the link connects to (the same host and
+ *	port at another address) and the data its callbacks get.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Later callbacks get clientData; a reconnection reads target.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpRedisLinkRebind(
+    MpRedisLink *link,
+    const MpRedisTarget *target,
+    void *clientData)
+{
+    link->target = target;
+    link->clientData = clientData;
 }
 
 size_t
@@ -752,8 +782,14 @@ PushEnd(
  *	when the link is not READY or the bytes would pass maxPending: the
  *	caller drops and counts), the owner writes them, Commit queues them
  *	(message: they are one of the owner's messages, counted if lost)
- *	and has them written at the end of the round. MpRedisLinkCommand
- *	does all three for a command given as arguments.
+ *	and has them written at the end of the round; the first command of
+ *	a round that finds nothing waiting is written at once (as a
+ *	client's first message is, see SendTo in mpFanout.c), so that at
+ *	light load a message leaves for Redis before the local fan-out,
+ *	while the rest of a busy round still leaves in one write. A failed
+ *	write at once is left to the flush, which reports it.
+ *	MpRedisLinkCommand does all three for a command given as
+ *	arguments.
  *
  * Results:
  *	Reserve: where to write, or NULL. Command: 0, or -1 (not queued).
@@ -785,10 +821,27 @@ MpRedisLinkCommit(
     size_t len,
     int message)
 {
+    int idle = (link->outHead == link->outLen);
+
     link->outLen += len;
     link->outTotal += len;
     if (message) {
 	PushEnd(link, link->outTotal);
+    }
+    if (idle && link->state == LINK_READY
+	    && link->directCycle != link->loop->flushCycle
+	    && link->conn.watch.fd != MP_INVALID_SOCKET) {
+	MpIovec iov;
+	int err = 0;
+	ptrdiff_t n;
+
+	link->directCycle = link->loop->flushCycle;
+	MP_IOV_SET(iov, link->out + link->outHead,
+		link->outLen - link->outHead);
+	n = MpConnWritev(&link->conn, &iov, 1, &err);
+	if (n > 0) {
+	    Advance(link, (size_t) n);
+	}
     }
     MpLoopScheduleHook(link->loop, &link->hook);
 }
@@ -867,22 +920,47 @@ Flush(
 	    return;
 	}
 	done = (size_t) n;
-	link->outHead += done;
-	link->sentTotal += done;
-	if (link->openingBytes > 0) {
-	    link->openingBytes -= (done < link->openingBytes)
-		    ? done : link->openingBytes;
-	}
-	while (link->endsCount > 0
-		&& link->ends[link->endsHead] <= link->sentTotal) {
-	    link->endsHead = (link->endsHead + 1) % link->endsCap;
-	    link->endsCount--;
-	}
+	Advance(link, done);
+    }
+    SetInterest(link);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Advance --
+ *
+ *	Accounts for done bytes of output written: moves the head, the
+ *	count of opening bytes and the ends of owner messages past them.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Empties the buffer once everything is written.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Advance(
+    MpRedisLink *link,
+    size_t done)
+{
+    link->outHead += done;
+    link->sentTotal += done;
+    if (link->openingBytes > 0) {
+	link->openingBytes -= (done < link->openingBytes)
+		? done : link->openingBytes;
+    }
+    while (link->endsCount > 0
+	    && link->ends[link->endsHead] <= link->sentTotal) {
+	link->endsHead = (link->endsHead + 1) % link->endsCap;
+	link->endsCount--;
     }
     if (link->outHead == link->outLen) {
 	link->outHead = link->outLen = 0;
     }
-    SetInterest(link);
 }
 
 /*

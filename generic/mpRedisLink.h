@@ -57,6 +57,8 @@ MODULE_SCOPE MpRedisLink *MpRedisLinkNew(MpLoop *loop,
 			    size_t maxPending);
 MODULE_SCOPE void	MpRedisLinkFree(MpRedisLink *link);
 MODULE_SCOPE int	MpRedisLinkReady(const MpRedisLink *link);
+MODULE_SCOPE void	MpRedisLinkRebind(MpRedisLink *link,
+			    const MpRedisTarget *target, void *clientData);
 MODULE_SCOPE char *	MpRedisLinkReserve(MpRedisLink *link, size_t len);
 MODULE_SCOPE void	MpRedisLinkCommit(MpRedisLink *link, size_t len,
 			    int message);
