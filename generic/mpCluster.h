@@ -48,6 +48,13 @@ typedef struct MpClusterSender {
  * with -sharded those whose slots one master serves).
  */
 
+/*
+ * -sharded: masters remembered from slot maps, to read the map from when
+ * the server of the URL is gone.
+ */
+
+#define MP_CLUSTER_KNOWN_MAX 16
+
 typedef struct MpClusterSub {
     struct MpCluster *cl;
     MpRedisLink *link;
@@ -127,7 +134,15 @@ struct MpCluster {
     MpRedisTarget pubTarget;	/* -sharded: the master of channel. */
     MpClusterSub *subs;		/* Subscribed connections ... */
     int subCount;		/* ... how many. */
-    MpRedisLink *control;	/* -sharded: reads the slot map. */
+    MpRedisLink *control;	/* -sharded: reads the slot map ... */
+    MpRedisTarget known[MP_CLUSTER_KNOWN_MAX];
+				/* ... from the URL's server or one of the
+				 * masters the maps named (hosts owned;
+				 * entries are never moved, so the link may
+				 * point at one) ... */
+    int knownCount;		/* ... how many ... */
+    int controlAt;		/* ... and which: -1 the URL's, else an
+				 * index in known. */
     int mapState;		/* -sharded: 0 none asked, 1 CLUSTER SLOTS
 				 * sent, 2 map in use. */
     Tcl_TimerToken mapTimer;	/* -sharded: a map refresh to come. */

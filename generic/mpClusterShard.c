@@ -21,6 +21,8 @@ static void		ControlReply(void *clientData, MpRedisLink *link,
 static void		ControlLost(void *clientData, MpRedisLink *link,
 			    const char *why, size_t dropped);
 static void		RefreshProc(ClientData clientData);
+static int		SameTarget(const MpRedisTarget *t, const char *host,
+			    int port);
 
 static const MpRedisLinkProcs controlProcs = {
     ControlReady, ControlReply, ControlLost, NULL
@@ -110,6 +112,7 @@ int
 MpClusterShardStart(
     MpCluster *cl)
 {
+    cl->controlAt = -1;
     cl->control = MpRedisLinkNew(cl->mp->loop, &cl->target, "control",
 	    &controlProcs, cl, 65536);
     return TCL_OK;
@@ -125,6 +128,9 @@ MpClusterShardStop(
     }
     MpRedisLinkFree(cl->control);
     cl->control = NULL;
+    while (cl->knownCount > 0) {
+	MpFree(cl->known[--cl->knownCount].host);
+    }
 }
 
 void
@@ -173,7 +179,9 @@ RefreshProc(
  * ControlReady, ControlLost --
  *
  *	The control link is up: read the map; it is down: it reconnects by
- *	itself.
+ *	itself, to the next server in turn of the URL's and the masters
+ *	earlier maps named (so that a node whose URL named a master that
+ *	died still follows the cluster's changes).
  *
  *----------------------------------------------------------------------
  */
@@ -204,6 +212,59 @@ ControlLost(
 	cl->mapState = 0;
     }
     MpClusterNoteLost(cl, link, &cl->controlLost, "control", why);
+    if (cl->knownCount > 0) {
+	if (++cl->controlAt >= cl->knownCount) {
+	    cl->controlAt = -1;
+	}
+	MpRedisLinkRebind(link, cl->controlAt < 0 ? &cl->target
+		: &cl->known[cl->controlAt], cl);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Remember --
+ *
+ *	Adds a master of a slot map to those the control link may read the
+ *	map from (MP_CLUSTER_KNOWN_MAX at most; the URL's server is not
+ *	added).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	May add an entry to cl->known.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Remember(
+    MpCluster *cl,
+    const char *host,
+    int port)
+{
+    int i;
+    size_t len;
+
+    if (SameTarget(&cl->target, host, port)
+	    || cl->knownCount >= MP_CLUSTER_KNOWN_MAX) {
+	return;
+    }
+    for (i = 0; i < cl->knownCount; i++) {
+	if (SameTarget(&cl->known[i], host, port)) {
+	    return;
+	}
+    }
+    len = strlen(host);
+    cl->known[i].host = (char *) MpAlloc(len + 1);
+    memcpy(cl->known[i].host, host, len + 1);
+    cl->known[i].port = port;
+    cl->known[i].user = cl->target.user;
+    cl->known[i].password = cl->target.password;
+    cl->known[i].db = 0;
+    cl->knownCount++;
 }
 
 /*
@@ -295,6 +356,7 @@ ControlReply(
 		&& strcmp(m->elem[0]->str, "?") != 0) ? m->elem[0]->str
 		: cl->target.host;
 	ranges[nRanges].port = (int) m->elem[1]->integer;
+	Remember(cl, ranges[nRanges].host, ranges[nRanges].port);
 	nRanges++;
     }
 

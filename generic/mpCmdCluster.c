@@ -456,6 +456,22 @@ Status(
     PutWide(d, "sharded", cl != NULL ? (Tcl_WideUInt) cl->sharded : 0);
     PutWide(d, "map_refreshes", st->mapRefreshes);
     PutWide(d, "links_kept", st->linksKept);
+    {
+	/*
+	 * Where the slot map is read: the URL's server, or a master an
+	 * earlier map named (after the first was lost).
+	 */
+
+	Tcl_Obj *from = Tcl_NewObj();
+
+	if (cl != NULL && cl->sharded) {
+	    const MpRedisTarget *t = cl->controlAt < 0 ? &cl->target
+		    : &cl->known[cl->controlAt];
+
+	    Tcl_AppendPrintfToObj(from, "%s:%d", t->host, t->port);
+	}
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("map_from", -1), from);
+    }
     PutWide(d, "moved", st->moved);
     PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
     PutWide(d, "recoveries", st->recoveries);
