@@ -152,6 +152,12 @@
 /* ------------------------------------------------------------------ */
 
 static const char *opt_host = "127.0.0.1";
+/*
+ * --hosts a1,a2,...: one address per server of --ports (servers in
+ * network namespaces of their own, each on its own address; the
+ * multicast cells of run.sh); otherwise every server is at --host.
+ */
+static const char *opt_hosts = NULL;
 static int opt_port = 0;
 static int opt_R = 10;			/* receivers */
 static int opt_B = 64;			/* record size */
@@ -1527,6 +1533,36 @@ sender_pump(uint64_t now)
 static struct sockaddr_in srv_addrs[MAXSRV];
 
 /*
+ * Parses --hosts: n comma-separated IPv4 addresses into srv_addrs[0..n-1]
+ * (whose family and port are set already).  Returns 0, or -1 if there are
+ * not exactly n valid addresses.
+ */
+static int
+host_list(const char *list, int n)
+{
+    char buf[64];
+    int i = 0;
+    const char *p = list;
+    while (*p) {
+	size_t len = strcspn(p, ",");
+	if (i >= n || len == 0 || len >= sizeof buf) {
+	    return -1;
+	}
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, &srv_addrs[i].sin_addr) != 1) {
+	    return -1;
+	}
+	i++;
+	p += len;
+	if (*p == ',') {
+	    p++;
+	}
+    }
+    return i == n ? 0 : -1;
+}
+
+/*
  * Blocking connect (bounded), then non-blocking; -errno on failure.
  *
  * To a loopback server, connections are spread over 64 source addresses
@@ -2584,6 +2620,7 @@ usage(void)
 	"         [--sat-spin 0|1] [--light-reps n] [--rt-policy fifo|rr]\n"
 	"         [--ws PATH | --socketio | --redis [--channel NAME]] [--tls]\n"
 	"         [--ports p1,p2,... [--pids pid1,pid2,...]] [--redis-pid pid]\n"
+	"         [--hosts a1,a2,... (one address per --ports entry)]\n"
 	"         [--quiet]\n");
     exit(2);
 }
@@ -2630,6 +2667,7 @@ main(int argc, char **argv)
 #define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
 	if (ARG("--port")) opt_port = atoi(v);
 	else if (ARG("--host")) opt_host = v;
+	else if (ARG("--hosts")) opt_hosts = v;
 	else if (ARG("-R")) opt_R = atoi(v);
 	else if (ARG("-B")) opt_B = atoi(v);
 	else if (strcmp(a, "--line") == 0) opt_line = 1;
@@ -2803,6 +2841,11 @@ main(int argc, char **argv)
 	    fprintf(stderr, "loadgen: bad --host %s\n", opt_host);
 	    return 2;
 	}
+    }
+    if (opt_hosts && host_list(opt_hosts, nsrv) != 0) {
+	fprintf(stderr, "loadgen: --hosts needs %d IPv4 addresses, "
+		"one per --ports entry: %s\n", nsrv, opt_hosts);
+	return 2;
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
 

@@ -4,6 +4,7 @@
 #                       ?-protocol tcp|websocket? ?-path /p?
 #                       ?-tls {certfile keyfile}?
 #                       ?-cluster redis://host:port? ?-node id?
+#                       ?-myaddr addr? ?-multicast {group port ?options?}?
 #
 # Loads this package (the build directory in $env(MP_BUILD_DIR) goes first
 # on auto_path), keeps the default configuration apart from the options
@@ -24,13 +25,21 @@
 # (at most 10 s, else it exits 1): three of these make the "mpcluster"
 # cell of run.sh.  Its Stats file then also has the Cluster status, each
 # key prefixed "cluster_", and is written once neither client messages
-# nor messages from Redis have arrived for 200 ms.
+# nor messages from Redis have arrived for 200 ms.  -myaddr: the address
+# to listen on (default 127.0.0.1; the nodes of the multicast cells each
+# listen on their own namespace's address).  With -multicast the instance
+# joins that group (`Multicast join GROUP PORT ?options?`, -node added
+# when given) before printing its port, and its Stats file also has the
+# Multicast status, each key prefixed "mcast_" (written once neither
+# client messages nor messages from the group have arrived for 200 ms):
+# three of these, one per network namespace, make the "mpmcast" cell.
 
 if {[info exists env(MP_BUILD_DIR)] && $env(MP_BUILD_DIR) ne ""} {
     set auto_path [linsert $auto_path 0 [file normalize $env(MP_BUILD_DIR)]]
 }
 set opts [dict merge {-framing raw -filter 0 -statsfile {} -protocol tcp \
-	-path {} -tls {} -cluster {} -node {}} $argv]
+	-path {} -tls {} -cluster {} -node {} -myaddr 127.0.0.1 \
+	-multicast {}} $argv]
 
 set version [package require multiplexer]
 if {[info commands ::multiplexer::build-info] eq ""} {
@@ -65,6 +74,13 @@ proc dumpstats {file {last -1} {dumped -1}} {
 	    if {$k ni {url lasterror}} {dict set stats cluster_$k $v}
 	}
     }
+    if {[dict get $opts -multicast] ne ""} {
+	set ms [${mp}::Multicast status]
+	incr n [dict get $ms received]
+	dict for {k v} $ms {
+	    if {[string is wideinteger -strict $v]} {dict set stats mcast_$k $v}
+	}
+    }
     if {$n > 0 && $n == $last && $n != $dumped} {
 	set fd [open $file.tmp w]
 	puts $fd $stats
@@ -77,7 +93,7 @@ proc dumpstats {file {last -1} {dumped -1}} {
 if {[dict get $opts -statsfile] ne ""} {
     dumpstats [dict get $opts -statsfile]
 }
-set initArgs [list -myaddr 127.0.0.1]
+set initArgs [list -myaddr [dict get $opts -myaddr]]
 if {[dict get $opts -protocol] ne "tcp"} {
     lappend initArgs -protocol [dict get $opts -protocol]
 }
@@ -104,6 +120,15 @@ if {[dict get $opts -cluster] ne ""} {
 	vwait ::tick
     }
     puts stderr "mp_server: node $node joined [dict get [${mp}::Cluster status] channel]"
+}
+if {[dict get $opts -multicast] ne ""} {
+    set margs [lassign [dict get $opts -multicast] group mport]
+    if {[dict get $opts -node] ne ""} {
+	lappend margs -node [dict get $opts -node]
+    }
+    ${mp}::Multicast join $group $mport {*}$margs
+    puts stderr "mp_server: joined $group port $mport:\
+	    [${mp}::Multicast status]"
 }
 puts [${mp}::Port]
 flush stdout

@@ -1276,6 +1276,295 @@ if {[llength $clServers]} {
     emit ""
 }
 
+# ---------------------------------------------------------------------------
+# Multicast (issue #19): three of our nodes joined by `Multicast join`, in
+# network namespaces of their own; three C relays (cref_mcast.c) the same
+# way; our three nodes through Redis in the same namespaces (the Redis
+# cluster cell of issue #18, at the same framing).
+# ---------------------------------------------------------------------------
+
+# Per-pass values of multicast cell (R, B): server's figure keyA ÷
+# against's keyB, in pass order (passes where either run failed or lacks
+# the figure left out).  A key may be a sum "k1+k2" (the Redis cell's CPU:
+# the nodes' and Redis's).
+proc mcGet {d key} {
+    set v 0.0
+    foreach k [split $key +] {
+	if {[get $d $k] eq ""} {return ""}
+	set v [expr {$v + [get $d $k]}]
+    }
+    return $v
+}
+proc mcPaired {key server against R B} {
+    set q {}
+    for {set p 1} {$p <= $::passes} {incr p} {
+	set a {}
+	set b {}
+	foreach d $::runs {
+	    if {[dict get $d workload] ne "mcast"} continue
+	    if {[get $d cellR] != $R || [get $d cellB] != $B} continue
+	    if {[get $d pass] ne "" && [get $d pass] != $p} continue
+	    if {[get $d status] ne "ok"} continue
+	    set s [dict get $d server]
+	    if {$s eq $server} {set a [mcGet $d $key]}
+	    if {$s eq $against} {set b [mcGet $d $key]}
+	}
+	if {$a eq "" || $b eq "" || $b == 0} continue
+	lappend q [expr {double($a) / $b}]
+    }
+    return $q
+}
+# The median over the passes of a (possibly summed) figure of a server in
+# a multicast cell, or "".
+# The per-pass CPU ratios of our multicast nodes to the Redis cell (its
+# nodes plus Redis).
+proc mcPairedCpu {R B} {
+    set q {}
+    for {set p 1} {$p <= $::passes} {incr p} {
+	set a {}
+	set b {}
+	foreach d $::runs {
+	    if {[dict get $d workload] ne "mcast" || [get $d status] ne "ok"} continue
+	    if {[get $d cellR] != $R || [get $d cellB] != $B} continue
+	    if {[get $d pass] ne "" && [get $d pass] != $p} continue
+	    switch -- [dict get $d server] {
+		mpmcast {set a [mcGet $d sat_cpu_per_M]}
+		mpclusterns {set b [mcGet $d sat_cpu_per_M+redis_cpu_per_M]}
+	    }
+	}
+	if {$a ne "" && $b ne "" && $b != 0} {lappend q [expr {double($a) / $b}]}
+    }
+    return $q
+}
+proc mcMedian {key server R B} {
+    set vals {}
+    foreach d $::runs {
+	if {[dict get $d workload] ne "mcast" || [dict get $d server] ne $server} continue
+	if {[get $d cellR] != $R || [get $d cellB] != $B || [get $d status] ne "ok"} continue
+	set v [mcGet $d $key]
+	if {$v ne ""} {lappend vals $v}
+    }
+    median $vals
+}
+set mcServers {}
+foreach s {mpmcast crefmcast mpclusterns} {
+    foreach d $runs {
+	if {[dict get $d workload] eq "mcast" && [dict get $d server] eq $s} {
+	    lappend mcServers $s
+	    break
+	}
+    }
+}
+if {[llength $mcServers]} {
+    set mcCells {}
+    foreach d $runs {
+	if {[dict get $d workload] ne "mcast"} continue
+	set c [list [get $d cellR] [get $d cellB]]
+	if {$c ni $mcCells} {lappend mcCells $c}
+    }
+    set mcCells [lsort -index 0 -integer [lsort -index 1 -integer $mcCells]]
+    array set mcHead {
+	mpmcast "multiplexer 0.4, 3 nodes, multicast"
+	crefmcast "C ref, 3 relays, multicast"
+	mpclusterns "multiplexer 0.4, 3 nodes through Redis"
+    }
+    set p99x [string map {light_p99 light_p99_x} $lightKey]
+    # Figures: {title key fmt lower-is-better}.  The Redis cell's CPU is
+    # its nodes' and Redis's together.
+    set mcFigs [list \
+	[list "deliveries/s, saturated, all receivers (higher is better)" sat_dps si 0] \
+	[list "cross-node deliveries/s, saturated (higher is better)" sat_dps_x si 0] \
+	[list "light-load latency p99 of cross-node deliveries (lower is better)" $p99x us 1] \
+	[list "CPU seconds per million deliveries, saturated: the three nodes together (through Redis: nodes + Redis; lower is better)" cpu {apply {{v} {num $v %.3f}}} 1]]
+    proc mcKey {key server} {
+	if {$key ne "cpu"} {return $key}
+	expr {$server eq "mpclusterns" ? "sat_cpu_per_M+redis_cpu_per_M" : "sat_cpu_per_M"}
+    }
+    set mcRatios {}
+    if {"mpmcast" in $mcServers && "crefmcast" in $mcServers} {lappend mcRatios [list crefmcast "ours ÷ C ref"]}
+    if {"mpmcast" in $mcServers && "mpclusterns" in $mcServers} {lappend mcRatios [list mpclusterns "ours ÷ Redis cell"]}
+    set note "[expr {$passes > 1 ? "  $passes passes: every figure is the median of its $passes values, every ratio the median of the $passes per-pass ratios." : ""}]"
+
+    emit "### Multicast: 3 nodes in network namespaces (issue #19)"
+    emit ""
+    emit "Three nodes, each in a network namespace of its own with a veth to a bridge in a switch namespace (IGMP snooping off); the load generator in a fourth namespace of that network (its bridge port floods no multicast), so no datagram of the group is sent or received in the machine's own namespace.  One sender on the first node, R receivers round-robin over the three nodes (R/3 on each), B-byte line records (line framing: one datagram, or one publish, per record for every server), every message checked delivered exactly once and in order at every receiver.  *Cross-node* deliveries are those at the receivers of the other two nodes.  multiplexer, multicast: \`mp_server.tcl -framing line -multicast {GROUP PORT -loop 0 -rcvbuf 4194304}\` three times (\`Multicast join\`, no -retransmit); C ref: \`cref_mcast.c\` three times (one thread, epoll, one datagram per line with a 16-byte header, sendmmsg/recvmmsg, the same receive buffer); through Redis: \`mp_server.tcl -framing line -cluster redis://...\` three times with a fresh redis-server in a fifth namespace of the same network (the cluster cell of issue #18, in line framing).  Every process under test on one core, the load generator on the other; every server of a cell at the same window (W in raw.txt).$note"
+    emit ""
+    foreach fig $mcFigs {
+	lassign $fig title key fmt lower
+	emit "#### Multicast: $title"
+	emit ""
+	set h "| R × B |"
+	set u "|---|"
+	foreach s $mcServers {
+	    append h " $mcHead($s) |"
+	    append u "---:|"
+	}
+	foreach r $mcRatios {
+	    append h " [lindex $r 1] |"
+	    append u "---:|"
+	}
+	emit $h
+	emit $u
+	foreach cell $mcCells {
+	    lassign $cell R B
+	    set row "| $R × $B |"
+	    foreach s $mcServers {
+		set d [find mcast $s $R $B]
+		set t [trouble $d]
+		if {$t eq ""} {
+		    set v [mcMedian [mcKey $key $s] $s $R $B]
+		    set t [expr {$v eq "" ? "-" : [{*}$fmt $v]}]
+		    if {$key eq $p99x && [get $d light_rate] ne "" && [get $d light_rate] < 95} {
+			append t " †"
+		    }
+		}
+		append row " $t |"
+	    }
+	    foreach r $mcRatios {
+		set against [lindex $r 0]
+		set m [median [mcPaired [mcKey $key mpmcast] mpmcast $against $R $B]]
+		if {$key eq "cpu" && $against eq "mpclusterns"} {
+		    # CPU of different kinds of work (Redis included): by
+		    # quotient of the per-pass sums, as for the other ratios.
+		    set m [median [lmap x [mcPairedCpu $R $B] {set x}]]
+		}
+		append row [expr {$m eq "" ? " - |" : " [format ×%.2f $m] |"}]
+	    }
+	    emit $row
+	}
+	emit ""
+    }
+    emit "† the cell could not sustain 100 messages/s in the light phase."
+    emit ""
+    # The members' counters, summed over the nodes (raw.txt) and here over
+    # the passes: a gap, drop, toobig or duplicate would be a loss that
+    # the load generator's check must also have seen.
+    emit "Datagrams and their losses (Multicast status for ours, the relays' counters for the C reference, Cluster status for the Redis cell; summed over the three nodes and over the passes; *sent*: datagrams (Redis: publishes) of messages; *received*: messages of other nodes taken; *retransmitted*: datagrams sent again on request, ours only, off here):"
+    emit ""
+    emit "| R × B | server | runs | sent | received | gaps | dropped | toobig | duplicates | retransmitted |"
+    emit "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    foreach cell $mcCells {
+	lassign $cell R B
+	foreach s $mcServers {
+	    set pre [expr {$s eq "mpclusterns" ? "srv_cluster_" : "srv_mcast_"}]
+	    array unset mcSum
+	    set n 0
+	    foreach d $runs {
+		if {[dict get $d workload] ne "mcast" || [dict get $d server] ne $s} continue
+		if {[get $d cellR] != $R || [get $d cellB] != $B} continue
+		incr n
+		foreach {col k} [list sent [expr {$s eq "mpclusterns" ? "published" : "sent"}] \
+			received received gaps gaps dropped dropped toobig toobig \
+			duplicates duplicates retransmitted served] {
+		    set v [get $d $pre$k]
+		    if {$v eq ""} {
+			if {![info exists mcSum($col)]} {set mcSum($col) -}
+			continue
+		    }
+		    if {![info exists mcSum($col)] || $mcSum($col) eq "-"} {set mcSum($col) 0}
+		    incr mcSum($col) $v
+		}
+	    }
+	    set row "| $R × $B | $mcHead($s) | $n |"
+	    foreach col {sent received gaps dropped toobig duplicates retransmitted} {
+		append row " [expr {[info exists mcSum($col)] ? $mcSum($col) : "-"}] |"
+	    }
+	    emit $row
+	}
+    }
+    emit ""
+
+    if {[llength $mcRatios]} {
+	emit "#### Multicast: paired ratios of ours, median over the passes (range)"
+	emit ""
+	set h "| R × B |"
+	set u "|---|"
+	foreach r $mcRatios {
+	    foreach {k t} [list sat_dps "deliveries/s" sat_dps_x "cross-node deliveries/s" $p99x "light-load p99, cross-node" cpu "CPU per million deliveries"] {
+		append h " $t, [lindex $r 1] |"
+		append u "---:|"
+	    }
+	}
+	emit $h
+	emit $u
+	foreach cell $mcCells {
+	    lassign $cell R B
+	    set row "| $R × $B |"
+	    foreach r $mcRatios {
+		set against [lindex $r 0]
+		foreach k [list sat_dps sat_dps_x $p99x cpu] {
+		    if {$k eq "cpu" && $against eq "mpclusterns"} {
+			set q [mcPairedCpu $R $B]
+		    } else {
+			set q [mcPaired [mcKey $k mpmcast] mpmcast $against $R $B]
+		    }
+		    if {![llength $q]} {
+			append row " - |"
+			continue
+		    }
+		    set q [lsort -real $q]
+		    append row " [format ×%.2f [median $q]] ([format ×%.2f [lindex $q 0]]–[format ×%.2f [lindex $q end]]) |"
+		}
+	    }
+	    emit $row
+	}
+	emit ""
+    }
+
+    emit "#### Targets (issue #19) for multicast"
+    emit ""
+    emit "Checked on each cell's median of the per-pass ratios, as the targets of issue #4; the pooled geometric mean over the cells is shown beside."
+    emit ""
+    emit "| target | result | worst cell (R × B) | | all cells pooled |"
+    emit "|---|---|---|---|---|"
+    foreach {against key cmp limit text} [list \
+	    crefmcast sat_dps >= 0.9 "saturated deliveries/s ≥ 0.9× the C reference in every cell" \
+	    mpclusterns sat_dps > 1.0 "saturated deliveries/s ahead of the Redis cell (3 nodes through Redis) in every cell" \
+	    mpclusterns $p99x < 1.0 "light-load p99 of cross-node deliveries below the Redis cell's in every cell"] {
+	if {"mpmcast" ni $mcServers || $against ni $mcServers} {
+	    emit "| $text | not run | | | |"
+	    continue
+	}
+	set w {}
+	set wc {}
+	set ok 1
+	set all {}
+	foreach cell $mcCells {
+	    lassign $cell R B
+	    if {[get [find mcast mpmcast $R $B] status] ne "ok"} {
+		set ok 0
+		set w FAIL
+		set wc "$R × $B"
+		continue
+	    }
+	    set q [mcPaired $key mpmcast $against $R $B]
+	    lappend all {*}$q
+	    set m [median $q]
+	    if {$m eq ""} continue
+	    if {$w eq "" || ($w ne "FAIL" && (($cmp in {>= >} && $m < $w) || ($cmp eq "<" && $m > $w)))} {
+		set w $m
+		set wc "$R × $B"
+	    }
+	}
+	if {$w eq ""} {
+	    emit "| $text | **MISS** | | no data | |"
+	    continue
+	}
+	if {$w ne "FAIL"} {
+	    set ok [expr {$ok && [expr "\$w $cmp \$limit"]}]
+	    set w [format ×%.2f $w]
+	}
+	set g -
+	if {[llength $all]} {
+	    set sum 0.0
+	    foreach x $all {set sum [expr {$sum + log($x)}]}
+	    set g [format "×%.2f (%d ratios)" [expr {exp($sum / [llength $all])}] [llength $all]]
+	}
+	emit "| $text | [expr {$ok ? "PASS" : "**MISS**"}] | $wc | $w | $g |"
+    }
+    emit ""
+}
+
 emit "Raw per-run figures (latency max, light-load achieved rate, load-generator CPU, load average, ...): raw.txt.  Plots: deliveries.png, latency.png."
 
 set f [open [file join $dir results.md] w]

@@ -4,7 +4,7 @@
 #   bench/run.sh [--quick] [--out DIR]
 #                [--servers "cref mp tcllib relay cref2 mpws mpw nodews socketio
 #                            mptls creftls mpcluster mpclusterline sioredis
-#                            redisonly"]
+#                            redisonly mpmcast crefmcast mpclusterns"]
 #
 # Environment (set by `make bench` / `make bench-quick`):
 #   TCLSH         Tcl 8.6 shell (default: tclsh)
@@ -66,6 +66,20 @@
 #                 the cluster cells' R and B lists instead of the defaults
 #                 (e.g. all six cells at the quick run's durations:
 #                 BENCH_CLUSTER_RS="30 300 3000" BENCH_CLUSTER_BS="64 1024")
+#   BENCH_MCAST   1 (default): the multicast cells (issue #19) also run,
+#                 inside network namespaces this script makes (a switch
+#                 namespace with a bridge, three node namespaces, one for
+#                 the load generator, one for Redis; removed at exit) and
+#                 never in the machine's own: "mpmcast" (three
+#                 mp_server.tcl nodes joined with `Multicast join`, line
+#                 framing), "crefmcast" (three bench/cref_mcast.c relays)
+#                 and "mpclusterns" (three mp_server.tcl -cluster nodes
+#                 and redis-server in the same namespaces, line framing:
+#                 the Redis cluster cell beside them); the cells are the
+#                 cluster cells' (BENCH_CLUSTER_RS/BS; quick: 30 x 64, and
+#                 without mpclusterns unless --servers names it); skipped
+#                 with a message where namespaces cannot be made (root and
+#                 ip needed; an error if --servers names them); 0: not run
 #
 # Every server is started fresh for every cell, pinned to core 1 (the load
 # generator to core 0) when there are two cores.  See bench/README.md.
@@ -91,7 +105,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1 ;;
 	--servers) SERVERS=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,67p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,81p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -104,12 +118,16 @@ if [ -z "$SERVERS" ]; then
     [ "${BENCH_WS:-1}" != 0 ] && SERVERS="$SERVERS mpws mpw nodews socketio"
     [ "${BENCH_TLS:-1}" != 0 ] && SERVERS="$SERVERS mptls creftls"
     [ "${BENCH_CLUSTER:-1}" != 0 ] && SERVERS="$SERVERS mpcluster mpclusterline sioredis redisonly"
+    if [ "${BENCH_MCAST:-1}" != 0 ]; then
+	SERVERS="$SERVERS mpmcast crefmcast"
+	[ $QUICK = 1 ] || SERVERS="$SERVERS mpclusterns"
+    fi
 else
     EXPLICIT=1
 fi
 for s in $SERVERS; do
-    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls|mpcluster|mpclusterline|sioredis|redisonly) ;;
-	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls mpcluster mpclusterline sioredis redisonly)" >&2; exit 2 ;;
+    case $s in cref|cref2|mp|tcllib|relay|mpws|mpw|nodews|socketio|mptls|creftls|mpcluster|mpclusterline|sioredis|redisonly|mpmcast|crefmcast|mpclusterns) ;;
+	*) echo "run.sh: unknown server $s (cref cref2 mp tcllib relay mpws mpw nodews socketio mptls creftls mpcluster mpclusterline sioredis redisonly mpmcast crefmcast mpclusterns)" >&2; exit 2 ;;
     esac
 done
 
@@ -173,10 +191,10 @@ fi
 # Build the load generator and the C reference.
 # ---------------------------------------------------------------------------
 
-for prog in loadgen cref cref_tls; do
+for prog in loadgen cref cref_tls cref_mcast; do
     if [ ! -x "$BIN/$prog" ] || [ "$BENCH/$prog.c" -nt "$BIN/$prog" ]; then
 	$CC -O2 -g -Wall -Wextra -o "$BIN/$prog" "$BENCH/$prog.c" \
-	    $([ "$prog" = cref ] || echo -lssl -lcrypto) || {
+	    $(case $prog in cref|cref_mcast) ;; *) echo -lssl -lcrypto ;; esac) || {
 	    echo "run.sh: cannot build $prog" >&2; exit 2; }
     fi
 done
@@ -208,9 +226,9 @@ drop_server() {
 is_cluster() { case $1 in mpcluster|mpclusterline|sioredis|redisonly) return 0 ;; esac; return 1; }
 REDIS_INFO=""
 case " $SERVERS " in
-    *" mpcluster "*|*" mpclusterline "*|*" sioredis "*|*" redisonly "*)
+    *" mpcluster "*|*" mpclusterline "*|*" sioredis "*|*" redisonly "*|*" mpclusterns "*)
 	if ! command -v redis-server >/dev/null; then
-	    for s in mpcluster mpclusterline sioredis redisonly; do
+	    for s in mpcluster mpclusterline sioredis redisonly mpclusterns; do
 		case " $SERVERS " in *" $s "*) drop_server $s "redis-server not found (Debian: apt-get install redis-server)" ;; esac
 	    done
 	else
@@ -302,7 +320,96 @@ ws_window() {
 # servers are dropped with a message, as the Node servers are.
 TLS_DIR=""; TLS_CERT=""; TLS_KEY=""; TLS_INFO=""
 REDIS_DIR=""
-trap '[ -n "$TLS_DIR" ] && rm -rf -- "$TLS_DIR"; [ -n "$REDIS_DIR" ] && rm -rf -- "$REDIS_DIR"' EXIT
+# The multicast cells' network (issue #19): namespaces named
+# mpb<this shell's pid><role>, made by mc_setup and removed by
+# mc_teardown, which the EXIT trap runs whatever ends the script
+# (an interrupt too: the INT/TERM trap exits).  Roles: sw (the switch: a
+# bridge br0, IGMP snooping off, so multicast is flooded to its ports as
+# an unmanaged switch does), n1 n2 n3 (the nodes, 10.234.1.1-3 on eth0,
+# the multicast route 224.0.0.0/4 through eth0), lg (the load generator,
+# 10.234.1.10) and rd (Redis, 10.234.1.20); each host namespace has lo
+# up and eth0, the end of a veth pair whose other end is a port of br0.
+# The ports of lg and rd do not flood multicast (`bridge link set ...
+# mcast_flood off`): only the nodes see the group's datagrams.  The
+# machine's own namespace gets no address, no route and no interface:
+# no datagram of the group is sent or received in it.
+MC_P=mpb$$
+MC_ROLES="sw n1 n2 n3 lg rd"
+MC_MADE=""
+MC_GROUP=239.255.42.42
+MC_MPORT=45042		# in namespaces this run made: nothing else binds it
+mc_ip() { env -u LD_PRELOAD ip "$@"; }
+mc_addr() {
+    case $1 in n1) echo 10.234.1.1 ;; n2) echo 10.234.1.2 ;; n3) echo 10.234.1.3 ;;
+	lg) echo 10.234.1.10 ;; rd) echo 10.234.1.20 ;; esac
+}
+# mc_teardown: kills what still runs in this run's namespaces (SIGKILL;
+# only processes this script started live there) and deletes them.
+mc_teardown() {
+    local r p
+    for r in $MC_MADE; do
+	for p in $(mc_ip netns pids "$MC_P$r" 2>/dev/null); do
+	    kill -KILL "$p" 2>/dev/null
+	done
+    done
+    for r in $MC_MADE; do
+	mc_ip netns del "$MC_P$r" 2>/dev/null
+    done
+    MC_MADE=""
+}
+# mc_sweep: deletes the namespaces of earlier runs of this script whose
+# shell no longer exists (one killed with SIGKILL cannot clean up).
+mc_sweep() {
+    local ns pid
+    for ns in $(mc_ip netns list 2>/dev/null | awk '{ print $1 }'); do
+	case $ns in mpb[0-9]*) ;; *) continue ;; esac
+	pid=${ns#mpb}; pid=${pid%%[!0-9]*}
+	case ${ns#mpb$pid} in sw|n1|n2|n3|lg|rd) ;; *) continue ;; esac
+	[ "$pid" != $$ ] && ! kill -0 "$pid" 2>/dev/null && mc_ip netns del "$ns" 2>/dev/null
+    done
+    return 0
+}
+# mc_setup: makes the network above; 1 (with whatever was made removed)
+# if it cannot.
+mc_setup() {
+    local r
+    {
+	mc_ip netns add "${MC_P}sw" && MC_MADE="sw" \
+	    && mc_ip -n "${MC_P}sw" link set lo up \
+	    && mc_ip -n "${MC_P}sw" link add br0 type bridge mcast_snooping 0 \
+	    && mc_ip -n "${MC_P}sw" link set br0 up
+    } >/dev/null 2>&1 || { mc_teardown; return 1; }
+    for r in n1 n2 n3 lg rd; do
+	{
+	    mc_ip netns add "$MC_P$r" && MC_MADE="$MC_MADE $r" \
+		&& mc_ip -n "$MC_P$r" link set lo up \
+		&& mc_ip -n "${MC_P}sw" link add "p$r" type veth peer name eth0 netns "$MC_P$r" \
+		&& mc_ip -n "${MC_P}sw" link set "p$r" master br0 \
+		&& mc_ip -n "${MC_P}sw" link set "p$r" up \
+		&& mc_ip -n "$MC_P$r" addr add "$(mc_addr $r)/24" dev eth0 \
+		&& mc_ip -n "$MC_P$r" link set eth0 up \
+		&& case $r in
+		    n*) mc_ip -n "$MC_P$r" route add 224.0.0.0/4 dev eth0 ;;
+		    *) env -u LD_PRELOAD ip netns exec "${MC_P}sw" \
+			bridge link set dev "p$r" mcast_flood off ;;
+		esac
+	} >/dev/null 2>&1 || { mc_teardown; return 1; }
+    done
+    return 0
+}
+# in_ns role command...: runs a command inside a namespace of this run
+# (exec: the pid of `in_ns ... &` is the command's own).
+in_ns() {
+    local r=$1; shift
+    exec env -u LD_PRELOAD ip netns exec "$MC_P$r" "$@"
+}
+cleanup() {
+    [ -n "$TLS_DIR" ] && rm -rf -- "$TLS_DIR"
+    [ -n "$REDIS_DIR" ] && rm -rf -- "$REDIS_DIR"
+    [ -n "$MC_MADE" ] && mc_teardown
+    return 0
+}
+trap cleanup EXIT
 drop_tls() {
     local s
     for s in mptls creftls; do
@@ -380,6 +487,51 @@ if [ -n "$CL_SERVERS" ] && ! REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mp-bench-red
     CL_SERVERS=""
 fi
 
+# The multicast cells (issue #19): the cluster cells' (R, B) list (quick:
+# 30 x 64 only, about 10 s for mpmcast and crefmcast), at the cluster
+# cells' window (cl_window: the same for every server of a cell), in the
+# namespaces above.  MC_FRAMING: our nodes' framing there.  Line framing,
+# one datagram (or one publish) per record for all three servers: in
+# raw framing a message is a read chunk, up to 64 KiB, which the
+# multicast member cannot send as one datagram (it counts it as toobig).
+is_mcast() { case $1 in mpmcast|crefmcast|mpclusterns) return 0 ;; esac; return 1; }
+MC_FRAMING=line
+MC_RCVBUF=4194304	# SO_RCVBUF of every node's group socket
+MC_SERVERS=""
+for s in $SERVERS; do
+    is_mcast "$s" && MC_SERVERS="$MC_SERVERS $s"
+done
+MC_SERVERS=${MC_SERVERS# }
+MC_INFO=""
+if [ -n "$MC_SERVERS" ]; then
+    why=""
+    if [ "$(id -u)" != 0 ]; then
+	why="network namespaces need root"
+    elif ! command -v ip >/dev/null; then
+	why="the ip command (iproute2) is missing"
+    elif ! command -v bridge >/dev/null; then
+	why="the bridge command (iproute2) is missing"
+    else
+	mc_sweep
+	mc_setup || why="cannot make network namespaces, a bridge and veth pairs here"
+    fi
+    if [ -n "$why" ]; then
+	for s in $MC_SERVERS; do drop_server "$s" "$why (multicast cells)"; done
+	MC_SERVERS=""
+    else
+	MC_INFO="namespaces ${MC_P}{$(echo $MC_ROLES | tr ' ' ,)}, bridge br0 (mcast_snooping 0), group $MC_GROUP port $MC_MPORT, SO_RCVBUF $MC_RCVBUF, $MC_FRAMING framing"
+    fi
+fi
+MC_RS=$CL_RS; MC_BS=$CL_BS
+if [ -n "$MC_SERVERS" ] && [ -z "$REDIS_DIR" ] \
+	&& ! REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mp-bench-redis.XXXXXX"); then
+    REDIS_DIR=""
+    case " $MC_SERVERS " in *" mpclusterns "*)
+	drop_server mpclusterns "cannot make a temporary directory for Redis"
+	MC_SERVERS=$(echo " $MC_SERVERS " | sed 's/ mpclusterns / /; s/^ //; s/ $//') ;;
+    esac
+fi
+
 # ---------------------------------------------------------------------------
 # Machine.
 # ---------------------------------------------------------------------------
@@ -406,6 +558,7 @@ idle_gov=$(cat /sys/devices/system/cpu/cpuidle/current_governor 2>/dev/null \
     [ -n "$NODE_INFO" ] && echo "- Node servers: $NODE_INFO (from $NODE_DIR, then /usr/share/nodejs)"
     [ -n "$TLS_INFO" ] && echo "- TLS servers: $TLS_INFO"
     [ -n "$CL_SERVERS" ] && echo "- cluster cells: $CL_NODES nodes, ${REDIS_INFO:-no redis-server} (a fresh one per run, nothing saved, default configuration otherwise)"
+    [ -n "$MC_SERVERS" ] && echo "- multicast cells: $MC_SERVERS; $MC_INFO; every node and redis-server ${PIN_SRV:-unpinned}, load generator ${PIN_LG:-unpinned} in ${MC_P}lg"
     echo "- C compiler: $($CC --version | head -1)"
     echo "- descriptors: hard limit $FDHARD"
     echo "- pinning: server ${PIN_SRV:-none}, load generator ${PIN_LG:-none}$([ -n "$CL_SERVERS" ] && echo "; cluster cells: every node and redis-server ${PIN_SRV:-unpinned}")"
@@ -608,6 +761,93 @@ start_cluster() {
 }
 trap 'stop_server; exit 130' INT TERM
 
+# start_redis_ns tag: a fresh redis-server in the Redis namespace of the
+# multicast cells (listening on its address there, a port chosen free
+# inside that namespace), as start_redis otherwise.
+start_redis_ns() {
+    local tag=$1 try i log=$OUT/logs/$1.redis.log addr
+    addr=$(mc_addr rd)
+    : > "$log"
+    for try in 1 2 3; do
+	REDIS_PORT=$( (in_ns rd "$TCLSH") <<<"set s [socket -server x -myaddr $addr 0]
+	    puts [lindex [fconfigure \$s -sockname] 2]; close \$s")
+	case $REDIS_PORT in ''|*[!0-9]*) echo "run.sh: no free port in ${MC_P}rd" >&2; return 1 ;; esac
+	in_ns rd $PIN_SRV redis-server --port "$REDIS_PORT" --bind "$addr" \
+	    --protected-mode no --save "" --appendonly no --dir "$REDIS_DIR" \
+	    >>"$log" 2>&1 &
+	REDIS_PID=$!
+	for i in $(seq 100); do
+	    (in_ns rd timeout 2 bash -c 'exec 7<>"/dev/tcp/$0/$1" || exit 1
+		printf "PING\r\n" >&7; read -r -t 1 l <&7
+		case $l in +PONG*) exit 0 ;; esac; exit 1' \
+		"$addr" "$REDIS_PORT") 2>/dev/null && return 0
+	    kill -0 "$REDIS_PID" 2>/dev/null || break
+	    sleep 0.05
+	done
+	kill -KILL "$REDIS_PID" 2>/dev/null
+	wait "$REDIS_PID" 2>/dev/null
+	REDIS_PID=""
+    done
+    echo "run.sh: redis-server did not start in ${MC_P}rd; see $log" >&2
+    return 1
+}
+
+# start_mcast name tag: the three nodes of a multicast cell, node i in
+# namespace n<i>, listening on its address there, all started at once,
+# each printing its port once joined (mpclusterns: after a fresh
+# redis-server in rd, once connected to it).  SRV_PIDS / SRV_PORTS as
+# start_cluster's.
+start_mcast() {
+    local name=$1 tag=$2 i j out err port addr
+    SRV_PIDS=(); SRV_PORTS=()
+    if [ "$name" = mpclusterns ]; then
+	start_redis_ns "$tag" || return 1
+    fi
+    for i in 1 2 3; do
+	out=$OUT/logs/$tag.n$i.port; err=$OUT/logs/$tag.n$i.server.log
+	addr=$(mc_addr n$i)
+	rm -f "$out"
+	case $name in
+	    mpmcast)
+		in_ns n$i env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		    $PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" -framing "$MC_FRAMING" \
+		    -myaddr "$addr" -node "n$i" \
+		    -multicast "$MC_GROUP $MC_MPORT -loop 0 -rcvbuf $MC_RCVBUF" \
+		    -statsfile "$OUT/logs/$tag.n$i.stats" >"$out" 2>"$err" & ;;
+	    crefmcast)
+		in_ns n$i $PIN_SRV "$BIN/cref_mcast" "$addr" "$MC_GROUP" \
+		    "$MC_MPORT" "$i" "$MC_RCVBUF" >"$out" 2>"$err" & ;;
+	    mpclusterns)
+		in_ns n$i env TCLLIBPATH="$MP_BUILD_DIR" MP_BUILD_DIR="$MP_BUILD_DIR" \
+		    $PIN_SRV "$TCLSH" "$BENCH/mp_server.tcl" -framing "$MC_FRAMING" \
+		    -myaddr "$addr" -node "n$i" \
+		    -cluster "redis://$(mc_addr rd):$REDIS_PORT" \
+		    -statsfile "$OUT/logs/$tag.n$i.stats" >"$out" 2>"$err" & ;;
+	esac
+	SRV_PIDS+=("$!")
+    done
+    for i in 1 2 3; do
+	out=$OUT/logs/$tag.n$i.port
+	port=""
+	for j in $(seq 400); do
+	    if [ -s "$out" ]; then
+		port=$(head -1 "$out")
+		case $port in ''|*[!0-9]*) port="" ;; *) break ;; esac
+	    fi
+	    kill -0 "${SRV_PIDS[i-1]}" 2>/dev/null || break
+	    sleep 0.05
+	done
+	if [ -z "$port" ]; then
+	    echo "run.sh: $name node $i did not print its port; see $OUT/logs/$tag.n$i.server.log" >&2
+	    stop_server
+	    return 1
+	fi
+	SRV_PORTS+=("$port")
+    done
+    SRV_PID=${SRV_PIDS[0]}; SRV_PORT=${SRV_PORTS[0]}
+    return 0
+}
+
 # run_cell workload server tag loadgen-args... -- server-args...
 # Appends one line to raw.txt: the cell, then the load generator's RESULT.
 FAILED=0
@@ -628,14 +868,28 @@ run_cell() {
 	mptls|creftls) lgargs+=(--tls) ;;
 	redisonly) lgargs+=(--redis) ;;
 	mpclusterline) lgargs+=(--line) ;;
+	mpmcast|crefmcast|mpclusterns) [ "$MC_FRAMING" = line ] && lgargs+=(--line) ;;
     esac
     local load=$(cut -d' ' -f1 /proc/loadavg) cellR=0 cellB=0 i started
-    local target=() rcpu0=-1 rcpu1=-1 sfiles=()
+    local target=() rcpu0=-1 rcpu1=-1 sfiles=() lgpre=()
     for ((i = 0; i < ${#lgargs[@]} - 1; i++)); do
 	[ "${lgargs[i]}" = -R ] && cellR=${lgargs[i+1]}
 	[ "${lgargs[i]}" = -B ] && cellB=${lgargs[i+1]}
     done
-    if is_cluster "$name"; then
+    if is_mcast "$name"; then
+	rm -f "$OUT/logs/$tag".n*.stats
+	start_mcast "$name" "$tag" && started=1 || started=0
+	# As a cluster cell, each node at its own address; the load
+	# generator in its namespace of the same network.
+	target=(--ports "$(IFS=,; echo "${SRV_PORTS[*]}")"
+	    --hosts "$(mc_addr n1),$(mc_addr n2),$(mc_addr n3)"
+	    --pids "$(IFS=,; echo "${SRV_PIDS[*]}")")
+	[ -n "$REDIS_PID" ] && target+=(--redis-pid "$REDIS_PID")
+	lgpre=(env -u LD_PRELOAD ip netns exec "${MC_P}lg")
+	case $name in mpmcast|mpclusterns) for ((i = 1; i <= 3; i++)); do
+	    sfiles+=("$OUT/logs/$tag.n$i.stats")
+	done ;; esac
+    elif is_cluster "$name"; then
 	rm -f "$OUT/logs/$tag".n*.stats
 	start_cluster "$name" "$tag" && started=1 || started=0
 	# Receivers round-robin over the nodes, the sender on the first;
@@ -654,7 +908,7 @@ run_cell() {
 	line="RESULT status=ERROR reason=server_did_not_start"
     else
 	[ -n "$REDIS_PID" ] && rcpu0=$(pid_cpu "$REDIS_PID")
-	line=$(timeout $((LG_TIMEOUT + 30)) $PIN_LG "$BIN/loadgen" \
+	line=$(timeout $((LG_TIMEOUT + 30)) "${lgpre[@]}" $PIN_LG "$BIN/loadgen" \
 		"${target[@]}" --timeout "$LG_TIMEOUT" \
 		"${lgargs[@]}" 2>"$OUT/logs/$tag.loadgen.log" | grep '^RESULT')
 	[ -n "$line" ] || line="RESULT status=ERROR reason=loadgen_gave_no_result"
@@ -665,7 +919,7 @@ run_cell() {
 	    extra=" redis_run_cpu_s=$(awk -v t=$((rcpu1 - rcpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')"
 	fi
 	case $name in
-	    mp|mpws|mpw|mptls|mpcluster|mpclusterline) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
+	    mp|mpws|mpw|mptls|mpcluster|mpclusterline|mpmcast|mpclusterns) sleep 0.6 ;;	# the Stats are written once quiet for 200 ms
 	esac
 	# Our Stats (summed over the nodes of a cluster), with the Cluster
 	# counters of mpcluster.
@@ -673,11 +927,19 @@ run_cell() {
 	for i in "${sfiles[@]}"; do [ -s "$i" ] && have+=("$i"); done
 	if [ ${#have[@]} -gt 0 ]; then
 	    extra="$extra$(cat "${have[@]}" | tr -s ' \n' ' ' | awk -v nf=${#have[@]} '{
-		for (i = 1; i < NF; i += 2) if ($i ~ /^(messages_in|bytes_in|drops|overflows|tls_handshake_failures|cluster_(published|received|delivered|echoes|dropped|gaps|duplicates|malformed|reconnects|redis_errors|input_refused))$/) sum[$i] += $(i+1)
+		for (i = 1; i < NF; i += 2) if ($i ~ /^(messages_in|bytes_in|drops|overflows|tls_handshake_failures|cluster_(published|received|delivered|echoes|dropped|gaps|duplicates|malformed|reconnects|redis_errors|input_refused)|mcast_(sent|heartbeats|received|delivered|echoes|gaps|duplicates|stale|malformed|toobig|dropped|untracked|repairs|repaired|served|held_dropped))$/) sum[$i] += $(i+1)
 		for (k in sum) printf " srv_%s=%s", k, sum[k]
 		if (nf > 1) printf " srv_stats_files=%d", nf }')"
 	fi
 	stop_server
+	if [ "$name" = crefmcast ]; then
+	    # The C relays' counters (printed at exit), summed over the
+	    # nodes, under the names of our Multicast status.
+	    extra="$extra$(cat "$OUT/logs/$tag".n[123].server.log 2>/dev/null \
+		| sed -n 's/^cref_mcast: STATS //p' | tr -s ' \n' ' ' | awk '{
+		for (i = 1; i < NF; i += 2) if ($i ~ /^(sent|received|echoes|gaps|duplicates|malformed|toobig|dropped)$/) sum[$i] += $(i+1)
+		for (k in sum) printf " srv_mcast_%s=%s", k, sum[k] }')"
+	fi
     fi
     line="workload=$workload server=$name cellR=$cellR cellB=$cellB pass=$PASS load1=$load ${line#RESULT }$extra"
     echo "$line" >> "$RAW"
@@ -690,6 +952,17 @@ run_cell() {
     esac
     printf 'run.sh: %-8s %-7s %-28s %s\n' "$workload" "$name" "${lgargs[*]:0:4}" \
 	"$(tr ' ' '\n' <<<"$line" | grep -E '^(status|sat_dps|sat_dps_x|sat_cpu_per_M|redis_cpu_per_M|light_p99_us|light_p99_best_us|light_p99_x_best_us|aborted_at|clients|rss_per_client_b|reason)=' | tr '\n' ' ')" >&2
+}
+
+# settle_mc: the same for the multicast cells, in the load generator's
+# namespace (its own TCP sockets: none before a run).
+settle_mc() {
+    local i n
+    for i in $(seq 30); do
+	n=$( (in_ns lg cat /proc/net/sockstat) 2>/dev/null | awk '$1 == "TCP:" { print $3 }')
+	[ "${n:-0}" -le 20 ] && return 0
+	sleep 0.1
+    done
 }
 
 # settle: waits (at most 3 s) until the TCP sockets in use are back near
@@ -753,6 +1026,7 @@ t0=$(date +%s)
 in_cell() {
     local s=$1 R=$2 B=$3
     is_cluster "$s" && return 1	# the cluster cells only
+    is_mcast "$s" && return 1	# the multicast cells only
     if is_ws "$s" || [ "$s" = mpw ]; then
 	case " $WS_BS " in *" $B "*) ;; *) return 1 ;; esac
 	case " $WS_RS " in *" $R "*) ;; *) return 1 ;; esac
@@ -821,6 +1095,32 @@ if [ -n "$CL_SERVERS" ]; then
     LG_TIMEOUT=$LG_TIMEOUT_MATRIX
 fi
 
+# (a'') the multicast cells (issue #19): three nodes in namespaces of
+# their own, the sender on the first, R receivers round-robin over the
+# three, the load generator in a namespace of the same network; every
+# server at the cluster cells' window; the servers of a cell in the
+# order of the balanced Latin square; fresh nodes (and Redis) every run.
+if [ -n "$MC_SERVERS" ]; then
+    LG_TIMEOUT_MATRIX=$LG_TIMEOUT
+    [ "$LG_TIMEOUT" -lt 60 ] && LG_TIMEOUT=60
+    [ "$LG_TIMEOUT" -lt 180 ] && case $MC_RS in *[0-9][0-9][0-9][0-9]*) LG_TIMEOUT=180 ;; esac
+    for ((PASS = 1; PASS <= PASSES; PASS++)); do
+	for R in $MC_RS; do
+	    for B in $MC_BS; do
+		for s in $(ordered $((PASS - 1)) $MC_SERVERS); do
+		    settle_mc
+		    run_cell mcast "$s" "mcast-$s-R$R-B$B-p$PASS" -R "$R" -B "$B" \
+			--light "$LIGHT" --light-reps "$LIGHTREPS" --rate "$RATE" \
+			"${CL_RT_ARGS[@]}" --window "$(cl_window "$R" "$B")" \
+			--sat "$SAT" --sat-reps "$SATREPS" --sat-max "$SATMAX"
+		done
+	    done
+	done
+    done
+    PASS=1
+    LG_TIMEOUT=$LG_TIMEOUT_MATRIX
+fi
+
 # (c) capacity: idle clients up to the descriptor limit, one broadcast
 # (the control copy of the C reference runs the matrix only).
 # The WebSocket servers: 10,000 idle clients (the target of issue #16),
@@ -833,6 +1133,7 @@ WS_CAP_LIMIT=$([ $QUICK = 1 ] && echo "$CAP_LIMIT" || echo 10000)
 for s in $SERVERS; do
     [ "$s" = cref2 ] || [ "$s" = mpw ] && continue
     is_cluster "$s" && continue
+    is_mcast "$s" && continue
     [ $QUICK = 1 ] && [ "$s" = nodews -o "$s" = socketio ] && continue
     limit=$CAP_LIMIT
     is_ws "$s" && limit=$WS_CAP_LIMIT
