@@ -34,6 +34,42 @@ typedef struct MpDgramOpts {
 				 * system's default). */
 } MpDgramOpts;
 
+/*
+ * A destination in the system's own form, converted once (MpDgramDestSet)
+ * for the many datagrams sent to it.
+ */
+
+typedef struct MpDgramDest {
+    union {
+	unsigned char bytes[128];	/* A sockaddr_storage. */
+	long long align;
+    } sa;
+    int len;
+} MpDgramDest;
+
+/*
+ * One datagram to send (gathered from iovcnt pieces), or room for one to
+ * receive (buf of cap bytes; len, truncated and from are set).
+ */
+
+typedef struct MpDgramOut {
+    MpIovec iov[2];
+    int iovcnt;
+} MpDgramOut;
+
+typedef struct MpDgramIn {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int truncated;
+    MpAddr from;
+} MpDgramIn;
+
+MODULE_SCOPE int	MpDgramDestSet(MpDgramDest *dest, const MpAddr *to);
+MODULE_SCOPE int	MpDgramSendMany(MpSocket sock, const MpDgramDest *dest,
+			    MpDgramOut *outs, int count, int *errPtr);
+MODULE_SCOPE int	MpDgramRecvMany(MpSocket sock, MpDgramIn *ins,
+			    int count, int *errPtr);
 MODULE_SCOPE int	MpDgramOpen(const char *group, int port,
 			    const MpDgramOpts *opts, MpSocket *sockPtr,
 			    MpAddr *groupPtr, int *errPtr);

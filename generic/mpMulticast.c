@@ -23,6 +23,10 @@
 
 static void		Readable(void *clientData, int mask);
 static void		HeartbeatProc(ClientData clientData);
+static void		Count(MpMulticast *mc, int heartbeat, int ok,
+			    int err);
+static void		FlushOut(MpMulticast *mc);
+static void		FlushHook(void *clientData);
 static void		SendDatagram(MpMulticast *mc, int route,
 			    const char *sender, size_t senderLen,
 			    const MpCmsgName *names, unsigned count,
@@ -81,7 +85,19 @@ MpMulticastStart(
 		"cannot watch the group socket: %s", MpSockErrorText(err));
     }
     Tcl_InitHashTable(&mc->senders, TCL_STRING_KEYS);
-    mc->buf = (char *) MpAlloc(MP_DGRAM_MAX + 1);
+    mc->buf = (char *) MpAlloc((size_t) MP_MCAST_BATCH * MP_MCAST_ROOM);
+    mc->out = (char *) MpAlloc(MP_MCAST_OUT_BYTES);
+    {
+	int i;
+
+	for (i = 0; i < MP_MCAST_BATCH; i++) {
+	    mc->ins[i].buf = mc->buf + (size_t) i * MP_MCAST_ROOM;
+	    mc->ins[i].cap = MP_MCAST_ROOM;
+	}
+    }
+    (void) MpDgramDestSet(&mc->dest, &mc->group);
+    mc->hook.proc = FlushHook;
+    mc->hook.clientData = mc;
     if (mc->heartbeatMs > 0) {
 	mc->heartbeatTimer = Tcl_CreateTimerHandler(mc->heartbeatMs,
 		HeartbeatProc, mc);
@@ -95,6 +111,7 @@ MpMulticastStart(
 	MpSockClose(fd);
 	Tcl_DeleteHashTable(&mc->senders);
 	MpFree(mc->buf);
+	MpFree(mc->out);
 	return TCL_ERROR;
     }
     mp->multicast = mc;
@@ -128,6 +145,8 @@ MpMulticastLeave(
 	return;
     }
     mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
+    FlushOut(mc);		/* Sent before the socket closes. */
+    MpLoopCancelHook(mp->loop, &mc->hook);
     mp->multicast = NULL;
     mc->left = 1;
     if (mc->heartbeatTimer != NULL) {
@@ -180,6 +199,7 @@ MpMulticastUnref(
 	Tcl_DecrRefCount(mc->ifaceObj);
     }
     MpFree(mc->buf);
+    MpFree(mc->out);
     MpFree(mc->node);
     MpFree(mc);
 }
@@ -215,8 +235,6 @@ SendDatagram(
     unsigned char small[512], *hdr = small;
     MpIovec iov[2];
     int err = 0, n = 1;
-    ptrdiff_t rc;
-
     char port[2];
 
     if (route == MP_CMSG_HEARTBEAT && mc->repairPort > 0) {
@@ -242,19 +260,112 @@ SendDatagram(
     if (mc->retransmit > 0 && route != MP_CMSG_HEARTBEAT) {
 	MpMcastRemember(mc, hdr, hlen, data, len);
     }
-    rc = MpDgramSend(mc->watch.fd, &mc->group, iov, n, &err);
-    if (rc < 0) {
+    if (mc->outCount == 0 && mc->directCycle != mc->mp->loop->flushCycle) {
+	/*
+	 * The first datagram of a round leaves at once (light load: no
+	 * wait); the others of the round wait for its end and go together.
+	 */
+
+	MpDgramOut one;
+
+	mc->directCycle = mc->mp->loop->flushCycle;
+	one.iov[0] = iov[0];
+	if (n == 2) {
+	    one.iov[1] = iov[1];
+	}
+	one.iovcnt = n;
+	Count(mc, route == MP_CMSG_HEARTBEAT,
+		MpDgramSendMany(mc->watch.fd, &mc->dest, &one, 1, &err) == 1,
+		err);
+    } else {
+	char *p;
+
+	if (mc->outCount == MP_MCAST_BATCH
+		|| mc->outLen + hlen + len > MP_MCAST_OUT_BYTES) {
+	    FlushOut(mc);
+	}
+	p = mc->out + mc->outLen;
+	memcpy(p, hdr, hlen);
+	if (len > 0) {
+	    memcpy(p + hlen, data, len);
+	}
+	MP_IOV_SET(mc->outs[mc->outCount].iov[0], p, hlen + len);
+	mc->outs[mc->outCount].iovcnt = 1;
+	mc->outBeat[mc->outCount] = (route == MP_CMSG_HEARTBEAT);
+	mc->outCount++;
+	mc->outLen += hlen + len;
+	MpLoopScheduleHook(mc->mp->loop, &mc->hook);
+    }
+    if (hdr != small) {
+	MpFree(hdr);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * Count, FlushOut, FlushHook --
+ *
+ *	Count a datagram sent (a message's or a heartbeat) or refused (the
+ *	reason kept in lastError); send the datagrams that wait, in order,
+ *	with as few system calls as the system allows (at the end of the
+ *	round: FlushHook; before more would not fit; at leave).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Datagrams; counters.
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+Count(
+    MpMulticast *mc,
+    int heartbeat,
+    int ok,
+    int err)			/* When not ok: 0, the buffer was full; or
+				 * the error. */
+{
+    if (!ok) {
 	mc->stats.dropped++;
 	snprintf(mc->lastError, sizeof(mc->lastError), "%s",
-		rc == MP_IO_AGAIN ? "the socket's send buffer is full"
+		err == 0 ? "the socket's send buffer is full"
 		: MpSockErrorText(err));
-    } else if (route == MP_CMSG_HEARTBEAT) {
+    } else if (heartbeat) {
 	mc->stats.heartbeats++;
     } else {
 	mc->stats.sent++;
     }
-    if (hdr != small) {
-	MpFree(hdr);
+}
+
+static void
+FlushOut(
+    MpMulticast *mc)
+{
+    int i, sent, err = 0;
+
+    if (mc->outCount == 0) {
+	return;
+    }
+    sent = MpDgramSendMany(mc->watch.fd, &mc->dest, mc->outs, mc->outCount,
+	    &err);
+    for (i = 0; i < mc->outCount; i++) {
+	Count(mc, mc->outBeat[i], i < sent, err);
+    }
+    mc->outCount = 0;
+    mc->outLen = 0;
+}
+
+static void
+FlushHook(
+    void *clientData)
+{
+    MpMulticast *mc = (MpMulticast *) clientData;
+
+    if (!mc->left) {
+	FlushOut(mc);
     }
 }
 
@@ -391,24 +502,29 @@ Readable(
     int mask)
 {
     MpMulticast *mc = (MpMulticast *) clientData;
-    int i;
+    int got = 0;
 
     (void) mask;
     mc->refCount++;
-    for (i = 0; i < MP_MCAST_READS_MAX && !mc->left; i++) {
-	int err = 0, truncated = 0;
-	MpAddr from;
-	ptrdiff_t n = MpDgramRecv(mc->watch.fd, mc->buf, MP_DGRAM_MAX + 1,
-		&from, &truncated, &err);
+    while (got < MP_MCAST_READS_MAX && !mc->left) {
+	int i, err = 0, n = MpDgramRecvMany(mc->watch.fd, mc->ins,
+		MP_MCAST_BATCH, &err);
 
-	if (n < 0) {
-	    break;		/* Would block, or an error (ICMP): go on. */
+	if (n <= 0) {
+	    break;		/* None waits, or an error (ICMP): go on. */
 	}
-	if (truncated) {
-	    mc->stats.malformed++;
-	    continue;
+	for (i = 0; i < n && !mc->left; i++) {
+	    if (mc->ins[i].truncated) {
+		mc->stats.malformed++;
+		continue;
+	    }
+	    (void) MpMcastProcess(mc, mc->ins[i].buf, mc->ins[i].len,
+		    &mc->ins[i].from, MP_MCAST_LIVE);
 	}
-	(void) MpMcastProcess(mc, mc->buf, (size_t) n, &from, MP_MCAST_LIVE);
+	got += n;
+	if (n < MP_MCAST_BATCH) {
+	    break;
+	}
     }
     mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
     MpMulticastUnref(mc);

@@ -65,6 +65,16 @@ typedef struct MpMcastStats {
     Tcl_WideUInt heldDropped;	/* Held past the bound, dropped. */
 } MpMcastStats;
 
+/*
+ * Datagrams received, or sent, with one system call where the system can
+ * (mpDgram.h); the room for one received; the bytes of the datagrams that
+ * wait for the end of a round.
+ */
+
+#define MP_MCAST_BATCH 16
+#define MP_MCAST_ROOM 65536
+#define MP_MCAST_OUT_BYTES 262144
+
 typedef struct MpMulticast {
     MpInstance *mp;
     int refCount;		/* The instance's, and deliveries'. */
@@ -82,7 +92,19 @@ typedef struct MpMulticast {
     Tcl_TimerToken heartbeatTimer;
     Tcl_HashTable senders;	/* Node id -> MpMcastSender*. */
     int senderCount;
-    char *buf;			/* One datagram: MP_DGRAM_MAX + 1. */
+    char *buf;			/* Room for MP_MCAST_BATCH datagrams of
+				 * MP_MCAST_ROOM bytes each ... */
+    MpDgramIn ins[MP_MCAST_BATCH]; /* ... received together. */
+    MpDgramDest dest;		/* The group, in the system's form. */
+    char *out;			/* Datagrams of this round not yet sent
+				 * (MP_MCAST_OUT_BYTES) ... */
+    size_t outLen;		/* ... their bytes ... */
+    MpDgramOut outs[MP_MCAST_BATCH]; /* ... each ... */
+    unsigned char outBeat[MP_MCAST_BATCH]; /* ... whether a heartbeat ... */
+    int outCount;		/* ... and how many. */
+    MpFlushHook hook;		/* Sends them when the round ends. */
+    Tcl_WideUInt directCycle;	/* The loop's flush cycle in which a
+				 * datagram was last sent at once. */
     MpMcastStats stats;
     char lastError[200];	/* Why the last send failed, or "". */
     MpBatch batch;		/* Messages of the datagrams of one read,

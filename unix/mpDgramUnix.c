@@ -8,6 +8,10 @@
  *	non-blocking, close-on-exec.
  */
 
+#ifndef _GNU_SOURCE
+#   define _GNU_SOURCE		/* sendmmsg(), recvmmsg() on glibc. */
+#endif
+
 #include "mpDgram.h"
 
 #include <sys/socket.h>
@@ -400,6 +404,187 @@ MpDgramRecv(
     }
     *errPtr = errno;
     return MP_IO_ERROR;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpDgramDestSet --
+ *
+ *	Converts a numeric address and port to the system's form, once, for
+ *	MpDgramSendMany.
+ *
+ * Results:
+ *	0, or an errno value (EINVAL: not a numeric address).
+ *
+ * Side effects:
+ *	Fills *dest.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpDgramDestSet(
+    MpDgramDest *dest,
+    const MpAddr *to)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = ToSockaddr(to->host, to->port, &ss, &len);
+
+    if (rc != 0) {
+	return rc;
+    }
+    memset(dest, 0, sizeof(MpDgramDest));
+    memcpy(dest->sa.bytes, &ss, sizeof(ss) < sizeof(dest->sa.bytes)
+	    ? sizeof(ss) : sizeof(dest->sa.bytes));
+    dest->len = (int) len;
+    return 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpDgramSendMany, MpDgramRecvMany --
+ *
+ *	Send count datagrams to dest, in order; receive up to count waiting
+ *	datagrams. Where the system has them (Linux), one sendmmsg or
+ *	recvmmsg call moves many; elsewhere one call each.
+ *
+ * Results:
+ *	SendMany: how many were sent, in order; when fewer than count,
+ *	*errPtr is 0 if the next would have blocked (the socket's buffer is
+ *	full) or the error that refused it. RecvMany: how many were
+ *	received (0: none waits), each in its MpDgramIn (len, truncated when
+ *	larger than cap, from), or -1 with *errPtr set.
+ *
+ * Side effects:
+ *	Socket I/O.
+ *
+ *----------------------------------------------------------------------
+ */
+
+#if defined(__linux__) && defined(MSG_WAITFORONE)
+#   define MP_HAVE_MMSG 1
+#endif
+
+#define MP_DGRAM_MANY 64	/* Datagrams per system call at most. */
+
+int
+MpDgramSendMany(
+    MpSocket sock,
+    const MpDgramDest *dest,
+    MpDgramOut *outs,
+    int count,
+    int *errPtr)
+{
+    int sent = 0;
+
+    *errPtr = 0;
+    while (sent < count) {
+#ifdef MP_HAVE_MMSG
+	struct mmsghdr hdrs[MP_DGRAM_MANY];
+	int i, n = count - sent < MP_DGRAM_MANY ? count - sent
+		: MP_DGRAM_MANY, r;
+
+	memset(hdrs, 0, sizeof(struct mmsghdr) * (size_t) n);
+	for (i = 0; i < n; i++) {
+	    hdrs[i].msg_hdr.msg_name = (void *) dest->sa.bytes;
+	    hdrs[i].msg_hdr.msg_namelen = (socklen_t) dest->len;
+	    hdrs[i].msg_hdr.msg_iov = outs[sent + i].iov;
+	    hdrs[i].msg_hdr.msg_iovlen = (size_t) outs[sent + i].iovcnt;
+	}
+	do {
+	    r = sendmmsg(sock, hdrs, (unsigned) n, MP_DGRAM_SEND_FLAGS);
+	} while (r == -1 && errno == EINTR);
+#else
+	struct msghdr msg;
+	ssize_t r;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = (void *) dest->sa.bytes;
+	msg.msg_namelen = (socklen_t) dest->len;
+	msg.msg_iov = outs[sent].iov;
+	msg.msg_iovlen = (size_t) outs[sent].iovcnt;
+	do {
+	    r = sendmsg(sock, &msg, MP_DGRAM_SEND_FLAGS);
+	} while (r == -1 && errno == EINTR);
+	if (r >= 0) {
+	    r = 1;
+	}
+#endif
+	if (r <= 0) {
+	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+		*errPtr = errno;
+	    }
+	    break;
+	}
+	sent += (int) r;
+    }
+    return sent;
+}
+
+int
+MpDgramRecvMany(
+    MpSocket sock,
+    MpDgramIn *ins,
+    int count,
+    int *errPtr)
+{
+#ifdef MP_HAVE_MMSG
+    struct mmsghdr hdrs[MP_DGRAM_MANY];
+    struct sockaddr_storage froms[MP_DGRAM_MANY];
+    struct iovec iovs[MP_DGRAM_MANY];
+    int i, r;
+
+    if (count > MP_DGRAM_MANY) {
+	count = MP_DGRAM_MANY;
+    }
+    memset(hdrs, 0, sizeof(struct mmsghdr) * (size_t) count);
+    for (i = 0; i < count; i++) {
+	iovs[i].iov_base = ins[i].buf;
+	iovs[i].iov_len = ins[i].cap;
+	hdrs[i].msg_hdr.msg_name = &froms[i];
+	hdrs[i].msg_hdr.msg_namelen = sizeof(froms[i]);
+	hdrs[i].msg_hdr.msg_iov = &iovs[i];
+	hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    do {
+	r = recvmmsg(sock, hdrs, (unsigned) count, MSG_DONTWAIT, NULL);
+    } while (r == -1 && errno == EINTR);
+    if (r < 0) {
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+	    return 0;
+	}
+	*errPtr = errno;
+	return -1;
+    }
+    for (i = 0; i < r; i++) {
+	ins[i].len = hdrs[i].msg_len;
+	ins[i].truncated = (hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+	if (MpAddrFromSockaddr((struct sockaddr *) &froms[i],
+		&ins[i].from) != 0) {
+	    memset(&ins[i].from, 0, sizeof(MpAddr));
+	}
+    }
+    return r;
+#else
+    int i;
+
+    for (i = 0; i < count; i++) {
+	ptrdiff_t n = MpDgramRecv(sock, ins[i].buf, ins[i].cap,
+		&ins[i].from, &ins[i].truncated, errPtr);
+
+	if (n == MP_IO_AGAIN) {
+	    break;
+	}
+	if (n < 0) {
+	    return i > 0 ? i : -1;
+	}
+	ins[i].len = (size_t) n;
+    }
+    return i;
+#endif
 }
 
 /*

@@ -298,6 +298,81 @@ MpDgramRecv(
 }
 
 /*
+ * MpDgramDestSet, MpDgramSendMany, MpDgramRecvMany: as on Unix, one
+ * system call per datagram; errors are WSAE* codes.
+ */
+
+int
+MpDgramDestSet(
+    MpDgramDest *dest,
+    const MpAddr *to)
+{
+    struct sockaddr_storage ss;
+    int len;
+
+    if (ToSockaddr(to->host, to->port, &ss, &len) != 0) {
+	return WSAEINVAL;
+    }
+    memset(dest, 0, sizeof(MpDgramDest));
+    memcpy(dest->sa.bytes, &ss, sizeof(ss) < sizeof(dest->sa.bytes)
+	    ? sizeof(ss) : sizeof(dest->sa.bytes));
+    dest->len = len;
+    return 0;
+}
+
+int
+MpDgramSendMany(
+    MpSocket sock,
+    const MpDgramDest *dest,
+    MpDgramOut *outs,
+    int count,
+    int *errPtr)
+{
+    int sent;
+
+    *errPtr = 0;
+    for (sent = 0; sent < count; sent++) {
+	DWORD n = 0;
+
+	if (WSASendTo(sock, outs[sent].iov, (DWORD) outs[sent].iovcnt, &n,
+		0, (const struct sockaddr *) dest->sa.bytes, dest->len, NULL,
+		NULL) != 0) {
+	    int err = WSAGetLastError();
+
+	    if (err != WSAEWOULDBLOCK && err != WSAENOBUFS) {
+		*errPtr = err;
+	    }
+	    break;
+	}
+    }
+    return sent;
+}
+
+int
+MpDgramRecvMany(
+    MpSocket sock,
+    MpDgramIn *ins,
+    int count,
+    int *errPtr)
+{
+    int i;
+
+    for (i = 0; i < count; i++) {
+	ptrdiff_t n = MpDgramRecv(sock, ins[i].buf, ins[i].cap,
+		&ins[i].from, &ins[i].truncated, errPtr);
+
+	if (n == MP_IO_AGAIN) {
+	    break;
+	}
+	if (n < 0) {
+	    return i > 0 ? i : -1;
+	}
+	ins[i].len = (size_t) n;
+    }
+    return i;
+}
+
+/*
  * MpDgramSetHops, MpDgramSetLoop: as on Unix; 0 or a WSAE* code.
  */
 
