@@ -11,8 +11,9 @@
  *		       PRNG, 1 to 64 bytes, or all at once when 0)
  *	    byte 1     argument count (1 to 4) and split seed for the
  *		       command round trip
- *	    byte 2...  the bytes: parsed as an envelope, fed to the reader,
- *		       and cut into a command's arguments
+ *	    byte 2...  the bytes: parsed as an envelope and as a packed
+ *		       multicast datagram, fed to the reader, and cut into a
+ *		       command's arguments
  *
  *	Checked:
  *	  - MpCmsgParse: an accepted envelope's fields lie inside the input
@@ -20,6 +21,9 @@
  *	    group names walk (MpCmsgNextGroup) ends where the message
  *	    starts, and writing the parsed fields again (MpCmsgWriteHeader,
  *	    MpCmsgHeaderSize) gives exactly the input's header bytes;
+ *	  - MpCmsgNextPacked: the envelopes of a packed datagram lie inside
+ *	    it one after the other, each checked as above, and the walk
+ *	    ends at the end exactly or says the rest is malformed;
  *	  - the reader: every reply is a well-formed tree (known types,
  *	    strings NUL-terminated at their length, arrays within
  *	    MP_RESP_MAX_ELEMENTS with no missing element), what it holds
@@ -110,6 +114,35 @@ Envelope(
 	    m.nodeLen, m.sender, m.senderLen, names, m.groupCount) == hlen);
     CHECK(memcmp(out, data, hlen) == 0);
     free(out);
+}
+
+/*
+ * A packed datagram: every envelope the walk yields lies inside it, one
+ * after the other, and is checked as Envelope checks any; a walk ends at
+ * the end exactly or reports the rest malformed.
+ */
+
+static void
+Packed(
+    const unsigned char *data,
+    size_t size)
+{
+    const unsigned char *pos = data + MP_CMSG_PACK_HEAD, *end = data + size;
+    const unsigned char *env;
+    size_t envLen;
+    int rc;
+
+    if (!MpCmsgIsPacked(data, size)) {
+	return;
+    }
+    while ((rc = MpCmsgNextPacked(&pos, end, &env, &envLen)) == 1) {
+	CHECK(env >= data + MP_CMSG_PACK_HEAD + 2);
+	CHECK(env + envLen == pos);
+	CHECK(pos <= end);
+	CHECK(envLen >= MP_CMSG_FIXED + 3);
+	Envelope(env, envLen);
+    }
+    CHECK(rc == 0 ? pos == end : rc == -1);
 }
 
 static void
@@ -213,6 +246,7 @@ LLVMFuzzerTestOneInput(
 	return 0;
     }
     Envelope(data + 2, size - 2);
+    Packed(data + 2, size - 2);
     Reader(data + 2, size - 2, data[0]);
     Command(data + 2, size - 2, data[1]);
     return 0;

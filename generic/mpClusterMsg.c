@@ -266,3 +266,59 @@ MpCmsgNextGroup(
     name->bytes = (const char *) pos + 2;
     return pos + 2 + name->len;
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpCmsgIsPacked, MpCmsgNextPacked --
+ *
+ *	Whether a datagram is packed (several envelopes, see the layout in
+ *	mpClusterMsg.h); walk its envelopes: *posPtr starts at bytes +
+ *	MP_CMSG_PACK_HEAD and moves past each.
+ *
+ * Results:
+ *	MpCmsgIsPacked: 1 or 0. MpCmsgNextPacked: 1 with the next envelope
+ *	in *envPtr and *envLenPtr (not yet parsed: see MpCmsgParse); 0 at
+ *	the end; -1 if the rest is malformed (a length that is too small or
+ *	runs past the end).
+ *
+ * Side effects:
+ *	None.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpCmsgIsPacked(
+    const unsigned char *bytes,
+    size_t len)
+{
+    return len >= MP_CMSG_PACK_HEAD && bytes[0] == 'm' && bytes[1] == 'X'
+	    && bytes[2] == MP_CMSG_VERSION && bytes[3] == MP_CMSG_PACKED;
+}
+
+int
+MpCmsgNextPacked(
+    const unsigned char **posPtr,
+    const unsigned char *end,
+    const unsigned char **envPtr,
+    size_t *envLenPtr)
+{
+    const unsigned char *p = *posPtr;
+    size_t n;
+
+    if (p == end) {
+	return 0;
+    }
+    if (end - p < 2) {
+	return -1;
+    }
+    n = Get16(p);
+    if (n < MP_CMSG_FIXED + 3 || (size_t) (end - p - 2) < n) {
+	return -1;
+    }
+    *envPtr = p + 2;
+    *envLenPtr = n;
+    *posPtr = p + 2 + n;
+    return 1;
+}

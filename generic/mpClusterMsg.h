@@ -25,6 +25,11 @@
  *	    .   2  number G of group names (route 1: exactly 1; route 0: 0)
  *	    .      G times: 2 bytes length L (1 to 65535), then L bytes
  *	    .      the message: every byte to the end
+ *
+ *	A multicast datagram may carry several envelopes (packed, see
+ *	MpCmsgNextPacked): "mX", version 1, route 4, then for each envelope
+ *	2 bytes of length L (MP_CMSG_FIXED + 3 to 65535) and its L bytes,
+ *	to the end of the datagram.
  */
 
 #ifndef MP_CLUSTER_MSG_H
@@ -39,6 +44,9 @@
 #define MP_CMSG_VERSION		1
 #define MP_CMSG_FIXED		21	/* Bytes before the node id. */
 #define MP_CMSG_MAX_GROUPS	1024	/* Most group names one carries. */
+#define MP_CMSG_PACKED		4	/* Route byte of a packed datagram ... */
+#define MP_CMSG_PACK_HEAD	4	/* ... and the bytes before its first
+					 * envelope's length. */
 
 enum {
     MP_CMSG_ALL = 0,		/* Every client of every node. */
@@ -88,5 +96,10 @@ MODULE_SCOPE int	MpCmsgParse(const unsigned char *bytes, size_t len,
 			    MpCmsg *msg);
 MODULE_SCOPE const unsigned char *MpCmsgNextGroup(
 			    const unsigned char *pos, MpCmsgName *name);
+MODULE_SCOPE int	MpCmsgIsPacked(const unsigned char *bytes,
+			    size_t len);
+MODULE_SCOPE int	MpCmsgNextPacked(const unsigned char **posPtr,
+			    const unsigned char *end,
+			    const unsigned char **envPtr, size_t *envLenPtr);
 
 #endif /* MP_CLUSTER_MSG_H */

@@ -38,14 +38,14 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-heartbeat", "-interface", "-loop", "-node", "-rcvbuf", "-retransmit",
-	"-ttl", NULL
+	"-heartbeat", "-interface", "-loop", "-node", "-pack", "-rcvbuf",
+	"-retransmit", "-ttl", NULL
     };
     enum {
-	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_RCVBUF,
-	OPT_RETRANSMIT, OPT_TTL
+	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_PACK,
+	OPT_RCVBUF, OPT_RETRANSMIT, OPT_TTL
     };
-    int rcvbuf = 0;
+    int rcvbuf = 0, pack = MP_MCAST_PACK_DEFAULT;
     int i, index, port, ttl = 1, loop = 1, heartbeat = DEFAULT_HEARTBEAT;
     int retransmit = 0;
     Tcl_Obj *ifaceObj = NULL, *nodeObj = NULL;
@@ -57,7 +57,7 @@ Join(
     if (objc < 4 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 2, objv, "group port ?-ttl n? "
 		"?-interface addr? ?-loop bool? ?-node id? ?-heartbeat ms? "
-		"?-retransmit count? ?-rcvbuf bytes?");
+		"?-retransmit count? ?-rcvbuf bytes? ?-pack bytes?");
     }
     if (mp->multicast != NULL) {
 	return MpError(interp, "MULTICAST", "JOINED",
@@ -117,6 +117,14 @@ Join(
 			"\"%.100s\"", Tcl_GetString(objv[i + 1]));
 	    }
 	    break;
+	case OPT_PACK:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &pack) != TCL_OK
+		    || pack < 0 || pack > MP_DGRAM_MAX) {
+		return MpError(interp, "MULTICAST", "OPTION",
+			"-pack must be 0 (one message a datagram) to 65507 "
+			"bytes, not \"%.100s\"", Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_RETRANSMIT:
 	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &retransmit) != TCL_OK
 		    || retransmit < 0 || retransmit > 1000000) {
@@ -144,6 +152,7 @@ Join(
     mc->heartbeatMs = heartbeat;
     mc->retransmit = retransmit;
     mc->rcvbuf = rcvbuf;
+    mc->pack = pack;
     mc->incarnation = MpNodeIdentity(mc, id, sizeof(id));
     if (nodeObj != NULL) {
 	text = Tcl_GetStringFromObj(nodeObj, &len);
@@ -221,6 +230,8 @@ Status(
     Put(d, "incarnation", Tcl_NewStringObj(text, -1));
     Put(d, "heartbeat", Tcl_NewIntObj(mc != NULL ? mc->heartbeatMs : 0));
     Put(d, "sent", Tcl_NewWideIntObj((Tcl_WideInt) st->sent));
+    Put(d, "datagrams", Tcl_NewWideIntObj((Tcl_WideInt) st->datagrams));
+    Put(d, "packed", Tcl_NewWideIntObj((Tcl_WideInt) st->packed));
     Put(d, "heartbeats", Tcl_NewWideIntObj((Tcl_WideInt) st->heartbeats));
     Put(d, "received", Tcl_NewWideIntObj((Tcl_WideInt) st->received));
     Put(d, "delivered", Tcl_NewWideIntObj((Tcl_WideInt) st->delivered));
@@ -236,6 +247,7 @@ Status(
     Put(d, "senders", Tcl_NewIntObj(mc != NULL ? mc->senderCount : 0));
     Put(d, "retransmit", Tcl_NewIntObj(mc != NULL ? mc->retransmit : 0));
     Put(d, "rcvbuf", Tcl_NewIntObj(mc != NULL ? mc->rcvbuf : 0));
+    Put(d, "pack", Tcl_NewIntObj(mc != NULL ? mc->pack : 0));
     Put(d, "lasterror", Tcl_NewStringObj(mc != NULL ? mc->lastError : "",
 	    -1));
     Put(d, "repairport", Tcl_NewIntObj(mc != NULL ? mc->repairPort : 0));

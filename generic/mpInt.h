@@ -522,6 +522,11 @@ struct MpLoop {
 				 * writes a client directly at most once
 				 * per cycle, the rest goes out in one
 				 * gathered write at the flush. */
+    Tcl_WideUInt hookCycle;	/* Counts the runs of the flush hooks: the
+				 * first output of a hook's owner after one
+				 * may be written at once (mpRedisLink.c,
+				 * mpMulticast.c), the rest waits for the
+				 * next run. */
     int idleFlushPending;	/* IdleFlushProc is scheduled. */
     int continuePending;	/* A ContinueEvent is queued (mpLoop.c). */
     MpFired fired[MP_FIRED_MAX]; /* What the poller reported last ... */

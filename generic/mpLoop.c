@@ -717,6 +717,7 @@ MpLoopFlushAll(
     MpLoop *loop)
 {
     FlushClients(loop);
+    loop->hookCycle++;
     while (loop->hooks != NULL) {
 	MpFlushHook *hook = loop->hooks;
 

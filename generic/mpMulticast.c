@@ -23,8 +23,11 @@
 
 static void		Readable(void *clientData, int mask);
 static void		HeartbeatProc(ClientData clientData);
-static void		Count(MpMulticast *mc, int heartbeat, int ok,
-			    int err);
+static void		Enqueue(MpMulticast *mc, const unsigned char *hdr,
+			    size_t hlen, const char *data, size_t len,
+			    int heartbeat);
+static void		Count(MpMulticast *mc, int msgs, int beats,
+			    int packed, int ok, int err);
 static void		FlushOut(MpMulticast *mc);
 static void		FlushHook(void *clientData);
 static void		SendDatagram(MpMulticast *mc, int route,
@@ -260,40 +263,26 @@ SendDatagram(
     if (mc->retransmit > 0 && route != MP_CMSG_HEARTBEAT) {
 	MpMcastRemember(mc, hdr, hlen, data, len);
     }
-    if (mc->outCount == 0 && mc->directCycle != mc->mp->loop->flushCycle) {
+    if (mc->outCount == 0 && mc->directCycle != mc->mp->loop->hookCycle) {
 	/*
 	 * The first datagram of a round leaves at once (light load: no
 	 * wait); the others of the round wait for its end and go together.
 	 */
 
 	MpDgramOut one;
+	int beat = (route == MP_CMSG_HEARTBEAT);
 
-	mc->directCycle = mc->mp->loop->flushCycle;
+	mc->directCycle = mc->mp->loop->hookCycle;
 	one.iov[0] = iov[0];
 	if (n == 2) {
 	    one.iov[1] = iov[1];
 	}
 	one.iovcnt = n;
-	Count(mc, route == MP_CMSG_HEARTBEAT,
+	Count(mc, 1 - beat, beat, 0,
 		MpDgramSendMany(mc->watch.fd, &mc->dest, &one, 1, &err) == 1,
 		err);
     } else {
-	char *p;
-
-	if (mc->outCount == MP_MCAST_BATCH
-		|| mc->outLen + hlen + len > MP_MCAST_OUT_BYTES) {
-	    FlushOut(mc);
-	}
-	p = mc->out + mc->outLen;
-	memcpy(p, hdr, hlen);
-	if (len > 0) {
-	    memcpy(p + hlen, data, len);
-	}
-	MP_IOV_SET(mc->outs[mc->outCount].iov[0], p, hlen + len);
-	mc->outs[mc->outCount].iovcnt = 1;
-	mc->outBeat[mc->outCount] = (route == MP_CMSG_HEARTBEAT);
-	mc->outCount++;
-	mc->outLen += hlen + len;
+	Enqueue(mc, hdr, hlen, data, len, route == MP_CMSG_HEARTBEAT);
 	MpLoopScheduleHook(mc->mp->loop, &mc->hook);
     }
     if (hdr != small) {
@@ -304,12 +293,15 @@ SendDatagram(
 /*
  *----------------------------------------------------------------------
  *
- * Count, FlushOut, FlushHook --
+ * Enqueue, Count, FlushOut, FlushHook --
  *
- *	Count a datagram sent (a message's or a heartbeat) or refused (the
- *	reason kept in lastError); send the datagrams that wait, in order,
- *	with as few system calls as the system allows (at the end of the
- *	round: FlushHook; before more would not fit; at leave).
+ *	Enqueue: an envelope waits for the end of the round, in the last
+ *	datagram waiting when it fits there (-pack), else in a new one.
+ *	Count: a datagram of msgs messages and beats heartbeats sent, or
+ *	refused (the reason kept in lastError). FlushOut: send the
+ *	datagrams that wait, in order, with as few system calls as the
+ *	system allows (at the end of the round, FlushHook; before more would
+ *	not fit; at leave).
  *
  * Results:
  *	None.
@@ -321,22 +313,70 @@ SendDatagram(
  */
 
 static void
+Enqueue(
+    MpMulticast *mc,
+    const unsigned char *hdr,
+    size_t hlen,
+    const char *data,
+    size_t len,
+    int heartbeat)
+{
+    size_t envLen = hlen + len;
+    MpMcastOut *d = mc->outCount > 0 ? &mc->outq[mc->outCount - 1] : NULL;
+    unsigned char *p;
+
+    if (d == NULL || mc->pack == 0 || d->total + 2 + envLen > (size_t) mc->pack
+	    || mc->outLen + 2 + envLen > MP_MCAST_OUT_BYTES) {
+	if (mc->outCount == MP_MCAST_OUT_MAX || mc->outLen
+		+ MP_CMSG_PACK_HEAD + 2 + envLen > MP_MCAST_OUT_BYTES) {
+	    FlushOut(mc);
+	}
+	d = &mc->outq[mc->outCount++];
+	d->start = mc->outLen;
+	d->total = MP_CMSG_PACK_HEAD;
+	d->count = d->beats = 0;
+	p = (unsigned char *) mc->out + mc->outLen;
+	p[0] = 'm';
+	p[1] = 'X';
+	p[2] = MP_CMSG_VERSION;
+	p[3] = MP_CMSG_PACKED;
+	mc->outLen += MP_CMSG_PACK_HEAD;
+    }
+    p = (unsigned char *) mc->out + mc->outLen;
+    p[0] = (unsigned char) ((envLen >> 8) & 0xff);
+    p[1] = (unsigned char) (envLen & 0xff);
+    memcpy(p + 2, hdr, hlen);
+    if (len > 0) {
+	memcpy(p + 2 + hlen, data, len);
+    }
+    mc->outLen += 2 + envLen;
+    d->total += 2 + envLen;
+    d->count++;
+    d->beats += heartbeat;
+}
+
+static void
 Count(
     MpMulticast *mc,
-    int heartbeat,
+    int msgs,
+    int beats,
+    int packed,
     int ok,
     int err)			/* When not ok: 0, the buffer was full; or
 				 * the error. */
 {
     if (!ok) {
-	mc->stats.dropped++;
+	mc->stats.dropped += (Tcl_WideUInt) (msgs + beats);
 	snprintf(mc->lastError, sizeof(mc->lastError), "%s",
 		err == 0 ? "the socket's send buffer is full"
 		: MpSockErrorText(err));
-    } else if (heartbeat) {
-	mc->stats.heartbeats++;
-    } else {
-	mc->stats.sent++;
+	return;
+    }
+    mc->stats.sent += (Tcl_WideUInt) msgs;
+    mc->stats.heartbeats += (Tcl_WideUInt) beats;
+    mc->stats.datagrams++;
+    if (packed) {
+	mc->stats.packed++;
     }
 }
 
@@ -349,10 +389,20 @@ FlushOut(
     if (mc->outCount == 0) {
 	return;
     }
+    for (i = 0; i < mc->outCount; i++) {
+	MpMcastOut *d = &mc->outq[i];
+	size_t skip = d->count == 1 ? MP_CMSG_PACK_HEAD + 2 : 0;
+
+	MP_IOV_SET(mc->outs[i].iov[0], mc->out + d->start + skip,
+		d->total - skip);
+	mc->outs[i].iovcnt = 1;
+    }
     sent = MpDgramSendMany(mc->watch.fd, &mc->dest, mc->outs, mc->outCount,
 	    &err);
     for (i = 0; i < mc->outCount; i++) {
-	Count(mc, mc->outBeat[i], i < sent, err);
+	MpMcastOut *d = &mc->outq[i];
+
+	Count(mc, d->count - d->beats, d->beats, d->count > 1, i < sent, err);
     }
     mc->outCount = 0;
     mc->outLen = 0;
@@ -514,12 +564,28 @@ Readable(
 	    break;		/* None waits, or an error (ICMP): go on. */
 	}
 	for (i = 0; i < n && !mc->left; i++) {
+	    const unsigned char *bytes = (const unsigned char *) mc->ins[i].buf;
+	    size_t len = mc->ins[i].len;
+
 	    if (mc->ins[i].truncated) {
 		mc->stats.malformed++;
-		continue;
+	    } else if (MpCmsgIsPacked(bytes, len)) {
+		const unsigned char *pos = bytes + MP_CMSG_PACK_HEAD, *env;
+		size_t envLen;
+		int rc = 0;
+
+		while (!mc->left && (rc = MpCmsgNextPacked(&pos, bytes + len,
+			&env, &envLen)) == 1) {
+		    (void) MpMcastProcess(mc, (const char *) env, envLen,
+			    &mc->ins[i].from, MP_MCAST_LIVE);
+		}
+		if (!mc->left && rc < 0) {
+		    mc->stats.malformed++;	/* The rest of it. */
+		}
+	    } else {
+		(void) MpMcastProcess(mc, (const char *) bytes, len,
+			&mc->ins[i].from, MP_MCAST_LIVE);
 	    }
-	    (void) MpMcastProcess(mc, mc->ins[i].buf, mc->ins[i].len,
-		    &mc->ins[i].from, MP_MCAST_LIVE);
 	}
 	got += n;
 	if (n < MP_MCAST_BATCH) {

@@ -44,7 +44,9 @@ typedef struct MpMcastSender {
 } MpMcastSender;
 
 typedef struct MpMcastStats {
-    Tcl_WideUInt sent;		/* Datagrams of messages sent. */
+    Tcl_WideUInt sent;		/* Messages sent (alone or packed). */
+    Tcl_WideUInt datagrams;	/* Datagrams sent (messages', heartbeats') ... */
+    Tcl_WideUInt packed;	/* ... of which carried several. */
     Tcl_WideUInt heartbeats;	/* Heartbeats sent. */
     Tcl_WideUInt received;	/* Messages of other nodes taken ... */
     Tcl_WideUInt delivered;	/* ... and the local deliveries made. */
@@ -74,6 +76,22 @@ typedef struct MpMcastStats {
 #define MP_MCAST_BATCH 16
 #define MP_MCAST_ROOM 65536
 #define MP_MCAST_OUT_BYTES 262144
+#define MP_MCAST_OUT_MAX 64
+#define MP_MCAST_PACK_DEFAULT 1400	/* Fits an Ethernet frame with the
+					 * IPv6 and UDP headers. */
+
+/*
+ * A datagram waiting for the end of the round: at start in the member's
+ * out buffer, the packed head (mpClusterMsg.h) and then each envelope
+ * with its length; sent as the bare envelope when it holds one.
+ */
+
+typedef struct MpMcastOut {
+    size_t start;		/* Offset of the packed head ... */
+    size_t total;		/* ... and the bytes from there. */
+    int count;			/* Envelopes in it ... */
+    int beats;			/* ... of which heartbeats. */
+} MpMcastOut;
 
 typedef struct MpMulticast {
     MpInstance *mp;
@@ -96,14 +114,16 @@ typedef struct MpMulticast {
 				 * MP_MCAST_ROOM bytes each ... */
     MpDgramIn ins[MP_MCAST_BATCH]; /* ... received together. */
     MpDgramDest dest;		/* The group, in the system's form. */
+    int pack;			/* -pack: largest datagram that carries
+				 * several messages (0: one each). */
     char *out;			/* Datagrams of this round not yet sent
 				 * (MP_MCAST_OUT_BYTES) ... */
     size_t outLen;		/* ... their bytes ... */
-    MpDgramOut outs[MP_MCAST_BATCH]; /* ... each ... */
-    unsigned char outBeat[MP_MCAST_BATCH]; /* ... whether a heartbeat ... */
+    MpMcastOut outq[MP_MCAST_OUT_MAX]; /* ... each ... */
+    MpDgramOut outs[MP_MCAST_OUT_MAX]; /* ... as sent ... */
     int outCount;		/* ... and how many. */
     MpFlushHook hook;		/* Sends them when the round ends. */
-    Tcl_WideUInt directCycle;	/* The loop's flush cycle in which a
+    Tcl_WideUInt directCycle;	/* The loop's hook cycle in which a
 				 * datagram was last sent at once. */
     MpMcastStats stats;
     char lastError[200];	/* Why the last send failed, or "". */

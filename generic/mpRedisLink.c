@@ -67,7 +67,7 @@ struct MpRedisLink {
     int openingLeft;		/* Opening replies still awaited. */
     char *inBuf;		/* MP_REDIS_READ_SIZE bytes. */
     MpFlushHook hook;		/* Writes the output at the round's end. */
-    Tcl_WideUInt directCycle;	/* The loop's flush cycle in which the link
+    Tcl_WideUInt directCycle;	/* The loop's hook cycle in which the link
 				 * last wrote at once (see Commit). */
     int refCount;		/* The owner's, and callbacks' in progress. */
     int freed;			/* The owner let go. */
@@ -829,13 +829,13 @@ MpRedisLinkCommit(
 	PushEnd(link, link->outTotal);
     }
     if (idle && link->state == LINK_READY
-	    && link->directCycle != link->loop->flushCycle
+	    && link->directCycle != link->loop->hookCycle
 	    && link->conn.watch.fd != MP_INVALID_SOCKET) {
 	MpIovec iov;
 	int err = 0;
 	ptrdiff_t n;
 
-	link->directCycle = link->loop->flushCycle;
+	link->directCycle = link->loop->hookCycle;
 	MP_IOV_SET(iov, link->out + link->outHead,
 		link->outLen - link->outHead);
 	n = MpConnWritev(&link->conn, &iov, 1, &err);
