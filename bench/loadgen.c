@@ -3214,6 +3214,7 @@ main(int argc, char **argv)
 	kv("light_deliv", "%" PRIu64, hist_light.n);
 	kv("light_secs", "%.3f", secs);
 	kv("light_rate", "%.1f", (double) msgs / (opt_light));
+	kv("light_target", "%.1f", opt_rate);
 	kv("light_lag_max_ms", "%.3f", (double) light_lag_max / 1e6);
 	kv("light_rt", "%d", rt_used > 0);
 	if (rt_used > 0 && opt_rt_policy == SCHED_RR) {
