@@ -43,6 +43,7 @@ static void		StartRecovery(MpCluster *cl);
 static void		Query(MpCluster *cl);
 static void		EndRecovery(MpCluster *cl);
 static void		FlushBatch(MpCluster *cl);
+static void		FreeSubs(MpCluster *cl);
 static void		SubReadDone(void *clientData, MpRedisLink *link);
 static void		QueryReadDone(void *clientData, MpRedisLink *link);
 static int		SendCmd(MpCluster *cl, const MpClusterCmd *cmd);
@@ -288,11 +289,26 @@ void
 MpClusterFreeLinks(
     MpCluster *cl)
 {
-    int i;
-
     FlushBatch(cl);		/* What the links brought goes first. */
     MpRedisLinkFree(cl->pub);
     cl->pub = NULL;
+    FreeSubs(cl);
+    cl->subs = NULL;
+    cl->subCount = 0;
+}
+
+/*
+ * FreeSubs --
+ *	Frees the cluster's subscribed links (those still there: a link
+ *	kept across a map change was moved out) and the array.
+ */
+
+static void
+FreeSubs(
+    MpCluster *cl)
+{
+    int i;
+
     for (i = 0; i < cl->subCount; i++) {
 	MpClusterSub *sub = &cl->subs[i];
 
@@ -305,8 +321,6 @@ MpClusterFreeLinks(
     if (cl->subs != NULL) {
 	MpFree(cl->subs);
     }
-    cl->subs = NULL;
-    cl->subCount = 0;
 }
 
 static int
@@ -361,18 +375,7 @@ MpClusterSetLinks(
 	    }
 	}
     }
-    for (j = 0; j < cl->subCount; j++) {
-	MpClusterSub *old = &cl->subs[j];
-
-	MpRedisLinkFree(old->link);
-	if (old->target.host != NULL) {
-	    MpFree(old->target.host);
-	}
-	MpFree(old->chans);
-    }
-    if (cl->subs != NULL) {
-	MpFree(cl->subs);
-    }
+    FreeSubs(cl);
     cl->subs = subs;
     cl->subCount = subCount;
     for (i = 0; i < subCount; i++) {
