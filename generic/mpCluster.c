@@ -61,13 +61,16 @@ enum {
 
 /*
  * The script that publishes with -recover: the message goes into the
- * capped stream, and is published with its stream id in front, so that
- * receivers know where to resume.
+ * capped stream (which expires -recoverttl seconds after the last one,
+ * so that a cluster no node uses any more leaves nothing behind), and is
+ * published with its stream id in front, so that receivers know where
+ * to resume.
  */
 
 static const char recoverScript[] =
     "local id=redis.call('XADD',KEYS[1],'MAXLEN','~',ARGV[2],'*','m',"
-    "ARGV[1]) redis.call('PUBLISH',ARGV[3],id..' '..ARGV[1]) return id";
+    "ARGV[1]) redis.call('EXPIRE',KEYS[1],ARGV[4]) "
+    "redis.call('PUBLISH',ARGV[3],id..' '..ARGV[1]) return id";
 
 /*
  * Stream entries fetched per XRANGE.
@@ -448,9 +451,9 @@ PublishRecoverable(
     size_t len,
     size_t hlen)
 {
-    const char *argv[7];
-    size_t lens[7], need, envLen = hlen + len;
-    char countText[24], *env;
+    const char *argv[8];
+    size_t lens[8], need, envLen = hlen + len;
+    char countText[24], ttlText[24], *env;
     MpClusterCmd *cmd;
 
     if (hlen == 0) {
@@ -458,10 +461,11 @@ PublishRecoverable(
 	return;
     }
     snprintf(countText, sizeof(countText), "%d", cl->recover);
+    snprintf(ttlText, sizeof(ttlText), "%d", cl->recoverTtl);
     /*
-     * EVAL script 1 stream envelope count channel: the stream is the one
-     * key (the channel is no key: an ACL user needs the key pattern of
-     * the streams and the channel pattern of the channels).
+     * EVAL script 1 stream envelope count channel ttl: the stream is the
+     * one key (the channel is no key: an ACL user needs the key pattern
+     * of the streams and the channel pattern of the channels).
      */
 
     argv[0] = "EVAL";
@@ -471,6 +475,7 @@ PublishRecoverable(
     argv[4] = NULL;		/* The envelope, written in place below. */
     argv[5] = countText;
     argv[6] = cl->channel;
+    argv[7] = ttlText;
     lens[0] = 4;
     lens[1] = sizeof(recoverScript) - 1;
     lens[2] = 1;
@@ -478,7 +483,8 @@ PublishRecoverable(
     lens[4] = envLen;
     lens[5] = strlen(countText);
     lens[6] = cl->channelLen;
-    need = MpRespCommandSize(7, lens);
+    lens[7] = strlen(ttlText);
+    need = MpRespCommandSize(8, lens);
     if (cl->unackedBytes + need > cl->maxPending) {
 	cl->stats.dropped++;
 	return;
@@ -492,7 +498,7 @@ PublishRecoverable(
 	memcpy(env + hlen, data, len);
     }
     argv[4] = env;
-    cmd->len = MpRespWriteCommand(cmd->bytes, 7, argv, lens);
+    cmd->len = MpRespWriteCommand(cmd->bytes, 8, argv, lens);
     cmd->next = NULL;
     if (cl->unackedLast != NULL) {
 	cl->unackedLast->next = cmd;

@@ -170,7 +170,9 @@ struct MpCluster {
      * subscription or a gap.
      */
 
-    int recover;		/* The stream's length (COUNT), or 0. */
+    int recover;		/* The stream's length (COUNT), or 0 ... */
+    int recoverTtl;		/* ... and how long it stays after the last
+				 * message added, in seconds. */
     char *streamKey;		/* The stream ... */
     size_t streamKeyLen;	/* ... and its key's length. */
     MpRedisLink *query;		/* Connection for XRANGE. */

@@ -13,6 +13,7 @@
 #define DEFAULT_PORT		6379
 #define DEFAULT_MAX_PENDING	(16u << 20)
 #define MIN_MAX_PENDING		1024
+#define DEFAULT_RECOVER_TTL	86400	/* -recoverttl: a day. */
 
 /*
  *----------------------------------------------------------------------
@@ -209,10 +210,14 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-channel", "-maxpending", "-node", "-recover", "-sharded", NULL
+	"-channel", "-maxpending", "-node", "-recover", "-recoverttl",
+	"-sharded", NULL
     };
-    enum { OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE, OPT_RECOVER, OPT_SHARDED };
-    int recover = 0, sharded = 0, k;
+    enum {
+	OPT_CHANNEL, OPT_MAXPENDING, OPT_NODE, OPT_RECOVER, OPT_RECOVERTTL,
+	OPT_SHARDED
+    };
+    int recover = 0, sharded = 0, k, recoverTtl = DEFAULT_RECOVER_TTL;
     Tcl_Obj *nameObj = mp->nameObj, *nodeObj = NULL;
     Tcl_WideInt maxPending = DEFAULT_MAX_PENDING;
     MpCluster *cl;
@@ -225,7 +230,7 @@ Join(
     if (objc < 3 || (objc % 2) == 0) {
 	return MpWrongArgs(interp, 2, objv,
 		"url ?-channel name? ?-node id? ?-recover count? "
-		"?-sharded bool? ?-maxpending bytes?");
+		"?-recoverttl seconds? ?-sharded bool? ?-maxpending bytes?");
     }
     if (mp->cluster != NULL) {
 	return MpError(interp, "CLUSTER", "JOINED",
@@ -264,6 +269,14 @@ Join(
 			"-recover must be a message count from 0 (off) to "
 			"100000000, not \"%.100s\"",
 			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
+	case OPT_RECOVERTTL:
+	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &recoverTtl) != TCL_OK
+		    || recoverTtl < 1 || recoverTtl > 315360000) {
+		return MpError(interp, "CLUSTER", "OPTION",
+			"-recoverttl must be 1 to 315360000 seconds, not "
+			"\"%.100s\"", Tcl_GetString(objv[i + 1]));
 	    }
 	    break;
 	case OPT_SHARDED:
@@ -331,6 +344,7 @@ Join(
 	Tcl_DecrRefCount(nObj);
     }
     cl->recover = recover;
+    cl->recoverTtl = recoverTtl;
     if (recover > 0) {
 	cl->streamKeyLen = 19 + (size_t) len;
 	cl->streamKey = (char *) MpAlloc(cl->streamKeyLen + 1);
@@ -474,6 +488,8 @@ Status(
     }
     PutWide(d, "moved", st->moved);
     PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
+    PutWide(d, "recoverttl", cl != NULL && cl->recover > 0
+	    ? (Tcl_WideUInt) cl->recoverTtl : 0);
     PutWide(d, "recoveries", st->recoveries);
     PutWide(d, "recovered", st->recovered);
     PutWide(d, "resent", st->resent);
