@@ -592,6 +592,15 @@ Readable(
 	    break;
 	}
     }
+    if (got > 0 && !mc->left) {
+	/*
+	 * Datagrams flow: the loop waits a moment for the next ones before
+	 * it returns to Tcl's notifier (see MpLoopDispatch), as it does
+	 * for a client whose read filled its buffer.
+	 */
+
+	mc->mp->loop->streaming = 1;
+    }
     mc->stats.delivered += MpRemoteBatchFlush(&mc->batch);
     MpMulticastUnref(mc);
 }
