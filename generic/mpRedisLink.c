@@ -644,7 +644,6 @@ ReadInput(
 	    Lost(link, why);
 	    return;
 	}
-	link->loop->streaming = 1;	/* Messages flow: see MpLoopDispatch. */
 	if (MpRespFeed(link->reader, link->inBuf, (size_t) n) != 0) {
 	    Lost(link, "out of memory reading a reply");
 	    return;
