@@ -27,6 +27,12 @@
 #	    MP_TEST_TIMEOUT	seconds one test file may take in a child
 #				process before it is killed and counted as
 #				failed (default 900; 0 = no limit)
+#	    MP_TEST_JOBS	test files run at once, each in its own
+#				child process (default 1). With more than
+#				one, the longest files start first and each
+#				file's output is printed whole once it ended
+#				(files in the order they end); the totals
+#				are the same. Ignored with -singleproc 1.
 
 package require Tcl 8.6-
 
@@ -214,6 +220,128 @@ proc ::mpRunner::RunSourced {file} {
 	    $n(Failed) $status]
 }
 
+# Parallel runs (MP_TEST_JOBS > 1): like RunChild, for several children
+# at once; each child's output is kept (par($chan,out)) and printed when
+# it ended.
+
+proc ::mpRunner::ParStart {file} {
+    variable par
+    set cmd [list | [info nameofexecutable] $file {*}[ChildArgs] 2>@1]
+    set par(started,$file) [clock milliseconds]
+    if {[catch {open $cmd r} chan]} {
+	set par(result,$file) [list 0 0 0 0 0 "cannot start: $chan"]
+	set par(output,$file) ""
+	lappend par(done) $file
+	incr par(ended)
+	return
+    }
+    fconfigure $chan -blocking 0 -buffering line -translation auto
+    set par($chan,file) $file
+    set par($chan,out) ""
+    set par($chan,counts) {}
+    set par($chan,timedOut) 0
+    set par($chan,timer) {}
+    set timeout 900
+    if {[info exists ::env(MP_TEST_TIMEOUT)]
+	    && [string is integer -strict $::env(MP_TEST_TIMEOUT)]} {
+	set timeout $::env(MP_TEST_TIMEOUT)
+    }
+    if {$timeout > 0} {
+	set par($chan,timer) [after [expr {$timeout * 1000}] \
+		[list ::mpRunner::ParKill $chan]]
+    }
+    fileevent $chan readable [list ::mpRunner::ParOutput $chan]
+}
+
+proc ::mpRunner::ParOutput {chan} {
+    variable par
+    while {[gets $chan line] >= 0} {
+	if {[regexp {^[^:]+:\s+Total\s+(\d+)\s+Passed\s+(\d+)\s+Skipped\s+(\d+)\s+Failed\s+(\d+)\s*$} \
+		$line -> t p s f]} {
+	    set par($chan,counts) [list $t $p $s $f]
+	}
+	append par($chan,out) $line\n
+    }
+    if {[eof $chan]} {
+	ParEnd $chan
+    }
+}
+
+proc ::mpRunner::ParKill {chan} {
+    variable par
+    set par($chan,timedOut) 1
+    append par($chan,out) "all.tcl: test file timed out; killing it\n"
+    foreach p [pid $chan] {
+	catch {exec /bin/sh -c "kill -KILL $p"}
+    }
+    # Stop waiting even if a grandchild still holds the pipe open.
+    ParEnd $chan
+}
+
+# ParEnd --
+#	A child ended (or was killed): its status, counts and output are
+#	noted under its file, and par(ended) counts it.
+
+proc ::mpRunner::ParEnd {chan} {
+    variable par
+    fileevent $chan readable {}
+    after cancel $par($chan,timer)
+    set file $par($chan,file)
+    fconfigure $chan -blocking 1
+    set status ok
+    if {[catch {close $chan} msg opts]} {
+	set code [dict get $opts -errorcode]
+	switch -- [lindex $code 0] {
+	    CHILDSTATUS {set status "exit status [lindex $code 2]"}
+	    CHILDKILLED {set status "killed by [lindex $code 2]"}
+	    default     {set status "error: $msg"}
+	}
+    }
+    if {$par($chan,timedOut)} {
+	set status "timed out ($status)"
+    }
+    if {[llength $par($chan,counts)] == 0} {
+	if {$status eq "ok"} {
+	    set status "no totals printed"
+	}
+	set par(result,$file) [list 0 0 0 0 0 $status]
+    } else {
+	lassign $par($chan,counts) total passed skipped failed
+	set par(result,$file) [list [expr {$status eq "ok"}] $total $passed \
+		$skipped $failed $status]
+    }
+    set par(output,$file) $par($chan,out)
+    lappend par(done) $file
+    array unset par $chan,*
+    incr par(ended)
+}
+
+# ParOrder --
+#	The files, those known to take longest first (so that one long file
+#	does not start last and run alone), then the rest in order.
+
+proc ::mpRunner::ParOrder {files} {
+    set long {tls.test clustershard.test cluster.test clusterrecover.test
+	multicastnet.test churn.test connect.test idle.test doc.test
+	chanops.test stress.test webchat.test websocket.test framing.test
+	faults.test filter.test multicast.test}
+    set first {}
+    foreach l $long {
+	foreach f $files {
+	    if {[file tail $f] eq $l} {
+		lappend first $f
+	    }
+	}
+    }
+    set rest {}
+    foreach f $files {
+	if {$f ni $first} {
+	    lappend rest $f
+	}
+    }
+    concat $first $rest
+}
+
 # Main.
 
 set ::mpRunner::files [lsort [tcltest::getMatchingFiles]]
@@ -228,6 +356,73 @@ flush stdout
 if {[llength $::mpRunner::files] == 0} {
     puts "all.tcl: no test files to run"
     ::mpRunner::Summary 1
+}
+
+# Adds one file's result to the totals.
+proc ::mpRunner::Count {tail res} {
+    variable total
+    variable passed
+    variable skipped
+    variable failed
+    variable failFiles
+    variable fileErrors
+    lassign $res ok t p s f status
+    incr total $t
+    incr passed $p
+    incr skipped $s
+    incr failed $f
+    if {$f > 0} {
+	lappend failFiles $tail
+    }
+    if {!$ok} {
+	puts "all.tcl: $tail did not complete: $status\
+		(counted as 1 failed test)"
+	incr failed
+	lappend fileErrors $tail
+    }
+    flush stdout
+}
+
+set ::mpRunner::jobs 1
+if {[info exists ::env(MP_TEST_JOBS)]
+	&& [string is integer -strict $::env(MP_TEST_JOBS)]
+	&& $::env(MP_TEST_JOBS) > 1 && ![tcltest::singleProcess]} {
+    set ::mpRunner::jobs $::env(MP_TEST_JOBS)
+}
+if {$::mpRunner::jobs > 1} {
+    puts "Jobs:         $::mpRunner::jobs test files at a time\
+	    (MP_TEST_JOBS; each file's output printed once it ended)"
+    flush stdout
+    set ::mpRunner::par(ended) 0
+    set ::mpRunner::par(done) {}
+    set ::mpRunner::queue [::mpRunner::ParOrder $::mpRunner::files]
+    set ::mpRunner::running 0
+    set ::mpRunner::reported 0
+    while {$::mpRunner::reported < [llength $::mpRunner::files]} {
+	while {[llength $::mpRunner::queue]
+		&& $::mpRunner::running < $::mpRunner::jobs} {
+	    set ::mpRunner::queue [lassign $::mpRunner::queue ::mpRunner::file]
+	    incr ::mpRunner::running
+	    ::mpRunner::ParStart $::mpRunner::file
+	}
+	if {[llength $::mpRunner::par(done)] == 0} {
+	    vwait ::mpRunner::par(ended)
+	}
+	foreach ::mpRunner::file $::mpRunner::par(done) {
+	    set ::mpRunner::tail [file tail $::mpRunner::file]
+	    puts "---- $::mpRunner::tail"
+	    puts -nonewline $::mpRunner::par(output,$::mpRunner::file)
+	    puts [format "---- %s took %.1f s" $::mpRunner::tail \
+		    [expr {([clock milliseconds]
+		    - $::mpRunner::par(started,$::mpRunner::file)) / 1000.0}]]
+	    ::mpRunner::Count $::mpRunner::tail \
+		    $::mpRunner::par(result,$::mpRunner::file)
+	    incr ::mpRunner::running -1
+	    incr ::mpRunner::reported
+	}
+	set ::mpRunner::par(done) {}
+    }
+    ::mpRunner::Summary
 }
 
 foreach ::mpRunner::file $::mpRunner::files {
