@@ -1173,6 +1173,20 @@ MpFanoutFrom(
  *----------------------------------------------------------------------
  */
 
+/*
+ * BatchBound --
+ *	Bytes a batch gathers before it is fanned out: 256 KiB, or the
+ *	instance's queue bound when that is smaller.
+ */
+
+static size_t
+BatchBound(
+    const MpInstance *mp)
+{
+    return mp->config.maxQueue < 262144 ? (size_t) mp->config.maxQueue
+	    : 262144;
+}
+
 MpBatch *
 MpBatchBegin(
     MpClient *from)
@@ -1202,7 +1216,7 @@ MpBatchBegin(
 
     b->want[MP_CODEC_WS] = (mp->wsAdmitted > 0);
     b->want[MP_CODEC_STREAM] = (mp->clientCount > mp->wsAdmitted);
-    b->bound = mp->config.maxQueue < 262144 ? mp->config.maxQueue : 262144;
+    b->bound = BatchBound(mp);
     return b;
 }
 
@@ -1349,8 +1363,8 @@ MpBatchRelease(
  *
  * Results:
  *	MpRemoteBatchAdd: 0 if the message was added; -1 if it must go on
- *	its own (output filters see each message; an empty message), after
- *	the caller flushed. MpRemoteBatchFlush: the deliveries (recipients
+ *	its own (output filters see each message; an empty message; one
+ *	larger than the batch's bound), after the caller flushed. MpRemoteBatchFlush: the deliveries (recipients
  *	times messages) since the last flush.
  *
  * Side effects:
@@ -1367,8 +1381,11 @@ MpRemoteBatchAdd(
     size_t len)
 {
     if (len == 0 || mp->destroyed
-	    || mp->filters[MP_FILTER_OUTPUT].count > 0) {
-	return -1;
+	    || mp->filters[MP_FILTER_OUTPUT].count > 0
+	    || len > BatchBound(mp)) {
+	return -1;		/* A message over the bound goes alone: the
+				 * batch's buffers stay within about twice
+				 * the bound. */
     }
     if (b->count > 0 && b->mp != mp) {
 	(void) MpRemoteBatchFlush(b);
@@ -1383,8 +1400,7 @@ MpRemoteBatchAdd(
 	b->mp = mp;
 	b->want[MP_CODEC_WS] = (mp->wsAdmitted > 0);
 	b->want[MP_CODEC_STREAM] = (mp->clientCount > mp->wsAdmitted);
-	b->bound = mp->config.maxQueue < 262144 ? mp->config.maxQueue
-		: 262144;
+	b->bound = BatchBound(mp);
     }
     return MpBatchAdd(b, data, len, 0);
 }

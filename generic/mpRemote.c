@@ -69,13 +69,18 @@ MpFanoutEnvelope(
 	}
     }
     route.groupList = groups;
-    route.fromName = Tcl_ObjPrintf("%.*s/%.*s", (int) msg->nodeLen,
-	    msg->node, (int) msg->senderLen, msg->sender);
-    Tcl_IncrRefCount(route.fromName);
+    route.fromName = NULL;	/* Only output filters see it. */
+    if (mp->filters[MP_FILTER_OUTPUT].count > 0) {
+	route.fromName = Tcl_ObjPrintf("%.*s/%.*s", (int) msg->nodeLen,
+		msg->node, (int) msg->senderLen, msg->sender);
+	Tcl_IncrRefCount(route.fromName);
+    }
     MpInstanceRef(mp);
     n = MpFanoutRemote(mp, msg->data, msg->dataLen, &route);
     MpInstanceUnref(mp);
-    Tcl_DecrRefCount(route.fromName);
+    if (route.fromName != NULL) {
+	Tcl_DecrRefCount(route.fromName);
+    }
     if (groups != found) {
 	MpFree(groups);
     }
