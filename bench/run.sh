@@ -379,6 +379,13 @@ mc_setup() {
 	    && mc_ip -n "${MC_P}sw" link add br0 type bridge mcast_snooping 0 \
 	    && mc_ip -n "${MC_P}sw" link set br0 up
     } >/dev/null 2>&1 || { mc_teardown; return 1; }
+    # A switch forwards frames without the host's firewall: where
+    # br_netfilter is loaded, bridged frames would go through iptables.
+    for r in iptables ip6tables arptables; do
+	[ -e /proc/sys/net/bridge/bridge-nf-call-$r ] || continue
+	env -u LD_PRELOAD ip netns exec "${MC_P}sw" \
+	    sysctl -qw "net.bridge.bridge-nf-call-$r=0" >/dev/null 2>&1
+    done
     for r in n1 n2 n3 lg rd; do
 	{
 	    mc_ip netns add "$MC_P$r" && MC_MADE="$MC_MADE $r" \
