@@ -46,7 +46,7 @@ static void		FlushBatch(MpCluster *cl);
 static void		FreeSubs(MpCluster *cl);
 static void		SubReadDone(void *clientData, MpRedisLink *link);
 static void		QueryReadDone(void *clientData, MpRedisLink *link);
-static int		SendCmd(MpCluster *cl, const MpClusterCmd *cmd);
+static int		SendCmd(MpCluster *cl, MpClusterCmd *cmd);
 
 /*
  * How Receive got a message.
@@ -353,6 +353,7 @@ MpClusterSetLinks(
     FlushBatch(cl);		/* What the links brought goes first. */
     if (!keepPub || cl->pub == NULL) {
 	MpRedisLinkFree(cl->pub);
+	cl->shaLoading = cl->shaLive = 0;
 	cl->pub = MpRedisLinkNew(loop, pubTarget, "publish", &pubProcs, cl,
 		cl->maxPending);
     }
@@ -412,7 +413,9 @@ MpClusterPending(
  *	answers it, so that a connection lost first does not lose it: it is
  *	sent again on the next one (receivers drop a second copy by its
  *	sequence number). While Redis cannot be reached, messages wait,
- *	within -maxpending. SendCmd queues a kept command on the link.
+ *	within -maxpending. SendCmd queues a kept command on the link: as
+ *	EVALSHA with the script's digest once SCRIPT LOAD has answered on
+ *	this connection (PubReady), else as EVAL with the script's text.
  *
  * Results:
  *	SendCmd: 0, or -1 when the link is down or full.
@@ -426,16 +429,29 @@ MpClusterPending(
 static int
 SendCmd(
     MpCluster *cl,
-    const MpClusterCmd *cmd)
+    MpClusterCmd *cmd)
 {
-    char *p = cl->pub != NULL ? MpRedisLinkReserve(cl->pub, cmd->len)
-	    : NULL;
+    int sha = cl->shaLive && !cl->shaRefused;
+    size_t rest = cmd->len - cmd->argsAt;
+    size_t len = sha ? cl->shaHeadLen + rest : cmd->len;
+    char *p = cl->pub != NULL ? MpRedisLinkReserve(cl->pub, len) : NULL;
 
     if (p == NULL) {
 	return -1;
     }
-    memcpy(p, cmd->bytes, cmd->len);
-    MpRedisLinkCommit(cl->pub, cmd->len, 1);
+    if (sha) {
+	/*
+	 * The script is loaded on this connection: its digest goes in
+	 * place of its text (the other words are the same).
+	 */
+
+	memcpy(p, cl->shaHead, cl->shaHeadLen);
+	memcpy(p + cl->shaHeadLen, cmd->bytes + cmd->argsAt, rest);
+    } else {
+	memcpy(p, cmd->bytes, cmd->len);
+    }
+    cmd->sentSha = sha;
+    MpRedisLinkCommit(cl->pub, len, 1);
     return 0;
 }
 
@@ -490,6 +506,8 @@ PublishRecoverable(
 	return;
     }
     cmd = (MpClusterCmd *) MpAlloc(sizeof(MpClusterCmd) + need + envLen);
+    cmd->argsAt = MpRespCommandSize(2, lens);	/* "*8", EVAL, script. */
+    cmd->sentSha = 0;
     env = cmd->bytes + need;	/* Scratch for the envelope. */
     (void) MpCmsgWriteHeader((unsigned char *) env, route,
 	    cl->incarnation, cl->seq, cl->node, cl->nodeLen, sender,
@@ -692,7 +710,13 @@ MpClusterNoteReady(
  * PubReady, PubReply, PubLost --
  *
  *	The publish link's callbacks: PUBLISH replies are counts of
- *	receivers (ignored) or errors (counted, kept as lasterror).
+ *	receivers (ignored) or errors (counted, kept as lasterror). With
+ *	-recover, each connection first loads the publishing script (SCRIPT
+ *	LOAD; its reply is the digest, after which commands go as EVALSHA);
+ *	a Redis that refuses it (an ACL user without +script|load) gets EVAL
+ *	with the script's text, as one that answers EVALSHA with NOSCRIPT
+ *	(SCRIPT FLUSH) or NOPERM does: the connection is made again and what
+ *	was not answered goes again, loaded again or as EVAL.
  *
  *----------------------------------------------------------------------
  */
@@ -707,6 +731,17 @@ PubReady(
 
     MpClusterNoteReady(cl, link, &cl->pubLost, "publish");
     if (cl->recover > 0) {
+	cl->shaLoading = cl->shaLive = 0;
+	if (!cl->shaRefused) {
+	    static const char *const load[3] = {"SCRIPT", "LOAD",
+		    recoverScript};
+	    size_t lens[3];
+
+	    lens[0] = 6;
+	    lens[1] = 4;
+	    lens[2] = sizeof(recoverScript) - 1;
+	    cl->shaLoading = (MpRedisLinkCommand(link, 3, load, lens) == 0);
+	}
 	/*
 	 * What was never answered goes again, in order, before anything
 	 * newer; and, first, the last messages Redis did answer: a Redis
@@ -745,7 +780,50 @@ PubReply(
 {
     MpCluster *cl = (MpCluster *) clientData;
 
-    (void) link;
+    if (cl->recover > 0 && cl->shaLoading) {
+	/*
+	 * The first reply of a connection: SCRIPT LOAD's, the script's
+	 * SHA-1 digest in hex.
+	 */
+
+	cl->shaLoading = 0;
+	if (reply->type == MP_RESP_STRING && reply->len == 40
+		&& strspn(reply->str, "0123456789abcdef") == 40) {
+	    cl->shaHeadLen = (size_t) snprintf(cl->shaHead,
+		    sizeof(cl->shaHead), "*8\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n",
+		    reply->str);
+	    cl->shaLive = 1;
+	} else {
+	    cl->shaRefused = 1;
+	    MpLog(cl->mp, MP_LOG_INFO, "cluster %s: Redis refused SCRIPT "
+		    "LOAD (%.200s): messages go with the script's text (EVAL)",
+		    Tcl_GetString(cl->nameObj), reply->type == MP_RESP_ERROR
+		    ? reply->str : "not a digest");
+	}
+	return;
+    }
+    if (cl->recover > 0 && cl->unackedFirst != NULL
+	    && cl->unackedFirst->sentSha && reply->type == MP_RESP_ERROR
+	    && (strncmp(reply->str, "NOSCRIPT", 8) == 0
+	    || strncmp(reply->str, "NOPERM", 6) == 0)) {
+	/*
+	 * Not run: the script cache was flushed, or the user may not
+	 * EVALSHA. Nothing after it on this connection can be trusted to
+	 * have run in order: the connection is made again, and this
+	 * command and those after it go again.
+	 */
+
+	char why[240];
+
+	if (reply->str[2] == 'P') {
+	    cl->shaRefused = 1;		/* NOPERM: EVAL from now on. */
+	}
+	cl->shaLive = 0;
+	snprintf(why, sizeof(why), "Redis did not run the publishing script "
+		"by its digest: %.160s", reply->str);
+	MpRedisLinkRestart(link, why);
+	return;
+    }
     if (cl->recover > 0 && cl->unackedFirst != NULL) {
 	MpClusterCmd *cmd = cl->unackedFirst;
 
@@ -820,6 +898,7 @@ PubLost(
 {
     MpCluster *cl = (MpCluster *) clientData;
 
+    cl->shaLoading = cl->shaLive = 0;	/* Loaded again on the next one. */
     if (cl->recover == 0) {
 	cl->stats.dropped += dropped;	/* Else they are sent again. */
     }

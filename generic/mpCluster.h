@@ -99,7 +99,10 @@ typedef struct MpClusterStats {
 
 typedef struct MpClusterCmd {
     struct MpClusterCmd *next;
-    size_t len;
+    size_t len;			/* The command as EVAL ... */
+    size_t argsAt;		/* ... and where its arguments after the
+				 * script start (the same as EVALSHA). */
+    int sentSha;		/* Last sent as EVALSHA. */
     char bytes[1];		/* Allocated to len. */
 } MpClusterCmd;
 
@@ -176,6 +179,15 @@ struct MpCluster {
     char *streamKey;		/* The stream ... */
     size_t streamKeyLen;	/* ... and its key's length. */
     MpRedisLink *query;		/* Connection for XRANGE. */
+    int shaLoading;		/* A SCRIPT LOAD waits for its reply on the
+				 * publish link ... */
+    int shaLive;		/* ... it came: the script is loaded on this
+				 * connection, commands go as EVALSHA ... */
+    int shaRefused;		/* ... or Redis refused SCRIPT LOAD or
+				 * EVALSHA (ACL): EVAL until leave. */
+    char shaHead[72];		/* EVALSHA and the digest, as RESP (the
+				 * start of a command of 8 words) ... */
+    size_t shaHeadLen;		/* ... and its length. */
     MpClusterCmd *unackedFirst, *unackedLast; /* Sent, not answered. */
     size_t unackedBytes;
     MpClusterCmd *retainedFirst, *retainedLast; /* Answered, kept: a Redis

@@ -490,6 +490,20 @@ Status(
     PutWide(d, "recover", cl != NULL ? (Tcl_WideUInt) cl->recover : 0);
     PutWide(d, "recoverttl", cl != NULL && cl->recover > 0
 	    ? (Tcl_WideUInt) cl->recoverTtl : 0);
+    {
+	/*
+	 * How the publishing script of -recover goes: by its digest once
+	 * Redis loaded it, else with its text.
+	 */
+
+	const char *how = "";
+
+	if (cl != NULL && cl->recover > 0) {
+	    how = cl->shaLive && !cl->shaRefused ? "evalsha" : "eval";
+	}
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("script", -1),
+		Tcl_NewStringObj(how, -1));
+    }
     PutWide(d, "recoveries", st->recoveries);
     PutWide(d, "recovered", st->recovered);
     PutWide(d, "resent", st->resent);

@@ -867,6 +867,37 @@ MpRedisLinkCommand(
 /*
  *----------------------------------------------------------------------
  *
+ * MpRedisLinkRestart --
+ *
+ *	The owner found the connection unusable (a reply it cannot go on
+ *	after): it is closed as if lost, and made again after the usual
+ *	wait. Safe from the owner's replyProc: no later reply of this
+ *	connection is handed on.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Closes the socket; what was queued is dropped; lostProc runs (with
+ *	why) before this returns; a reconnection is scheduled.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpRedisLinkRestart(
+    MpRedisLink *link,
+    const char *why)
+{
+    if (link->freed || link->state == LINK_WAIT) {
+	return;
+    }
+    Lost(link, why);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * HookProc, Flush --
  *
  *	Write what is queued, as far as the socket takes it; watch for

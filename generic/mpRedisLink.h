@@ -68,5 +68,7 @@ MODULE_SCOPE size_t	MpRedisLinkPending(const MpRedisLink *link);
 MODULE_SCOPE const char *MpRedisLinkLastError(const MpRedisLink *link);
 MODULE_SCOPE Tcl_WideUInt MpRedisLinkConnects(const MpRedisLink *link);
 MODULE_SCOPE Tcl_WideUInt MpRedisLinkInputRefused(const MpRedisLink *link);
+MODULE_SCOPE void	MpRedisLinkRestart(MpRedisLink *link,
+			    const char *why);
 
 #endif /* MP_REDIS_LINK_H */
