@@ -395,6 +395,14 @@ MakeSslCtx(
     SSL_CTX_set_mode(sc, SSL_MODE_ENABLE_PARTIAL_WRITE
 	    | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     /*
+     * Read ahead: one read(2) takes what the socket holds, up to the
+     * record buffer, instead of a record's 5-byte header and then its
+     * body, each read on its own (records already read wait in OpenSSL's
+     * buffer: the transport's TlsPending reports them).
+     */
+
+    SSL_CTX_set_read_ahead(sc, 1);
+    /*
      * Always our callback: without -password an encrypted key fails to
      * load rather than OpenSSL asking on the terminal.
      */
