@@ -38,16 +38,16 @@ Join(
     Tcl_Obj *const objv[])
 {
     static const char *const options[] = {
-	"-heartbeat", "-interface", "-loop", "-node", "-pack", "-rcvbuf",
-	"-retransmit", "-ttl", NULL
+	"-heartbeat", "-interface", "-loop", "-node", "-offload", "-pack",
+	"-rcvbuf", "-retransmit", "-ttl", NULL
     };
     enum {
-	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_PACK,
-	OPT_RCVBUF, OPT_RETRANSMIT, OPT_TTL
+	OPT_HEARTBEAT, OPT_INTERFACE, OPT_LOOP, OPT_NODE, OPT_OFFLOAD,
+	OPT_PACK, OPT_RCVBUF, OPT_RETRANSMIT, OPT_TTL
     };
     int rcvbuf = 0, pack = MP_MCAST_PACK_DEFAULT;
     int i, index, port, ttl = 1, loop = 1, heartbeat = DEFAULT_HEARTBEAT;
-    int retransmit = 0;
+    int retransmit = 0, offload = 1;
     Tcl_Obj *ifaceObj = NULL, *nodeObj = NULL;
     const char *group, *text;
     MpMulticast *mc;
@@ -57,7 +57,8 @@ Join(
     if (objc < 4 || (objc % 2) != 0) {
 	return MpWrongArgs(interp, 2, objv, "group port ?-ttl n? "
 		"?-interface addr? ?-loop bool? ?-node id? ?-heartbeat ms? "
-		"?-retransmit count? ?-rcvbuf bytes? ?-pack bytes?");
+		"?-retransmit count? ?-rcvbuf bytes? ?-pack bytes? "
+		"?-offload bool?");
     }
     if (mp->multicast != NULL) {
 	return MpError(interp, "MULTICAST", "JOINED",
@@ -109,6 +110,14 @@ Join(
 	    }
 	    nodeObj = objv[i + 1];
 	    break;
+	case OPT_OFFLOAD:
+	    if (Tcl_GetBooleanFromObj(NULL, objv[i + 1], &offload)
+		    != TCL_OK) {
+		return MpError(interp, "MULTICAST", "OPTION",
+			"-offload must be a boolean, not \"%.100s\"",
+			Tcl_GetString(objv[i + 1]));
+	    }
+	    break;
 	case OPT_RCVBUF:
 	    if (Tcl_GetIntFromObj(NULL, objv[i + 1], &rcvbuf) != TCL_OK
 		    || rcvbuf < 0) {
@@ -153,6 +162,7 @@ Join(
     mc->retransmit = retransmit;
     mc->rcvbuf = rcvbuf;
     mc->pack = pack;
+    mc->offload = offload;
     mc->incarnation = MpNodeIdentity(mc, id, sizeof(id));
     if (nodeObj != NULL) {
 	text = Tcl_GetStringFromObj(nodeObj, &len);
@@ -232,6 +242,8 @@ Status(
     Put(d, "sent", Tcl_NewWideIntObj((Tcl_WideInt) st->sent));
     Put(d, "datagrams", Tcl_NewWideIntObj((Tcl_WideInt) st->datagrams));
     Put(d, "packed", Tcl_NewWideIntObj((Tcl_WideInt) st->packed));
+    Put(d, "segmented", Tcl_NewWideIntObj((Tcl_WideInt) st->segmented));
+    Put(d, "coalesced", Tcl_NewWideIntObj((Tcl_WideInt) st->coalesced));
     Put(d, "heartbeats", Tcl_NewWideIntObj((Tcl_WideInt) st->heartbeats));
     Put(d, "received", Tcl_NewWideIntObj((Tcl_WideInt) st->received));
     Put(d, "delivered", Tcl_NewWideIntObj((Tcl_WideInt) st->delivered));
@@ -248,6 +260,7 @@ Status(
     Put(d, "retransmit", Tcl_NewIntObj(mc != NULL ? mc->retransmit : 0));
     Put(d, "rcvbuf", Tcl_NewIntObj(mc != NULL ? mc->rcvbuf : 0));
     Put(d, "pack", Tcl_NewIntObj(mc != NULL ? mc->pack : 0));
+    Put(d, "offload", Tcl_NewIntObj(mc != NULL ? mc->offload : 0));
     Put(d, "lasterror", Tcl_NewStringObj(mc != NULL ? mc->lastError : "",
 	    -1));
     Put(d, "repairport", Tcl_NewIntObj(mc != NULL ? mc->repairPort : 0));

@@ -55,6 +55,10 @@ typedef struct MpDgramDest {
 typedef struct MpDgramOut {
     MpIovec iov[2];
     int iovcnt;
+    int segmented;		/* Set by MpDgramSendMany: it went in one
+				 * send with others of its size, which the
+				 * system cut into datagrams (Linux's UDP
+				 * segmentation offload). */
 } MpDgramOut;
 
 typedef struct MpDgramIn {
@@ -62,12 +66,18 @@ typedef struct MpDgramIn {
     size_t cap;
     size_t len;
     int truncated;
+    size_t segment;		/* 0: buf holds one datagram. Else (on a
+				 * socket made to coalesce, MpDgramCoalesce)
+				 * len bytes of datagrams of one sender,
+				 * each segment bytes but the last, which
+				 * may be shorter. */
     MpAddr from;
 } MpDgramIn;
 
 MODULE_SCOPE int	MpDgramDestSet(MpDgramDest *dest, const MpAddr *to);
 MODULE_SCOPE int	MpDgramSendMany(MpSocket sock, const MpDgramDest *dest,
-			    MpDgramOut *outs, int count, int *errPtr);
+			    MpDgramOut *outs, int count, int runs,
+			    int *errPtr);
 MODULE_SCOPE int	MpDgramRecvMany(MpSocket sock, MpDgramIn *ins,
 			    int count, int *errPtr);
 MODULE_SCOPE int	MpDgramOpen(const char *group, int port,
@@ -77,6 +87,7 @@ MODULE_SCOPE ptrdiff_t	MpDgramSend(MpSocket sock, const MpAddr *to,
 			    MpIovec *iov, int iovcnt, int *errPtr);
 MODULE_SCOPE ptrdiff_t	MpDgramRecv(MpSocket sock, void *buf, size_t len,
 			    MpAddr *fromPtr, int *truncatedPtr, int *errPtr);
+MODULE_SCOPE int	MpDgramCoalesce(MpSocket sock);
 MODULE_SCOPE int	MpDgramIsMulticast(const char *group);
 MODULE_SCOPE int	MpDgramSetHops(MpSocket sock, int family, int ttl);
 MODULE_SCOPE int	MpDgramSetLoop(MpSocket sock, int family, int loop);

@@ -628,7 +628,12 @@ FinishAsk(
     if (hPtr != NULL && !mc->left) {
 	MpMcastSender *s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
 
-	if (s->heldFirst == NULL && s->lastSeq < r->to) {
+	/*
+	 * What the sender no longer had is missing for good; held
+	 * datagrams after it may show more gaps, asked for in turn.
+	 */
+
+	if (s->lastSeq < r->to) {
 	    mc->stats.gaps += r->to - s->lastSeq;
 	    s->lastSeq = r->to;
 	}

@@ -22,6 +22,8 @@
 #define MP_MCAST_READS_MAX 64		/* Datagrams per readiness event. */
 
 static void		Readable(void *clientData, int mask);
+static void		TakeDatagram(MpMulticast *mc, const char *data,
+			    size_t len, const MpAddr *from);
 static void		HeartbeatProc(ClientData clientData);
 static void		Enqueue(MpMulticast *mc, const unsigned char *hdr,
 			    size_t hlen, const char *data, size_t len,
@@ -76,6 +78,14 @@ MpMulticastStart(
 		"cannot join group %s port %d%s%s: %s", group, mc->port,
 		iface != NULL ? " on " : "", iface != NULL ? iface : "",
 		MpSockErrorText(err));
+    }
+    /*
+     * Datagrams of one sender that arrive together may come in one
+     * buffer (Readable splits them); where the system cannot, one each.
+     */
+
+    if (mc->offload) {
+	(void) MpDgramCoalesce(fd);
     }
     mc->mp = mp;
     mc->refCount = 1;
@@ -279,7 +289,7 @@ SendDatagram(
 	}
 	one.iovcnt = n;
 	Count(mc, 1 - beat, beat, 0,
-		MpDgramSendMany(mc->watch.fd, &mc->dest, &one, 1, &err) == 1,
+		MpDgramSendMany(mc->watch.fd, &mc->dest, &one, 1, 0, &err) == 1,
 		err);
     } else {
 	Enqueue(mc, hdr, hlen, data, len, route == MP_CMSG_HEARTBEAT);
@@ -398,11 +408,14 @@ FlushOut(
 	mc->outs[i].iovcnt = 1;
     }
     sent = MpDgramSendMany(mc->watch.fd, &mc->dest, mc->outs, mc->outCount,
-	    &err);
+	    mc->offload, &err);
     for (i = 0; i < mc->outCount; i++) {
 	MpMcastOut *d = &mc->outq[i];
 
 	Count(mc, d->count - d->beats, d->beats, d->count > 1, i < sent, err);
+	if (i < sent && mc->outs[i].segmented) {
+	    mc->stats.segmented++;
+	}
     }
     mc->outCount = 0;
     mc->outLen = 0;
@@ -564,27 +577,28 @@ Readable(
 	    break;		/* None waits, or an error (ICMP): go on. */
 	}
 	for (i = 0; i < n && !mc->left; i++) {
-	    const unsigned char *bytes = (const unsigned char *) mc->ins[i].buf;
-	    size_t len = mc->ins[i].len;
+	    MpDgramIn *in = &mc->ins[i];
 
-	    if (mc->ins[i].truncated) {
+	    if (in->truncated) {
 		mc->stats.malformed++;
-	    } else if (MpCmsgIsPacked(bytes, len)) {
-		const unsigned char *pos = bytes + MP_CMSG_PACK_HEAD, *env;
-		size_t envLen;
-		int rc = 0;
+	    } else if (in->segment > 0) {
+		/*
+		 * Several datagrams of one sender in one buffer: each but
+		 * the last is segment bytes long.
+		 */
 
-		while (!mc->left && (rc = MpCmsgNextPacked(&pos, bytes + len,
-			&env, &envLen)) == 1) {
-		    (void) MpMcastProcess(mc, (const char *) env, envLen,
-			    &mc->ins[i].from, MP_MCAST_LIVE);
-		}
-		if (!mc->left && rc < 0) {
-		    mc->stats.malformed++;	/* The rest of it. */
+		size_t at = 0;
+
+		while (at < in->len && !mc->left) {
+		    size_t len = in->len - at < in->segment ? in->len - at
+			    : in->segment;
+
+		    TakeDatagram(mc, in->buf + at, len, &in->from);
+		    mc->stats.coalesced++;
+		    at += len;
 		}
 	    } else {
-		(void) MpMcastProcess(mc, (const char *) bytes, len,
-			&mc->ins[i].from, MP_MCAST_LIVE);
+		TakeDatagram(mc, in->buf, in->len, &in->from);
 	    }
 	}
 	got += n;
@@ -608,6 +622,50 @@ Readable(
 /*
  *----------------------------------------------------------------------
  *
+ * TakeDatagram --
+ *
+ *	One datagram received: its envelope, or each envelope of a packed
+ *	one, goes to MpMcastProcess.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Deliveries; counters (malformed for a packed datagram cut short).
+ *
+ *----------------------------------------------------------------------
+ */
+
+static void
+TakeDatagram(
+    MpMulticast *mc,
+    const char *data,
+    size_t len,
+    const MpAddr *from)
+{
+    const unsigned char *bytes = (const unsigned char *) data;
+
+    if (MpCmsgIsPacked(bytes, len)) {
+	const unsigned char *pos = bytes + MP_CMSG_PACK_HEAD, *env;
+	size_t envLen;
+	int rc = 0;
+
+	while (!mc->left && (rc = MpCmsgNextPacked(&pos, bytes + len,
+		&env, &envLen)) == 1) {
+	    (void) MpMcastProcess(mc, (const char *) env, envLen, from,
+		    MP_MCAST_LIVE);
+	}
+	if (!mc->left && rc < 0) {
+	    mc->stats.malformed++;	/* The rest of it. */
+	}
+    } else {
+	(void) MpMcastProcess(mc, data, len, from, MP_MCAST_LIVE);
+    }
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * Hold --
  *
  *	Keeps a datagram of a sender whose gap is being repaired, to be
@@ -623,7 +681,9 @@ Hold(
     MpMcastSender *s,
     const char *bytes,
     size_t len,
-    unsigned long long seq)
+    unsigned long long seq,
+    int front)			/* Before the others held (a held one that
+				 * waits again), else after them. */
 {
     MpMcastHeld *h;
 
@@ -636,12 +696,18 @@ Hold(
     h->seq = seq;
     h->len = len;
     memcpy(h->bytes, bytes, len);
-    if (s->heldLast != NULL) {
-	s->heldLast->next = h;
-    } else {
+    if (front) {
+	h->next = s->heldFirst;
 	s->heldFirst = h;
+	if (s->heldLast == NULL) {
+	    s->heldLast = h;
+	}
+    } else if (s->heldLast != NULL) {
+	s->heldLast->next = h;
+	s->heldLast = h;
+    } else {
+	s->heldFirst = s->heldLast = h;
     }
-    s->heldLast = h;
     s->heldCount++;
 }
 
@@ -715,7 +781,7 @@ MpMcastProcess(
 	    if (msg.route == MP_CMSG_HEARTBEAT) {
 		return 0;
 	    }
-	    Hold(mc, s, bytes, len, msg.seq);	/* After the repair. */
+	    Hold(mc, s, bytes, len, msg.seq, 0);	/* After the repair. */
 	    return 0;
 	}
 	if (msg.incarnation > s->incarnation) {
@@ -739,16 +805,21 @@ MpMcastProcess(
 	    unsigned long long last = msg.seq
 		    - (msg.route == MP_CMSG_HEARTBEAT ? 0 : 1);
 
-	    if (last > s->lastSeq && how == MP_MCAST_LIVE
-		    && mc->retransmit > 0 && s->repairPort > 0
-		    && from != NULL) {
+	    if (last > s->lastSeq && mc->retransmit > 0 && s->repairPort > 0
+		    && ((how == MP_MCAST_LIVE && from != NULL)
+		    || how == MP_MCAST_HELD)) {
 		/*
-		 * Ask for what is missing; this datagram waits for it.
+		 * Ask for what is missing; this datagram waits for it (a
+		 * held one, after a repair that ended before it, first of
+		 * those still held). Each repair moves lastSeq past its
+		 * range (FinishAsk), so asks end.
 		 */
 
-		s->addr = *from;
+		if (from != NULL) {
+		    s->addr = *from;
+		}
 		if (msg.route != MP_CMSG_HEARTBEAT) {
-		    Hold(mc, s, bytes, len, msg.seq);
+		    Hold(mc, s, bytes, len, msg.seq, how == MP_MCAST_HELD);
 		}
 		MpMcastAsk(mc, s, s->lastSeq + 1, last);
 		return 0;

@@ -59,6 +59,10 @@ typedef struct MpMcastStats {
     Tcl_WideUInt split;		/* Raw framing: datagrams sent for the
 				 * first parts of messages longer than one
 				 * datagram (all parts count in sent). */
+    Tcl_WideUInt segmented;	/* Datagrams sent in runs the system cut
+				 * (UDP segmentation offload) ... */
+    Tcl_WideUInt coalesced;	/* ... and received several to a buffer
+				 * (UDP receive coalescing). */
     Tcl_WideUInt dropped;	/* Messages the socket refused. */
     Tcl_WideUInt untracked;	/* From senders beyond the table's bound. */
     Tcl_WideUInt repairs;	/* Retransmissions asked for ... */
@@ -116,6 +120,9 @@ typedef struct MpMulticast {
     MpDgramDest dest;		/* The group, in the system's form. */
     int pack;			/* -pack: largest datagram that carries
 				 * several messages (0: one each). */
+    int offload;		/* -offload: runs of datagrams sent and
+				 * received through the system's UDP
+				 * segmentation and coalescing. */
     char *out;			/* Datagrams of this round not yet sent
 				 * (MP_MCAST_OUT_BYTES) ... */
     size_t outLen;		/* ... their bytes ... */

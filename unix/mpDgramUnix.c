@@ -449,14 +449,21 @@ MpDgramDestSet(
  *
  *	Send count datagrams to dest, in order; receive up to count waiting
  *	datagrams. Where the system has them (Linux), one sendmmsg or
- *	recvmmsg call moves many; elsewhere one call each.
+ *	recvmmsg call moves many; elsewhere one call each. On Linux, a run
+ *	of datagrams of one size (the last of the run may be shorter) that
+ *	fits an Ethernet frame goes as one send the kernel cuts into
+ *	datagrams (UDP_SEGMENT): one trip through the network stack for the
+ *	run instead of one per datagram. Receivers see the same datagrams.
+ *	If the system refuses such a send once, the run goes again datagram
+ *	by datagram, and runs are not made again in this process.
  *
  * Results:
- *	SendMany: how many were sent, in order; when fewer than count,
- *	*errPtr is 0 if the next would have blocked (the socket's buffer is
- *	full) or the error that refused it. RecvMany: how many were
- *	received (0: none waits), each in its MpDgramIn (len, truncated when
- *	larger than cap, from), or -1 with *errPtr set.
+ *	SendMany: how many were sent, in order (each marked segmented or
+ *	not); when fewer than count, *errPtr is 0 if the next would have
+ *	blocked (the socket's buffer is full) or the error that refused it.
+ *	RecvMany: how many buffers were filled (0: none waits), each in its
+ *	MpDgramIn (len; segment, on a socket made to coalesce; truncated
+ *	when larger than cap; from), or -1 with *errPtr set.
  *
  * Side effects:
  *	Socket I/O.
@@ -466,9 +473,44 @@ MpDgramDestSet(
 
 #if defined(__linux__) && defined(MSG_WAITFORONE)
 #   define MP_HAVE_MMSG 1
+#   ifndef SOL_UDP
+#	define SOL_UDP 17
+#   endif
+#   ifndef UDP_SEGMENT
+#	define UDP_SEGMENT 103	/* Linux 4.18 on. */
+#   endif
+#   ifndef UDP_GRO
+#	define UDP_GRO 104	/* Linux 5.0 on. */
+#   endif
 #endif
 
 #define MP_DGRAM_MANY 64	/* Datagrams per system call at most. */
+#define MP_DGRAM_SEG_MAX 1452	/* Largest datagram sent in a run: an
+				 * Ethernet frame's payload less the IPv6 and
+				 * UDP headers. */
+#define MP_DGRAM_RUN_BYTES 64000 /* Bytes of one run at most. */
+
+#ifdef MP_HAVE_MMSG
+static int segmentOff = 0;	/* The system refused a run: none again. */
+#endif
+
+/*
+ * OutLen --
+ *	The bytes of one datagram to send.
+ */
+
+static size_t
+OutLen(
+    const MpDgramOut *out)
+{
+    size_t len = 0;
+    int i;
+
+    for (i = 0; i < out->iovcnt; i++) {
+	len += MP_IOV_LEN(out->iov[i]);
+    }
+    return len;
+}
 
 int
 MpDgramSendMany(
@@ -476,6 +518,7 @@ MpDgramSendMany(
     const MpDgramDest *dest,
     MpDgramOut *outs,
     int count,
+    int runs,			/* Runs of one size may go as one send. */
     int *errPtr)
 {
     int sent = 0;
@@ -484,19 +527,90 @@ MpDgramSendMany(
     while (sent < count) {
 #ifdef MP_HAVE_MMSG
 	struct mmsghdr hdrs[MP_DGRAM_MANY];
-	int i, n = count - sent < MP_DGRAM_MANY ? count - sent
-		: MP_DGRAM_MANY, r;
+	struct iovec iovs[MP_DGRAM_MANY * 2];
+	union {
+	    char buf[CMSG_SPACE(sizeof(unsigned short))];
+	    struct cmsghdr align;
+	} ctl[MP_DGRAM_MANY];
+	int per[MP_DGRAM_MANY];	/* Datagrams in each message. */
+	int h = 0, k = sent, nio = 0, r, j;
 
-	memset(hdrs, 0, sizeof(struct mmsghdr) * (size_t) n);
-	for (i = 0; i < n; i++) {
-	    hdrs[i].msg_hdr.msg_name = (void *) dest->sa.bytes;
-	    hdrs[i].msg_hdr.msg_namelen = (socklen_t) dest->len;
-	    hdrs[i].msg_hdr.msg_iov = outs[sent + i].iov;
-	    hdrs[i].msg_hdr.msg_iovlen = (size_t) outs[sent + i].iovcnt;
+	/*
+	 * One message per datagram, or per run of datagrams of one size;
+	 * MP_DGRAM_MANY datagrams at most per call.
+	 */
+
+	memset(hdrs, 0, sizeof(hdrs));
+	while (k < count && k - sent < MP_DGRAM_MANY) {
+	    size_t size = OutLen(&outs[k]), total = size;
+	    int m = 1, d;
+
+	    if (runs && !segmentOff && size > 0
+		    && size <= MP_DGRAM_SEG_MAX) {
+		while (k + m < count && k + m - sent < MP_DGRAM_MANY) {
+		    size_t next = OutLen(&outs[k + m]);
+
+		    if (next == 0 || next > size
+			    || total + next > MP_DGRAM_RUN_BYTES) {
+			break;
+		    }
+		    total += next;
+		    m++;
+		    if (next < size) {
+			break;		/* A shorter one ends a run. */
+		    }
+		}
+	    }
+	    hdrs[h].msg_hdr.msg_name = (void *) dest->sa.bytes;
+	    hdrs[h].msg_hdr.msg_namelen = (socklen_t) dest->len;
+	    hdrs[h].msg_hdr.msg_iov = &iovs[nio];
+	    for (d = 0; d < m; d++) {
+		int v;
+
+		for (v = 0; v < outs[k + d].iovcnt; v++) {
+		    iovs[nio++] = outs[k + d].iov[v];
+		}
+	    }
+	    hdrs[h].msg_hdr.msg_iovlen =
+		    (size_t) (&iovs[nio] - hdrs[h].msg_hdr.msg_iov);
+	    if (m > 1) {
+		struct cmsghdr *cm;
+		unsigned short seg = (unsigned short) size;
+
+		memset(&ctl[h], 0, sizeof(ctl[h]));
+		hdrs[h].msg_hdr.msg_control = ctl[h].buf;
+		hdrs[h].msg_hdr.msg_controllen = sizeof(ctl[h].buf);
+		cm = CMSG_FIRSTHDR(&hdrs[h].msg_hdr);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	    }
+	    per[h++] = m;
+	    k += m;
 	}
 	do {
-	    r = sendmmsg(sock, hdrs, (unsigned) n, MP_DGRAM_SEND_FLAGS);
+	    r = sendmmsg(sock, hdrs, (unsigned) h, MP_DGRAM_SEND_FLAGS);
 	} while (r == -1 && errno == EINTR);
+	if (r == -1 && per[0] > 1 && errno != EAGAIN && errno != EWOULDBLOCK
+		&& errno != ENOBUFS) {
+	    segmentOff = 1;		/* Refused: datagram by datagram. */
+	    continue;
+	}
+	if (r <= 0) {
+	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+		*errPtr = errno;
+	    }
+	    break;
+	}
+	for (j = 0; j < r; j++) {
+	    int d;
+
+	    for (d = 0; d < per[j]; d++) {
+		outs[sent + d].segmented = (per[j] > 1);
+	    }
+	    sent += per[j];
+	}
 #else
 	struct msghdr msg;
 	ssize_t r;
@@ -509,17 +623,14 @@ MpDgramSendMany(
 	do {
 	    r = sendmsg(sock, &msg, MP_DGRAM_SEND_FLAGS);
 	} while (r == -1 && errno == EINTR);
-	if (r >= 0) {
-	    r = 1;
-	}
-#endif
-	if (r <= 0) {
+	if (r < 0) {
 	    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
 		*errPtr = errno;
 	    }
 	    break;
 	}
-	sent += (int) r;
+	outs[sent++].segmented = 0;
+#endif
     }
     return sent;
 }
@@ -535,6 +646,10 @@ MpDgramRecvMany(
     struct mmsghdr hdrs[MP_DGRAM_MANY];
     struct sockaddr_storage froms[MP_DGRAM_MANY];
     struct iovec iovs[MP_DGRAM_MANY];
+    union {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+    } ctl[MP_DGRAM_MANY];
     int i, r;
 
     if (count > MP_DGRAM_MANY) {
@@ -548,6 +663,8 @@ MpDgramRecvMany(
 	hdrs[i].msg_hdr.msg_namelen = sizeof(froms[i]);
 	hdrs[i].msg_hdr.msg_iov = &iovs[i];
 	hdrs[i].msg_hdr.msg_iovlen = 1;
+	hdrs[i].msg_hdr.msg_control = ctl[i].buf;
+	hdrs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
     }
     do {
 	r = recvmmsg(sock, hdrs, (unsigned) count, MSG_DONTWAIT, NULL);
@@ -560,8 +677,23 @@ MpDgramRecvMany(
 	return -1;
     }
     for (i = 0; i < r; i++) {
+	struct cmsghdr *cm;
+
 	ins[i].len = hdrs[i].msg_len;
 	ins[i].truncated = (hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+	ins[i].segment = 0;
+	for (cm = CMSG_FIRSTHDR(&hdrs[i].msg_hdr); cm != NULL;
+		cm = CMSG_NXTHDR(&hdrs[i].msg_hdr, cm)) {
+	    if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO
+		    && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		int seg;
+
+		memcpy(&seg, CMSG_DATA(cm), sizeof(seg));
+		if (seg > 0 && (size_t) seg < ins[i].len) {
+		    ins[i].segment = (size_t) seg;
+		}
+	    }
+	}
 	if (MpAddrFromSockaddr((struct sockaddr *) &froms[i],
 		&ins[i].from) != 0) {
 	    memset(&ins[i].from, 0, sizeof(MpAddr));
@@ -582,8 +714,42 @@ MpDgramRecvMany(
 	    return i > 0 ? i : -1;
 	}
 	ins[i].len = (size_t) n;
+	ins[i].segment = 0;
     }
     return i;
+#endif
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpDgramCoalesce --
+ *
+ *	Asks the system to hand the datagrams of one sender that arrive
+ *	together in one buffer (Linux's UDP_GRO), which MpDgramRecvMany
+ *	reports with their size. Only for readers that split them
+ *	(MpDgramIn.segment): a group socket channel reads one datagram per
+ *	read and never asks.
+ *
+ * Results:
+ *	0, or an errno value (the system has no such option: datagrams
+ *	come one per buffer, as before).
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpDgramCoalesce(
+    MpSocket sock)
+{
+#ifdef MP_HAVE_MMSG
+    int on = 1;
+
+    return setsockopt(sock, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0 ? 0
+	    : errno;
+#else
+    (void) sock;
+    return ENOTSUP;
 #endif
 }
 

@@ -326,9 +326,12 @@ MpDgramSendMany(
     const MpDgramDest *dest,
     MpDgramOut *outs,
     int count,
+    int runs,			/* Not here: one datagram per send. */
     int *errPtr)
 {
     int sent;
+
+    (void) runs;
 
     *errPtr = 0;
     for (sent = 0; sent < count; sent++) {
@@ -344,6 +347,7 @@ MpDgramSendMany(
 	    }
 	    break;
 	}
+	outs[sent].segmented = 0;
     }
     return sent;
 }
@@ -368,8 +372,22 @@ MpDgramRecvMany(
 	    return i > 0 ? i : -1;
 	}
 	ins[i].len = (size_t) n;
+	ins[i].segment = 0;
     }
     return i;
+}
+
+/*
+ * MpDgramCoalesce: Windows has no such option here (its UDP receive
+ * coalescing is asked for otherwise); datagrams come one per buffer.
+ */
+
+int
+MpDgramCoalesce(
+    MpSocket sock)
+{
+    (void) sock;
+    return WSAEOPNOTSUPP;
 }
 
 /*
