@@ -603,7 +603,7 @@ MpDgramSendMany(
 	    }
 	    break;
 	}
-	for (j = 0; j < r; j++) {
+	for (j = 0; j < r && j < h; j++) {
 	    int d;
 
 	    for (d = 0; d < per[j]; d++) {
