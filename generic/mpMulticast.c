@@ -579,6 +579,8 @@ Readable(
 	for (i = 0; i < n && !mc->left; i++) {
 	    MpDgramIn *in = &mc->ins[i];
 
+	    got += in->segment > 0 && !in->truncated
+		    ? (int) ((in->len + in->segment - 1) / in->segment) : 1;
 	    if (in->truncated) {
 		mc->stats.malformed++;
 	    } else if (in->segment > 0) {
@@ -601,7 +603,6 @@ Readable(
 		TakeDatagram(mc, in->buf, in->len, &in->from);
 	    }
 	}
-	got += n;
 	if (n < MP_MCAST_BATCH) {
 	    break;
 	}
