@@ -815,7 +815,7 @@ PubReply(
 
 	char why[240];
 
-	if (reply->str[2] == 'P') {
+	if (strncmp(reply->str, "NOPERM", 6) == 0) {
 	    cl->shaRefused = 1;		/* NOPERM: EVAL from now on. */
 	}
 	cl->shaLive = 0;
