@@ -1161,6 +1161,7 @@ FindSender(
     hPtr = Tcl_CreateHashEntry(&cl->senders, key, isNewPtr);
     if (*isNewPtr) {
 	s = (MpClusterSender *) MpAlloc(sizeof(MpClusterSender));
+	memset(s, 0, sizeof(MpClusterSender));
 	Tcl_SetHashValue(hPtr, s);
 	cl->senderCount++;
 	return s;
@@ -1298,7 +1299,13 @@ Receive(
 	StartRecovery(cl);
 	return;
     } else {
-	cl->stats.gaps += msg.seq - s->lastSeq - 1;
+	if (msg.seq > s->lastSeq + 1) {
+	    cl->stats.gaps += msg.seq - s->lastSeq - 1;
+	    s->gaps += msg.seq - s->lastSeq - 1;
+	    MpRemoteNoteGap(mp, &cl->gapLog, "cluster",
+		    Tcl_GetString(cl->nameObj), msg.node, msg.nodeLen,
+		    msg.incarnation, s->lastSeq + 1, msg.seq - 1);
+	}
 	s->lastSeq = msg.seq;
     }
     if (idLen > 0) {

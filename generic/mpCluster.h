@@ -33,6 +33,8 @@
 typedef struct MpClusterSender {
     unsigned long long incarnation;
     unsigned long long lastSeq;
+    Tcl_WideUInt gaps;		/* Its messages found missing (all its
+				 * incarnations). */
 } MpClusterSender;
 
 /*
@@ -161,6 +163,7 @@ struct MpCluster {
 				 * ready (it is reported once). */
     int controlLost;		/* Likewise for control. */
     Tcl_HashTable senders;	/* Node id -> MpClusterSender*. */
+    MpGapLog gapLog;		/* Log lines about gaps (MpRemoteNoteGap). */
     int senderCount;
     MpClusterStats stats;
     char lastError[256];

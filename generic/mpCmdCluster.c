@@ -510,6 +510,32 @@ Status(
     PutWide(d, "pending", cl != NULL ? MpClusterPending(cl) : 0);
     PutWide(d, "maxpending", cl != NULL ? cl->maxPending : 0);
     PutWide(d, "senders", cl != NULL ? (Tcl_WideUInt) cl->senderCount : 0);
+    {
+	/*
+	 * The senders some of whose messages were found missing: node id
+	 * and how many.
+	 */
+
+	Tcl_Obj *per = Tcl_NewDictObj();
+
+	if (cl != NULL) {
+	    Tcl_HashSearch search;
+	    Tcl_HashEntry *hPtr;
+
+	    for (hPtr = Tcl_FirstHashEntry(&cl->senders, &search);
+		    hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
+		MpClusterSender *s = (MpClusterSender *)
+			Tcl_GetHashValue(hPtr);
+
+		if (s->gaps > 0) {
+		    Tcl_DictObjPut(NULL, per, Tcl_NewStringObj(
+			    (const char *) Tcl_GetHashKey(&cl->senders, hPtr),
+			    -1), Tcl_NewWideIntObj((Tcl_WideInt) s->gaps));
+		}
+	    }
+	}
+	Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("gaps_by_sender", -1), per);
+    }
     Tcl_DictObjPut(NULL, d, Tcl_NewStringObj("lasterror", -1),
 	    Tcl_NewStringObj(cl != NULL ? cl->lastError : "", -1));
     Tcl_SetObjResult(interp, d);

@@ -257,6 +257,30 @@ Status(
     Put(d, "dropped", Tcl_NewWideIntObj((Tcl_WideInt) st->dropped));
     Put(d, "untracked", Tcl_NewWideIntObj((Tcl_WideInt) st->untracked));
     Put(d, "senders", Tcl_NewIntObj(mc != NULL ? mc->senderCount : 0));
+    {
+	/*
+	 * The senders some of whose messages were found missing: node id
+	 * and how many.
+	 */
+
+	Tcl_Obj *per = Tcl_NewDictObj();
+
+	if (mc != NULL) {
+	    Tcl_HashSearch search;
+	    Tcl_HashEntry *hPtr;
+
+	    for (hPtr = Tcl_FirstHashEntry(&mc->senders, &search);
+		    hPtr != NULL; hPtr = Tcl_NextHashEntry(&search)) {
+		MpMcastSender *s = (MpMcastSender *) Tcl_GetHashValue(hPtr);
+
+		if (s->gaps > 0) {
+		    Tcl_DictObjPut(NULL, per, Tcl_NewStringObj(s->node, -1),
+			    Tcl_NewWideIntObj((Tcl_WideInt) s->gaps));
+		}
+	    }
+	}
+	Put(d, "gaps_by_sender", per);
+    }
     Put(d, "retransmit", Tcl_NewIntObj(mc != NULL ? mc->retransmit : 0));
     Put(d, "rcvbuf", Tcl_NewIntObj(mc != NULL ? mc->rcvbuf : 0));
     Put(d, "pack", Tcl_NewIntObj(mc != NULL ? mc->pack : 0));

@@ -91,5 +91,8 @@ MODULE_SCOPE int	MpDgramCoalesce(MpSocket sock);
 MODULE_SCOPE int	MpDgramIsMulticast(const char *group);
 MODULE_SCOPE int	MpDgramSetHops(MpSocket sock, int family, int ttl);
 MODULE_SCOPE int	MpDgramSetLoop(MpSocket sock, int family, int loop);
+MODULE_SCOPE int	MpDgramSetInterface(MpSocket sock, const char *group,
+			    const char *source, const char *from,
+			    const char *to);
 
 #endif /* MP_DGRAM_H */

@@ -1364,8 +1364,9 @@ MpBatchRelease(
  * Results:
  *	MpRemoteBatchAdd: 0 if the message was added; -1 if it must go on
  *	its own (output filters see each message; an empty message; one
- *	larger than the batch's bound), after the caller flushed. MpRemoteBatchFlush: the deliveries (recipients
- *	times messages) since the last flush.
+ *	larger than the batch's bound), after the caller flushed.
+ *	MpRemoteBatchFlush: the deliveries (recipients times messages)
+ *	since the last flush.
  *
  * Side effects:
  *	Allocates; fans out when a buffer reaches its bound and at a flush.

@@ -35,6 +35,7 @@ typedef struct Groupsock {
     MpAddr group;		/* Group and port datagrams go to. */
     Tcl_Obj *groupObj;		/* As given. */
     Tcl_Obj *ifaceObj;		/* Or NULL. */
+    Tcl_Obj *sourceObj;		/* -source, or NULL. */
     int ttl, loop_;		/* As set. */
     int blocking;
     int interest;		/* TCL_READABLE | TCL_WRITABLE wanted. */
@@ -223,8 +224,17 @@ MpGroupsockObjCmd(
     Tcl_IncrRefCount(gs->groupObj);
     for (i = 4; i < objc; i += 2) {
 	if (strcmp(Tcl_GetString(objv[i]), "-interface") == 0) {
+	    if (gs->ifaceObj != NULL) {
+		Tcl_DecrRefCount(gs->ifaceObj);
+	    }
 	    gs->ifaceObj = objv[i + 1];
 	    Tcl_IncrRefCount(gs->ifaceObj);
+	} else if (strcmp(Tcl_GetString(objv[i]), "-source") == 0) {
+	    if (gs->sourceObj != NULL) {
+		Tcl_DecrRefCount(gs->sourceObj);
+	    }
+	    gs->sourceObj = objv[i + 1];
+	    Tcl_IncrRefCount(gs->sourceObj);
 	}
     }
     gs->ttl = opts.ttl;
@@ -268,6 +278,9 @@ GsClose(
     MpSockClose(gs->watch.fd);
     MpLoopRelease(gs->loop);
     Tcl_DecrRefCount(gs->groupObj);
+    if (gs->sourceObj != NULL) {
+	Tcl_DecrRefCount(gs->sourceObj);
+    }
     if (gs->ifaceObj != NULL) {
 	Tcl_DecrRefCount(gs->ifaceObj);
     }
@@ -384,7 +397,7 @@ GsOutput(
  *
  * GsSetOption, GsGetOption --
  *
- *	-ttl and -loop (read and set), -interface, -group, -port, -peer
+ *	-ttl, -loop and -interface (read and set), -group, -port, -peer
  *	(read only).
  *
  *----------------------------------------------------------------------
@@ -424,14 +437,39 @@ GsSetOption(
 	gs->loop_ = v;
 	return TCL_OK;
     }
-    if (strcmp(optionName, "-interface") == 0
-	    || strcmp(optionName, "-group") == 0
+    if (strcmp(optionName, "-interface") == 0) {
+	/*
+	 * An address of the interface to receive and send on; empty: the
+	 * one the routing table picks.
+	 */
+
+	const char *to = (value[0] != '\0') ? value : NULL;
+	const char *from = (gs->ifaceObj != NULL
+		&& Tcl_GetString(gs->ifaceObj)[0] != '\0')
+		? Tcl_GetString(gs->ifaceObj) : NULL;
+
+	err = MpDgramSetInterface(gs->watch.fd, Tcl_GetString(gs->groupObj),
+		gs->sourceObj != NULL ? Tcl_GetString(gs->sourceObj) : NULL,
+		from, to);
+	if (err != 0) {
+	    return MpError(interp, "GROUPSOCK", MpSockErrorId(err),
+		    "cannot set -interface to \"%.100s\": %s", value,
+		    MpSockErrorText(err));
+	}
+	if (gs->ifaceObj != NULL) {
+	    Tcl_DecrRefCount(gs->ifaceObj);
+	}
+	gs->ifaceObj = Tcl_NewStringObj(value, -1);
+	Tcl_IncrRefCount(gs->ifaceObj);
+	return TCL_OK;
+    }
+    if (strcmp(optionName, "-group") == 0
 	    || strcmp(optionName, "-port") == 0
 	    || strcmp(optionName, "-peer") == 0) {
 	return MpError(interp, "GROUPSOCK", "READONLY",
 		"%s cannot be changed on an open group socket", optionName);
     }
-    return Tcl_BadChannelOption(interp, optionName, "ttl loop");
+    return Tcl_BadChannelOption(interp, optionName, "interface loop ttl");
 }
 
 static int

@@ -83,7 +83,8 @@ NameEqual(
     const char *a,
     const char *b)
 {
-    while (*a != '\0' && Lower((unsigned char) *a) == Lower((unsigned char) *b)) {
+    while (*a != '\0'
+	    && Lower((unsigned char) *a) == Lower((unsigned char) *b)) {
 	a++;
 	b++;
     }
@@ -308,7 +309,8 @@ ParseRequestLine(
     /* Target: 1*(visible ASCII) SP */
     p = sp + 1;
     sp = p;
-    while (sp < end && (unsigned char) *sp > 0x20 && (unsigned char) *sp < 0x7F) {
+    while (sp < end && (unsigned char) *sp > 0x20
+	    && (unsigned char) *sp < 0x7F) {
 	sp++;
     }
     if (sp == p || sp == end || *sp != ' ') {

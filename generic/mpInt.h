@@ -44,9 +44,10 @@ typedef int Tcl_Size;
 /*
  * Memory for the package's own records (clients, instances, lists).
  * Normally Tcl's allocator. With MP_SYSTEM_ALLOC (set by the builds of
- * make test-asan and make test-valgrind) the C library's: Tcl's threaded allocator keeps
- * small freed blocks in caches of its own, where AddressSanitizer and
- * valgrind cannot see a use after free, an overrun or a leak. Like
+ * make test-asan and make test-valgrind) the C library's: Tcl's threaded
+ * allocator keeps small freed blocks in caches of its own, where
+ * AddressSanitizer and valgrind cannot see a use after free, an overrun
+ * or a leak. Like
  * ckalloc, both panic when memory is exhausted. Blocks handed to Tcl to
  * free (events for Tcl_QueueEvent) must come from ckalloc itself.
  */
@@ -765,6 +766,23 @@ MODULE_SCOPE int	MpRemoteBatchAdd(MpBatch *b, MpInstance *mp,
 MODULE_SCOPE Tcl_WideUInt MpRemoteBatchFlush(MpBatch *b);
 MODULE_SCOPE Tcl_WideUInt MpRemoteDeliver(MpInstance *mp, MpBatch *b,
 			    const struct MpCmsg *msg);
+
+/*
+ * What a cluster or multicast member has logged of the gaps it found (its
+ * log lines about gaps are at most one a second; see MpRemoteNoteGap).
+ */
+
+typedef struct MpGapLog {
+    Tcl_WideInt at;		/* When the last line was logged (MpNowMs),
+				 * or 0. */
+    Tcl_WideUInt quiet;		/* Gaps found since, not logged. */
+} MpGapLog;
+
+MODULE_SCOPE void	MpRemoteNoteGap(MpInstance *mp, MpGapLog *g,
+			    const char *kind, const char *name,
+			    const char *node, size_t nodeLen, unsigned long long incarnation,
+			    unsigned long long first,
+			    unsigned long long last);
 
 /*
  * mpFilter.c

@@ -509,14 +509,14 @@ MpMcastAsk(
     mc->stats.repairs++;
     addr.port = s->repairPort;
     if (MpSockConnectAddr(&addr, &fd, &inProgress, &err) != 0) {
-	mc->stats.gaps += last - s->lastSeq;
+	MpMcastGap(mc, s, s->lastSeq + 1, last);
 	s->lastSeq = last;
 	MpMcastReleaseHeld(mc, s);
 	return;
     }
     r = NewConn(mc, fd, 0, MP_EV_WRITE);
     if (r == NULL) {
-	mc->stats.gaps += last - s->lastSeq;
+	MpMcastGap(mc, s, s->lastSeq + 1, last);
 	s->lastSeq = last;
 	MpMcastReleaseHeld(mc, s);
 	return;
@@ -634,7 +634,7 @@ FinishAsk(
 	 */
 
 	if (s->lastSeq < r->to) {
-	    mc->stats.gaps += r->to - s->lastSeq;
+	    MpMcastGap(mc, s, s->lastSeq + 1, r->to);
 	    s->lastSeq = r->to;
 	}
 	MpMcastReleaseHeld(mc, s);

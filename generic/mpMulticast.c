@@ -667,6 +667,40 @@ TakeDatagram(
 /*
  *----------------------------------------------------------------------
  *
+ * MpMcastGap --
+ *
+ *	The messages first..last of sender s's incarnation are missing
+ *	for good (none if last < first): counted for the member and the
+ *	sender, and logged (MpRemoteNoteGap).
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	Counters; a log line at most once a second.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpMcastGap(
+    MpMulticast *mc,
+    MpMcastSender *s,
+    unsigned long long first,
+    unsigned long long last)
+{
+    if (last < first) {
+	return;
+    }
+    mc->stats.gaps += last - first + 1;
+    s->gaps += last - first + 1;
+    MpRemoteNoteGap(mc->mp, &mc->gapLog, "multicast", "", s->node,
+	    strlen(s->node), s->incarnation, first, last);
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * Hold --
  *
  *	Keeps a datagram of a sender whose gap is being repaired, to be
@@ -767,6 +801,7 @@ MpMcastProcess(
     if (hPtr != NULL && isNew) {
 	s = (MpMcastSender *) MpAlloc(sizeof(MpMcastSender));
 	memset(s, 0, sizeof(MpMcastSender));
+	s->node = (const char *) Tcl_GetHashKey(&mc->senders, hPtr);
 	s->incarnation = msg.incarnation;
 	s->lastSeq = msg.seq;
 	Tcl_SetHashValue(hPtr, s);
@@ -776,6 +811,15 @@ MpMcastProcess(
 	if (msg.incarnation < s->incarnation) {
 	    mc->stats.stale++;
 	    return 0;
+	}
+	if (msg.route == MP_CMSG_HEARTBEAT && msg.dataLen == 2) {
+	    /*
+	     * Its repair port, from every heartbeat: one that brings no
+	     * news of its sequence numbers goes no further.
+	     */
+
+	    s->repairPort = ((unsigned char) msg.data[0] << 8)
+		    | (unsigned char) msg.data[1];
 	}
 	if (how == MP_MCAST_LIVE && s->repair != NULL
 		&& msg.incarnation == s->incarnation) {
@@ -794,8 +838,8 @@ MpMcastProcess(
 	    unsigned long long before = msg.seq
 		    - (msg.route == MP_CMSG_HEARTBEAT ? 0 : 1);
 
-	    mc->stats.gaps += before;
 	    s->incarnation = msg.incarnation;
+	    MpMcastGap(mc, s, 1, before);
 	    s->lastSeq = msg.seq;
 	} else if (msg.seq <= s->lastSeq) {
 	    if (msg.route != MP_CMSG_HEARTBEAT && how != MP_MCAST_REPAIR) {
@@ -825,7 +869,7 @@ MpMcastProcess(
 		MpMcastAsk(mc, s, s->lastSeq + 1, last);
 		return 0;
 	    }
-	    mc->stats.gaps += last - s->lastSeq;
+	    MpMcastGap(mc, s, s->lastSeq + 1, last);
 	    s->lastSeq = msg.seq;
 	}
     } else {

@@ -33,8 +33,11 @@ typedef struct MpMcastHeld {
 } MpMcastHeld;
 
 typedef struct MpMcastSender {
+    const char *node;		/* Its node id (the key of its entry). */
     unsigned long long incarnation;
     unsigned long long lastSeq;
+    Tcl_WideUInt gaps;		/* Its messages found missing (all its
+				 * incarnations). */
     MpAddr addr;		/* Where its datagrams come from ... */
     int repairPort;		/* ... and its repair port (heartbeats), or
 				 * 0. */
@@ -113,6 +116,7 @@ typedef struct MpMulticast {
     int heartbeatMs;		/* 0: none. */
     Tcl_TimerToken heartbeatTimer;
     Tcl_HashTable senders;	/* Node id -> MpMcastSender*. */
+    MpGapLog gapLog;		/* Log lines about gaps (MpRemoteNoteGap). */
     int senderCount;
     char *buf;			/* Room for MP_MCAST_BATCH datagrams of
 				 * MP_MCAST_ROOM bytes each ... */
@@ -164,6 +168,9 @@ MODULE_SCOPE void	MpMcastRemember(MpMulticast *mc, const void *hdr,
 			    size_t hlen, const char *data, size_t len);
 MODULE_SCOPE void	MpMcastAsk(MpMulticast *mc, MpMcastSender *s,
 			    unsigned long long from, unsigned long long to);
+MODULE_SCOPE void	MpMcastGap(MpMulticast *mc, MpMcastSender *s,
+			    unsigned long long first,
+			    unsigned long long last);
 MODULE_SCOPE void	MpMcastReleaseHeld(MpMulticast *mc,
 			    MpMcastSender *s);
 

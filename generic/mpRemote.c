@@ -128,6 +128,62 @@ MpRemoteDeliver(
 /*
  *----------------------------------------------------------------------
  *
+ * MpRemoteNoteGap --
+ *
+ *	Logs (at warn level) that the messages first..last of a node's
+ *	incarnation never came: one line for this gap, unless a line about
+ *	gaps was logged less than a second ago, in which case the gap is
+ *	only counted, and the next line says how many went unlogged. The
+ *	member's status counts every gap, per sender.
+ *
+ * Results:
+ *	None.
+ *
+ * Side effects:
+ *	A line in the instance's log queue (MpLog: no Tcl code runs here);
+ *	updates g.
+ *
+ *----------------------------------------------------------------------
+ */
+
+void
+MpRemoteNoteGap(
+    MpInstance *mp,
+    MpGapLog *g,
+    const char *kind,		/* "cluster", "multicast" ... */
+    const char *name,		/* ... and its name, or "". */
+    const char *node,		/* The sender's node id ... */
+    size_t nodeLen,		/* ... of this many bytes. */
+    unsigned long long incarnation,
+    unsigned long long first,
+    unsigned long long last)
+{
+    Tcl_WideInt now = MpNowMs();
+    unsigned long long n = last - first + 1;
+
+    if (g->at != 0 && now - g->at < 1000) {
+	g->quiet++;
+	return;
+    }
+    if (g->quiet > 0) {
+	MpLog(mp, MP_LOG_WARN, "%s%s%s: %llu message%s of node %.*s"
+		" (incarnation %llu) missing: %llu to %llu (and %llu more"
+		" gap%s since the last line)", kind, name[0] ? " " : "", name,
+		n, n == 1 ? "" : "s", (int) nodeLen, node, incarnation, first,
+		last, (unsigned long long) g->quiet, g->quiet == 1 ? "" : "s");
+    } else {
+	MpLog(mp, MP_LOG_WARN, "%s%s%s: %llu message%s of node %.*s"
+		" (incarnation %llu) missing: %llu to %llu", kind,
+		name[0] ? " " : "", name, n, n == 1 ? "" : "s", (int) nodeLen,
+		node, incarnation, first, last);
+    }
+    g->at = now;
+    g->quiet = 0;
+}
+
+/*
+ *----------------------------------------------------------------------
+ *
  * MpNodeIdentity --
  *
  *	A new incarnation for a node joining a cluster or a multicast group

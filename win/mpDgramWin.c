@@ -419,3 +419,86 @@ MpDgramSetLoop(
 	    family == 4 ? IP_MULTICAST_LOOP : IPV6_MULTICAST_LOOP,
 	    (const char *) &v, sizeof(v)) == 0 ? 0 : WSAGetLastError();
 }
+
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpDgramSetInterface --
+ *
+ *	As on Unix (unix/mpDgramUnix.c): leaves the group on the old
+ *	interface, joins it on the new one (made again on the old one if
+ *	that fails), and sends by the new one.
+ *
+ *----------------------------------------------------------------------
+ */
+
+int
+MpDgramSetInterface(
+    MpSocket sock,
+    const char *group,
+    const char *source,
+    const char *from,
+    const char *to)
+{
+    struct sockaddr_storage ss, src;
+    int len, srcLen = 0, level, err = 0, joinOpt, leaveOpt, reqLen;
+    unsigned oldIndex = 0, newIndex = 0;
+    const char *req;
+    GROUP_REQ gr;
+    GROUP_SOURCE_REQ gsr;
+    DWORD ifv;
+
+    if (ToSockaddr(group, 0, &ss, &len) != 0) {
+	return WSAEINVAL;
+    }
+    level = (ss.ss_family == AF_INET) ? IPPROTO_IP : IPPROTO_IPV6;
+    if (source != NULL && (ToSockaddr(source, 0, &src, &srcLen) != 0
+	    || src.ss_family != ss.ss_family)) {
+	return WSAEINVAL;
+    }
+    if (to != NULL && (newIndex = InterfaceIndex(to, &err)) == 0) {
+	return err;
+    }
+    if (from != NULL) {
+	oldIndex = InterfaceIndex(from, &err);	/* 0 if it is gone. */
+    }
+    memset(&gr, 0, sizeof(gr));
+    memset(&gsr, 0, sizeof(gsr));
+    if (source != NULL) {
+	memcpy(&gsr.gsr_group, &ss, (size_t) len);
+	memcpy(&gsr.gsr_source, &src, (size_t) srcLen);
+	req = (const char *) &gsr;
+	reqLen = (int) sizeof(gsr);
+	joinOpt = MCAST_JOIN_SOURCE_GROUP;
+	leaveOpt = MCAST_LEAVE_SOURCE_GROUP;
+    } else {
+	memcpy(&gr.gr_group, &ss, (size_t) len);
+	req = (const char *) &gr;
+	reqLen = (int) sizeof(gr);
+	joinOpt = MCAST_JOIN_GROUP;
+	leaveOpt = MCAST_LEAVE_GROUP;
+    }
+    if (newIndex != oldIndex || (from == NULL) != (to == NULL)) {
+	int left = 0;
+
+	if (from == NULL || oldIndex != 0) {
+	    gr.gr_interface = gsr.gsr_interface = oldIndex;
+	    left = (setsockopt(sock, level, leaveOpt, req, reqLen) == 0);
+	}
+	gr.gr_interface = gsr.gsr_interface = newIndex;
+	if (setsockopt(sock, level, joinOpt, req, reqLen) != 0) {
+	    err = WSAGetLastError();
+	    if (left) {
+		gr.gr_interface = gsr.gsr_interface = oldIndex;
+		(void) setsockopt(sock, level, joinOpt, req, reqLen);
+	    }
+	    return err;
+	}
+    }
+    ifv = (ss.ss_family == AF_INET) ? htonl(newIndex) : newIndex;
+    if (setsockopt(sock, level, ss.ss_family == AF_INET ? IP_MULTICAST_IF
+	    : IPV6_MULTICAST_IF, (const char *) &ifv, sizeof(ifv)) != 0) {
+	return WSAGetLastError();
+    }
+    return 0;
+}
