@@ -134,5 +134,6 @@ MODULE_SCOPE const char *MpSockErrorText(int err);
 MODULE_SCOPE const char *MpSockErrorId(int err);
 MODULE_SCOPE long	MpSockRaiseFdLimit(void);
 MODULE_SCOPE int	MpSockFdFloor(void);
+MODULE_SCOPE MpSocket	MpSockMoveHigh(MpSocket sock);
 
 #endif /* MP_SOCK_H */

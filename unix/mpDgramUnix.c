@@ -216,6 +216,7 @@ MpDgramOpen(
 	    || fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
 	goto fail;
     }
+    fd = MpSockMoveHigh(fd);	/* Above the script's descriptors. */
     if (opts->reuse != 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) == -1) {
 	goto fail;

@@ -955,6 +955,32 @@ MpSockRaiseFdLimit(void)
     return (long) rl.rlim_cur;
 }
 
+/*
+ *----------------------------------------------------------------------
+ *
+ * MpSockMoveHigh --
+ *
+ *	For sockets made elsewhere (datagram sockets, mpDgramUnix.c): moves
+ *	the descriptor to MP_FD_FLOOR or above as the package's TCP sockets
+ *	are (MoveHigh), leaving the low numbers to the script.
+ *
+ * Results:
+ *	The descriptor to use from now on (sock itself when it cannot be
+ *	moved).
+ *
+ * Side effects:
+ *	May close sock (its duplicate replaces it).
+ *
+ *----------------------------------------------------------------------
+ */
+
+MpSocket
+MpSockMoveHigh(
+    MpSocket sock)
+{
+    return MoveHigh(sock);
+}
+
 int
 MpSockFdFloor(void)
 {

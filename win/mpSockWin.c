@@ -779,3 +779,16 @@ MpSockFdFloor(void)
 {
     return 0;
 }
+
+/*
+ * MpSockMoveHigh --
+ *	Nothing to do on Windows: a SOCKET is a handle, and Tcl's notifier
+ *	has no descriptor limit here.
+ */
+
+MpSocket
+MpSockMoveHigh(
+    MpSocket sock)
+{
+    return sock;
+}
