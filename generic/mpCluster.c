@@ -678,8 +678,17 @@ MpClusterNoteLost(
     snprintf(cl->lastError, sizeof(cl->lastError), "%s link: %s", role,
 	    why);
     if (!*lostFlag) {
+	/*
+	 * A first connection that fails is a notice (Redis may not be up
+	 * yet); a lost one, or Redis refusing the node (AUTH, SELECT: a
+	 * setting to mend), a warning.
+	 */
+
+	int refused = strncmp(why, MP_REDIS_REFUSED,
+		sizeof(MP_REDIS_REFUSED) - 1) == 0;
+
 	*lostFlag = 1;
-	MpLog(cl->mp, MpRedisLinkConnects(link) > 0 ? MP_LOG_WARN
+	MpLog(cl->mp, MpRedisLinkConnects(link) > 0 || refused ? MP_LOG_WARN
 		: MP_LOG_NOTICE, "cluster %s: %s link to %s:%d: %s; retrying",
 		Tcl_GetString(cl->nameObj), role, cl->target.host,
 		cl->target.port, why);

@@ -653,7 +653,7 @@ ReadInput(
 		if (reply->type == MP_RESP_ERROR) {
 		    char why[200];
 
-		    snprintf(why, sizeof(why), "Redis refused: %.150s",
+		    snprintf(why, sizeof(why), MP_REDIS_REFUSED "%.150s",
 			    reply->str);
 		    MpRespReplyFree(reply);
 		    Lost(link, why);

@@ -22,6 +22,13 @@
  * outlives the link).
  */
 
+/*
+ * How the reason a link gives for its loss (lostProc) begins when Redis
+ * answered the connection's AUTH, SELECT or PING with an error.
+ */
+
+#define MP_REDIS_REFUSED "Redis refused: "
+
 typedef struct MpRedisTarget {
     char *host;
     int port;
