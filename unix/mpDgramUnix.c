@@ -221,19 +221,13 @@ MpDgramOpen(
 	    sizeof(on)) == -1) {
 	goto fail;
     }
-#ifdef SO_REUSEPORT
+
     /*
-     * Linux lets a socket with SO_REUSEPORT share a port only with others
-     * that set it too (Tcl's udp package sets only that one), and one
-     * with SO_REUSEADDR only with others that set that: -reuse sets
-     * both. Every socket bound to the group gets each datagram.
+     * Not SO_REUSEPORT: Linux then hands each datagram to one socket of
+     * those that set it, whichever interface it came on, where every
+     * socket bound to the group must get each (multicastnet-3.2, 6.4).
      */
 
-    if (opts->reuse != 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
-	    sizeof(on)) == -1) {
-	goto fail;
-    }
-#endif
     if (bind(fd, (struct sockaddr *) &ss, len) == -1) {
 	goto fail;
     }
