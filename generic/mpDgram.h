@@ -92,7 +92,13 @@ MODULE_SCOPE int	MpDgramIsMulticast(const char *group);
 MODULE_SCOPE int	MpDgramSetHops(MpSocket sock, int family, int ttl);
 MODULE_SCOPE int	MpDgramSetLoop(MpSocket sock, int family, int loop);
 MODULE_SCOPE int	MpDgramSetInterface(MpSocket sock, const char *group,
-			    const char *source, const char *from,
-			    const char *to);
+			    int family, const char *source,
+			    const char *from, const char *to);
+MODULE_SCOPE int	MpDgramIfIndex(const char *address,
+			    unsigned *indexPtr);
+MODULE_SCOPE int	MpDgramMembership(MpSocket sock, const char *group,
+			    const char *source, unsigned index, int join);
+MODULE_SCOPE int	MpDgramSendIf(MpSocket sock, int family,
+			    unsigned index);
 
 #endif /* MP_DGRAM_H */

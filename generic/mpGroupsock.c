@@ -449,6 +449,7 @@ GsSetOption(
 		? Tcl_GetString(gs->ifaceObj) : NULL;
 
 	err = MpDgramSetInterface(gs->watch.fd, Tcl_GetString(gs->groupObj),
+		gs->group.family,
 		gs->sourceObj != NULL ? Tcl_GetString(gs->sourceObj) : NULL,
 		from, to);
 	if (err != 0) {

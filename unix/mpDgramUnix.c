@@ -329,109 +329,90 @@ MpDgramOpen(
 /*
  *----------------------------------------------------------------------
  *
- * MpDgramSetInterface --
+ * MpDgramIfIndex, MpDgramMembership, MpDgramSendIf --
  *
- *	Moves an open group socket (MpDgramOpen) from one interface to
- *	another: leaves the group on the old interface, joins it (from
- *	source only, when given) on the new one, and sends by the new one.
- *	Datagrams that arrive between the leave and the join are missed.
- *	An interface is named by one of its addresses; NULL is the one the
- *	routing table picks.
+ *	The steps of MpDgramSetInterface (generic/mpDgramIface.c): the
+ *	index of the interface that has an address; join or leave a group
+ *	(from source only, when not NULL) on an interface (0: the one the
+ *	routing table picks); send by an interface (0: likewise).
  *
  * Results:
- *	0, or the system's error (EADDRNOTAVAIL: no interface has the new
- *	address; EINVAL: a bad group or source); then nothing changed.
+ *	0, or the system's error (EADDRNOTAVAIL: no interface has the
+ *	address; EINVAL: a bad group or source).
  *
  * Side effects:
- *	Sends the join and the leave (IGMP or MLD) on the network.
+ *	MpDgramMembership sends the join or leave (IGMP or MLD).
  *
  *----------------------------------------------------------------------
  */
 
 int
-MpDgramSetInterface(
+MpDgramIfIndex(
+    const char *address,
+    unsigned *indexPtr)
+{
+    int err = 0;
+
+    *indexPtr = InterfaceIndex(address, &err);
+    return *indexPtr == 0 ? err : 0;
+}
+
+int
+MpDgramMembership(
     MpSocket sock,
-    const char *group,		/* The group the socket joined ... */
-    const char *source,		/* ... from this source only, or NULL. */
-    const char *from,		/* The interface it joined on, or NULL. */
-    const char *to)		/* The new one, or NULL. */
+    const char *group,
+    const char *source,		/* Or NULL. */
+    unsigned index,
+    int join)			/* 1 join, 0 leave. */
 {
     struct sockaddr_storage ss, src;
-    socklen_t len, srcLen = 0;
-    unsigned oldIndex = 0, newIndex = 0;
-    int level, err = 0, joinOpt, leaveOpt;
-    void *req;
-    socklen_t reqLen;
-    struct group_req gr;
-    struct group_source_req gsr;
+    socklen_t len, srcLen;
+    int level;
 
     if (ToSockaddr(group, 0, &ss, &len) != 0) {
 	return EINVAL;
     }
     level = (ss.ss_family == AF_INET) ? IPPROTO_IP : IPPROTO_IPV6;
-    if (source != NULL && (ToSockaddr(source, 0, &src, &srcLen) != 0
-	    || src.ss_family != ss.ss_family)) {
-	return EINVAL;
-    }
-    if (to != NULL && (newIndex = InterfaceIndex(to, &err)) == 0) {
-	return err;
-    }
-    if (from != NULL) {
-	oldIndex = InterfaceIndex(from, &err);	/* 0 if it is gone. */
-    }
     if (source != NULL) {
+	struct group_source_req gsr;
+
+	if (ToSockaddr(source, 0, &src, &srcLen) != 0
+		|| src.ss_family != ss.ss_family) {
+	    return EINVAL;
+	}
 	memset(&gsr, 0, sizeof(gsr));
+	gsr.gsr_interface = index;
 	memcpy(&gsr.gsr_group, &ss, len);
 	memcpy(&gsr.gsr_source, &src, srcLen);
-	req = &gsr;
-	reqLen = sizeof(gsr);
-	joinOpt = MCAST_JOIN_SOURCE_GROUP;
-	leaveOpt = MCAST_LEAVE_SOURCE_GROUP;
+	return setsockopt(sock, level, join ? MCAST_JOIN_SOURCE_GROUP
+		: MCAST_LEAVE_SOURCE_GROUP, &gsr, sizeof(gsr)) == 0 ? 0 : errno;
     } else {
+	struct group_req gr;
+
 	memset(&gr, 0, sizeof(gr));
+	gr.gr_interface = index;
 	memcpy(&gr.gr_group, &ss, len);
-	req = &gr;
-	reqLen = sizeof(gr);
-	joinOpt = MCAST_JOIN_GROUP;
-	leaveOpt = MCAST_LEAVE_GROUP;
+	return setsockopt(sock, level, join ? MCAST_JOIN_GROUP
+		: MCAST_LEAVE_GROUP, &gr, sizeof(gr)) == 0 ? 0 : errno;
     }
-    if (newIndex != oldIndex || (from == NULL) != (to == NULL)) {
-	/*
-	 * Leave first: index 0 stands for the routing table's choice,
-	 * which may be the new interface itself. If the new join fails,
-	 * the old membership is made again.
-	 */
+}
 
-	int left = 0;
-
-	if (from == NULL || oldIndex != 0) {
-	    gr.gr_interface = gsr.gsr_interface = oldIndex;
-	    left = (setsockopt(sock, level, leaveOpt, req, reqLen) == 0);
-	}
-	gr.gr_interface = gsr.gsr_interface = newIndex;
-	if (setsockopt(sock, level, joinOpt, req, reqLen) == -1) {
-	    err = errno;
-	    if (left) {
-		gr.gr_interface = gsr.gsr_interface = oldIndex;
-		(void) setsockopt(sock, level, joinOpt, req, reqLen);
-	    }
-	    return err;
-	}
-    }
-    if (ss.ss_family == AF_INET) {
+int
+MpDgramSendIf(
+    MpSocket sock,
+    int family,			/* 4 or 6. */
+    unsigned index)
+{
+    if (family == 4) {
 	struct ip_mreqn mr;
 
 	memset(&mr, 0, sizeof(mr));
-	mr.imr_ifindex = (int) newIndex;
-	if (setsockopt(sock, IPPROTO_IP, IP_MULTICAST_IF, &mr,
-		sizeof(mr)) == -1) {
-	    return errno;
-	}
-    } else if (setsockopt(sock, IPPROTO_IPV6, IPV6_MULTICAST_IF, &newIndex,
-	    sizeof(newIndex)) == -1) {
-	return errno;
+	mr.imr_ifindex = (int) index;
+	return setsockopt(sock, IPPROTO_IP, IP_MULTICAST_IF, &mr,
+		sizeof(mr)) == 0 ? 0 : errno;
     }
-    return 0;
+    return setsockopt(sock, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index,
+	    sizeof(index)) == 0 ? 0 : errno;
 }
 
 /*

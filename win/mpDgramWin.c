@@ -423,82 +423,74 @@ MpDgramSetLoop(
 /*
  *----------------------------------------------------------------------
  *
- * MpDgramSetInterface --
+ * MpDgramIfIndex, MpDgramMembership, MpDgramSendIf --
  *
- *	As on Unix (unix/mpDgramUnix.c): leaves the group on the old
- *	interface, joins it on the new one (made again on the old one if
- *	that fails), and sends by the new one.
+ *	As on Unix (unix/mpDgramUnix.c), with Winsock.
  *
  *----------------------------------------------------------------------
  */
 
 int
-MpDgramSetInterface(
+MpDgramIfIndex(
+    const char *address,
+    unsigned *indexPtr)
+{
+    int err = 0;
+
+    *indexPtr = InterfaceIndex(address, &err);
+    return *indexPtr == 0 ? err : 0;
+}
+
+int
+MpDgramMembership(
     MpSocket sock,
     const char *group,
     const char *source,
-    const char *from,
-    const char *to)
+    unsigned index,
+    int join)
 {
     struct sockaddr_storage ss, src;
-    int len, srcLen = 0, level, err = 0, joinOpt, leaveOpt, reqLen;
-    unsigned oldIndex = 0, newIndex = 0;
-    const char *req;
-    GROUP_REQ gr;
-    GROUP_SOURCE_REQ gsr;
-    DWORD ifv;
+    int len, srcLen, level;
 
     if (ToSockaddr(group, 0, &ss, &len) != 0) {
 	return WSAEINVAL;
     }
     level = (ss.ss_family == AF_INET) ? IPPROTO_IP : IPPROTO_IPV6;
-    if (source != NULL && (ToSockaddr(source, 0, &src, &srcLen) != 0
-	    || src.ss_family != ss.ss_family)) {
-	return WSAEINVAL;
-    }
-    if (to != NULL && (newIndex = InterfaceIndex(to, &err)) == 0) {
-	return err;
-    }
-    if (from != NULL) {
-	oldIndex = InterfaceIndex(from, &err);	/* 0 if it is gone. */
-    }
-    memset(&gr, 0, sizeof(gr));
-    memset(&gsr, 0, sizeof(gsr));
     if (source != NULL) {
+	GROUP_SOURCE_REQ gsr;
+
+	if (ToSockaddr(source, 0, &src, &srcLen) != 0
+		|| src.ss_family != ss.ss_family) {
+	    return WSAEINVAL;
+	}
+	memset(&gsr, 0, sizeof(gsr));
+	gsr.gsr_interface = index;
 	memcpy(&gsr.gsr_group, &ss, (size_t) len);
 	memcpy(&gsr.gsr_source, &src, (size_t) srcLen);
-	req = (const char *) &gsr;
-	reqLen = (int) sizeof(gsr);
-	joinOpt = MCAST_JOIN_SOURCE_GROUP;
-	leaveOpt = MCAST_LEAVE_SOURCE_GROUP;
+	return setsockopt(sock, level, join ? MCAST_JOIN_SOURCE_GROUP
+		: MCAST_LEAVE_SOURCE_GROUP, (const char *) &gsr,
+		sizeof(gsr)) == 0 ? 0 : WSAGetLastError();
     } else {
-	memcpy(&gr.gr_group, &ss, (size_t) len);
-	req = (const char *) &gr;
-	reqLen = (int) sizeof(gr);
-	joinOpt = MCAST_JOIN_GROUP;
-	leaveOpt = MCAST_LEAVE_GROUP;
-    }
-    if (newIndex != oldIndex || (from == NULL) != (to == NULL)) {
-	int left = 0;
+	GROUP_REQ gr;
 
-	if (from == NULL || oldIndex != 0) {
-	    gr.gr_interface = gsr.gsr_interface = oldIndex;
-	    left = (setsockopt(sock, level, leaveOpt, req, reqLen) == 0);
-	}
-	gr.gr_interface = gsr.gsr_interface = newIndex;
-	if (setsockopt(sock, level, joinOpt, req, reqLen) != 0) {
-	    err = WSAGetLastError();
-	    if (left) {
-		gr.gr_interface = gsr.gsr_interface = oldIndex;
-		(void) setsockopt(sock, level, joinOpt, req, reqLen);
-	    }
-	    return err;
-	}
+	memset(&gr, 0, sizeof(gr));
+	gr.gr_interface = index;
+	memcpy(&gr.gr_group, &ss, (size_t) len);
+	return setsockopt(sock, level, join ? MCAST_JOIN_GROUP
+		: MCAST_LEAVE_GROUP, (const char *) &gr, sizeof(gr)) == 0
+		? 0 : WSAGetLastError();
     }
-    ifv = (ss.ss_family == AF_INET) ? htonl(newIndex) : newIndex;
-    if (setsockopt(sock, level, ss.ss_family == AF_INET ? IP_MULTICAST_IF
-	    : IPV6_MULTICAST_IF, (const char *) &ifv, sizeof(ifv)) != 0) {
-	return WSAGetLastError();
-    }
-    return 0;
+}
+
+int
+MpDgramSendIf(
+    MpSocket sock,
+    int family,
+    unsigned index)
+{
+    DWORD ifv = (family == 4) ? htonl(index) : index;
+
+    return setsockopt(sock, family == 4 ? IPPROTO_IP : IPPROTO_IPV6,
+	    family == 4 ? IP_MULTICAST_IF : IPV6_MULTICAST_IF,
+	    (const char *) &ifv, sizeof(ifv)) == 0 ? 0 : WSAGetLastError();
 }
