@@ -185,13 +185,12 @@ MpDgramOpen(
     MpAddr *groupPtr,
     int *errPtr)
 {
-    struct sockaddr_storage ss, src;
-    socklen_t len, srcLen;
+    struct sockaddr_storage ss;
+    socklen_t len;
     unsigned index = 0;
-    int fd, on = 1, level, family, fl;
+    int fd, on = 1, family, fam, fl, rc;
     int ttl = opts->ttl < 0 ? 1 : opts->ttl;
     int loop = opts->loop < 0 ? 1 : opts->loop;
-    unsigned char cttl = (unsigned char) ttl, cloop = (unsigned char) loop;
 
     if (!MpDgramIsMulticast(group)
 	    || ToSockaddr(group, port, &ss, &len) != 0) {
@@ -199,7 +198,6 @@ MpDgramOpen(
 	return -1;
     }
     family = ss.ss_family;
-    level = (family == AF_INET) ? IPPROTO_IP : IPPROTO_IPV6;
     if (opts->iface != NULL) {
 	index = InterfaceIndex(opts->iface, errPtr);
 	if (index == 0) {
@@ -258,60 +256,13 @@ MpDgramOpen(
 	    &opts->rcvbuf, sizeof(opts->rcvbuf)) == -1) {
 	goto fail;
     }
-    if (opts->source != NULL) {
-	struct group_source_req gsr;
-
-	if (ToSockaddr(opts->source, 0, &src, &srcLen) != 0
-		|| src.ss_family != family) {
-	    errno = EINVAL;
-	    goto fail;
-	}
-	memset(&gsr, 0, sizeof(gsr));
-	gsr.gsr_interface = index;
-	memcpy(&gsr.gsr_group, &ss, len);
-	memcpy(&gsr.gsr_source, &src, srcLen);
-	if (setsockopt(fd, level, MCAST_JOIN_SOURCE_GROUP, &gsr,
-		sizeof(gsr)) == -1) {
-	    goto fail;
-	}
-    } else {
-	struct group_req gr;
-
-	memset(&gr, 0, sizeof(gr));
-	gr.gr_interface = index;
-	memcpy(&gr.gr_group, &ss, len);
-	if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)) == -1) {
-	    goto fail;
-	}
-    }
-    if (family == AF_INET) {
-	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &cttl,
-		sizeof(cttl)) == -1
-		|| setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &cloop,
-		sizeof(cloop)) == -1) {
-	    goto fail;
-	}
-	if (index != 0) {
-	    struct ip_mreqn mr;
-
-	    memset(&mr, 0, sizeof(mr));
-	    mr.imr_ifindex = (int) index;
-	    if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr,
-		    sizeof(mr)) == -1) {
-		goto fail;
-	    }
-	}
-    } else {
-	if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl,
-		sizeof(ttl)) == -1
-		|| setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop,
-		sizeof(loop)) == -1) {
-	    goto fail;
-	}
-	if (index != 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF,
-		&index, sizeof(index)) == -1) {
-	    goto fail;
-	}
+    fam = (family == AF_INET) ? 4 : 6;
+    if ((rc = MpDgramMembership(fd, group, opts->source, index, 1)) != 0
+	    || (rc = MpDgramSetHops(fd, fam, ttl)) != 0
+	    || (rc = MpDgramSetLoop(fd, fam, loop)) != 0
+	    || (index != 0 && (rc = MpDgramSendIf(fd, fam, index)) != 0)) {
+	errno = rc;
+	goto fail;
     }
     if (MpAddrFromSockaddr((struct sockaddr *) &ss, groupPtr) != 0) {
 	errno = EINVAL;

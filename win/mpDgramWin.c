@@ -126,8 +126,8 @@ MpDgramOpen(
     MpAddr *groupPtr,
     int *errPtr)
 {
-    struct sockaddr_storage ss, src, any;
-    int len, srcLen, level, family;
+    struct sockaddr_storage ss, any;
+    int len, family, fam, rc;
     unsigned index = 0;
     u_long nonBlocking = 1;
     DWORD on = 1, ttl = (DWORD) (opts->ttl < 0 ? 1 : opts->ttl);
@@ -140,7 +140,6 @@ MpDgramOpen(
 	return -1;
     }
     family = ss.ss_family;
-    level = (family == AF_INET) ? IPPROTO_IP : IPPROTO_IPV6;
     if (opts->iface != NULL) {
 	index = InterfaceIndex(opts->iface, errPtr);
 	if (index == 0) {
@@ -180,46 +179,13 @@ MpDgramOpen(
 	    (const char *) &opts->rcvbuf, sizeof(opts->rcvbuf)) != 0) {
 	goto fail;
     }
-    if (opts->source != NULL) {
-	GROUP_SOURCE_REQ gsr;
-
-	if (ToSockaddr(opts->source, 0, &src, &srcLen) != 0
-		|| src.ss_family != family) {
-	    WSASetLastError(WSAEINVAL);
-	    goto fail;
-	}
-	memset(&gsr, 0, sizeof(gsr));
-	gsr.gsr_interface = index;
-	memcpy(&gsr.gsr_group, &ss, (size_t) len);
-	memcpy(&gsr.gsr_source, &src, (size_t) srcLen);
-	if (setsockopt(s, level, MCAST_JOIN_SOURCE_GROUP,
-		(const char *) &gsr, sizeof(gsr)) != 0) {
-	    goto fail;
-	}
-    } else {
-	GROUP_REQ gr;
-
-	memset(&gr, 0, sizeof(gr));
-	gr.gr_interface = index;
-	memcpy(&gr.gr_group, &ss, (size_t) len);
-	if (setsockopt(s, level, MCAST_JOIN_GROUP, (const char *) &gr,
-		sizeof(gr)) != 0) {
-	    goto fail;
-	}
-    }
-    if (setsockopt(s, level, family == AF_INET ? IP_MULTICAST_TTL
-	    : IPV6_MULTICAST_HOPS, (const char *) &ttl, sizeof(ttl)) != 0
-	    || setsockopt(s, level, family == AF_INET ? IP_MULTICAST_LOOP
-	    : IPV6_MULTICAST_LOOP, (const char *) &loop, sizeof(loop)) != 0) {
+    fam = (family == AF_INET) ? 4 : 6;
+    if ((rc = MpDgramMembership(s, group, opts->source, index, 1)) != 0
+	    || (rc = MpDgramSetHops(s, fam, (int) ttl)) != 0
+	    || (rc = MpDgramSetLoop(s, fam, (int) loop)) != 0
+	    || (index != 0 && (rc = MpDgramSendIf(s, fam, index)) != 0)) {
+	WSASetLastError(rc);
 	goto fail;
-    }
-    if (index != 0) {
-	DWORD ifv = (family == AF_INET) ? htonl(index) : index;
-
-	if (setsockopt(s, level, family == AF_INET ? IP_MULTICAST_IF
-		: IPV6_MULTICAST_IF, (const char *) &ifv, sizeof(ifv)) != 0) {
-	    goto fail;
-	}
     }
     if (MpAddrFromSockaddr((struct sockaddr *) &ss, groupPtr) != 0) {
 	WSASetLastError(WSAEINVAL);
